@@ -1,0 +1,1 @@
+"""recon: brings an automated trading system back safely after a crash."""

@@ -1,0 +1,36 @@
+"""The broker as reconciliation sees it: an async protocol any adapter (Alpaca, a test double of
+the same shape) implements. Every method raises only `engine.broker.errors` types."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from engine.domain import Account, BrokerOrder, BrokerPosition, MarketClock, NewOrder
+
+
+class Broker(Protocol):
+    async def get_account(self) -> Account: ...
+
+    async def get_clock(self) -> MarketClock: ...
+
+    async def get_positions(self) -> list[BrokerPosition]: ...
+
+    async def get_open_orders(self) -> list[BrokerOrder]: ...
+
+    async def get_recent_orders(self, hours: int) -> list[BrokerOrder]:
+        """Every order, in any status, submitted in the last `hours` hours: all pages."""
+        ...
+
+    async def get_order(self, broker_id: str) -> BrokerOrder: ...
+
+    async def find_order_by_client_id(self, client_order_id: str) -> BrokerOrder | None:
+        """The order with this client_order_id, or None if the broker has never seen it."""
+        ...
+
+    async def submit_order(self, order: NewOrder) -> BrokerOrder:
+        """Send once; never retried blindly. An unknown outcome raises `AmbiguousSubmit`."""
+        ...
+
+    async def cancel_order(self, broker_id: str) -> None: ...
+
+    async def close(self) -> None: ...

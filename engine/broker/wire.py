@@ -1,0 +1,168 @@
+"""Turns Alpaca's JSON answers into frozen domain objects, Decimal for every number; anything
+missing, unreadable or unknown raises a typed error naming the object and the field."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from engine.broker.errors import MalformedBrokerResponse, UnknownOrderStatus
+from engine.domain import (
+    Account,
+    BrokerOrder,
+    BrokerOrderStatus,
+    BrokerPosition,
+    MarketClock,
+    OrderType,
+    PositionSide,
+    Side,
+    TimeInForce,
+)
+
+Raw = Mapping[str, Any]
+E = TypeVar("E", bound=StrEnum)
+
+
+def order_from_wire(raw: Any) -> BrokerOrder:
+    obj = _mapping(raw, "order")
+    order_id = _text(obj, "id", "order")
+    what = f"order {order_id}"
+    status_text = _text(obj, "status", what)
+    try:
+        status = BrokerOrderStatus(status_text)
+    except ValueError:
+        raise UnknownOrderStatus(order_id, status_text) from None
+    filled_qty = _decimal(obj, "filled_qty", what)
+    # A notional (dollar-amount) order has no share quantity until it fills.
+    qty = filled_qty if obj.get("qty") is None and obj.get("notional") else _decimal(obj, "qty", what)
+    return BrokerOrder(
+        id=order_id,
+        client_order_id=_text(obj, "client_order_id", what),
+        symbol=_text(obj, "symbol", what),
+        side=_enum(Side, obj, "side", what),
+        order_type=_enum(OrderType, obj, "type", what),
+        time_in_force=_enum(TimeInForce, obj, "time_in_force", what),
+        qty=qty,
+        filled_qty=filled_qty,
+        filled_avg_price=_optional_decimal(obj, "filled_avg_price", what),
+        stop_price=_optional_decimal(obj, "stop_price", what),
+        limit_price=_optional_decimal(obj, "limit_price", what),
+        status=status,
+        created_at=_timestamp(obj, "created_at", what),
+        updated_at=_timestamp(obj, "updated_at", what),
+        submitted_at=_timestamp(obj, "submitted_at", what),
+        replaced_by=_optional_text(obj, "replaced_by"),
+        replaces=_optional_text(obj, "replaces"),
+    )
+
+
+def position_from_wire(raw: Any) -> BrokerPosition:
+    obj = _mapping(raw, "position")
+    symbol = _text(obj, "symbol", "position")
+    what = f"position {symbol}"
+    # Alpaca reports a short as side "short" with a negative qty; recon keeps qty positive.
+    return BrokerPosition(
+        symbol=symbol,
+        side=_enum(PositionSide, obj, "side", what),
+        qty=abs(_decimal(obj, "qty", what)),
+        qty_available=abs(_decimal(obj, "qty_available", what)),
+        avg_entry_price=_decimal(obj, "avg_entry_price", what),
+        current_price=_decimal(obj, "current_price", what),
+    )
+
+
+def account_from_wire(raw: Any) -> Account:
+    obj = _mapping(raw, "account")
+    return Account(
+        account_number=_text(obj, "account_number", "account"),
+        status=_text(obj, "status", "account"),
+        currency=_text(obj, "currency", "account"),
+        equity=_decimal(obj, "equity", "account"),
+        last_equity=_decimal(obj, "last_equity", "account"),
+        cash=_decimal(obj, "cash", "account"),
+        buying_power=_decimal(obj, "buying_power", "account"),
+    )
+
+
+def clock_from_wire(raw: Any) -> MarketClock:
+    obj = _mapping(raw, "clock")
+    is_open = obj.get("is_open")
+    if not isinstance(is_open, bool):
+        raise MalformedBrokerResponse(f"clock: is_open is {is_open!r}, expected true or false")
+    return MarketClock(
+        timestamp=_timestamp(obj, "timestamp", "clock"),
+        is_open=is_open,
+        next_open=_timestamp(obj, "next_open", "clock"),
+        next_close=_timestamp(obj, "next_close", "clock"),
+    )
+
+
+def list_from_wire(raw: Any, what: str) -> list[Any]:
+    if not isinstance(raw, list):
+        raise MalformedBrokerResponse(f"{what}: expected a list, got {type(raw).__name__}")
+    return raw
+
+
+def _mapping(raw: Any, what: str) -> Raw:
+    if not isinstance(raw, Mapping):
+        raise MalformedBrokerResponse(f"{what}: expected an object, got {type(raw).__name__}")
+    return raw
+
+
+def _text(obj: Raw, field: str, what: str) -> str:
+    value = obj.get(field)
+    if not isinstance(value, str) or not value:
+        raise MalformedBrokerResponse(f"{what}: {field} is {value!r}, expected text")
+    return value
+
+
+def _optional_text(obj: Raw, field: str) -> str | None:
+    value = obj.get(field)
+    return str(value) if value else None
+
+
+def _decimal(obj: Raw, field: str, what: str) -> Decimal:
+    value = obj.get(field)
+    if value is None:
+        raise MalformedBrokerResponse(f"{what}: {field} is missing")
+    return _parse_decimal(value, field, what)
+
+
+def _optional_decimal(obj: Raw, field: str, what: str) -> Decimal | None:
+    value = obj.get(field)
+    return None if value is None else _parse_decimal(value, field, what)
+
+
+def _parse_decimal(value: object, field: str, what: str) -> Decimal:
+    # bool is an int subclass; a true/false where a number belongs is malformed, not 1/0.
+    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+        raise MalformedBrokerResponse(f"{what}: {field} is {value!r}, expected a number")
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        raise MalformedBrokerResponse(f"{what}: {field} is {value!r}, not a number") from None
+    if not number.is_finite():
+        raise MalformedBrokerResponse(f"{what}: {field} is {value!r}, not a finite number")
+    return number
+
+
+def _timestamp(obj: Raw, field: str, what: str) -> datetime:
+    value = _text(obj, field, what)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise MalformedBrokerResponse(f"{what}: {field} is {value!r}, not a timestamp") from None
+    if parsed.tzinfo is None:
+        raise MalformedBrokerResponse(f"{what}: {field} is {value!r}, without a time zone")
+    return parsed.astimezone(UTC)
+
+
+def _enum(kind: type[E], obj: Raw, field: str, what: str) -> E:
+    value = _text(obj, field, what)
+    try:
+        return kind(value)
+    except ValueError:
+        raise MalformedBrokerResponse(f"{what}: {field} is {value!r}, not a known value") from None

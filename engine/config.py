@@ -1,0 +1,173 @@
+"""Settings from the environment and command-line flags, validated once into a frozen `Config`;
+anything wrong becomes one `ConfigError` line (exit 64), never a traceback."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from engine.store.database import default_db_url
+
+ALPACA_PAPER_URL = "https://paper-api.alpaca.markets"
+ALPACA_PAPER_HOST = "paper-api.alpaca.markets"
+
+STOP_PCT_BOUNDS = (Decimal("0.005"), Decimal("0.10"))
+DAILY_LOSS_PCT_BOUNDS = (Decimal("0.001"), Decimal("0.50"))
+RATE_LIMIT_BOUNDS = (1, 10_000)
+HTTP_TIMEOUT_BOUNDS = (Decimal("0.1"), Decimal("120"))
+
+
+class ConfigError(Exception):
+    """Bad usage or configuration; the message is the one line the operator sees."""
+
+
+class _Environment(BaseSettings):
+    """Raw values, named after their environment variables so flags (passed as init kwargs)
+    override the environment without alias games."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
+
+    apca_api_key_id: str | None = None
+    apca_api_secret_key: SecretStr | None = None
+    apca_api_base_url: str = ALPACA_PAPER_URL
+    recon_db_url: str | None = None
+    recon_emergency_stop_pct: str = "0.02"
+    recon_max_daily_loss_pct: str = "0.03"
+    recon_consecutive_loss_pause: int = Field(default=3, ge=1, le=100)
+    recon_rate_limit_per_minute: int = 200
+    recon_http_timeout_seconds: str = "10"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Everything a command needs, validated. The secret lives only in `secret_key`, whose
+    repr never shows it."""
+
+    key_id: str | None
+    secret_key: SecretStr | None
+    broker_url: str
+    db_url: str
+    emergency_stop_pct: Decimal
+    max_daily_loss_pct: Decimal
+    consecutive_loss_pause: int
+    rate_limit_per_minute: int
+    http_timeout_seconds: float
+
+    @property
+    def is_paper(self) -> bool:
+        """Alpaca's paper endpoint and a simulator on this machine are paper; anything else is
+        treated as live, so the live-account safeguards apply when in doubt."""
+        host = urlsplit(self.broker_url).hostname or ""
+        if host == ALPACA_PAPER_HOST or host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+
+    @property
+    def masked_key_id(self) -> str:
+        return mask_key_id(self.key_id) if self.key_id else "(no key)"
+
+    def require_credentials(self) -> tuple[str, SecretStr]:
+        if not self.key_id or self.secret_key is None or not self.secret_key.get_secret_value():
+            raise ConfigError(
+                "APCA_API_KEY_ID and APCA_API_SECRET_KEY must both be set "
+                "(your Alpaca API key id and secret)"
+            )
+        return self.key_id, self.secret_key
+
+
+def mask_key_id(key_id: str) -> str:
+    """`PKABCDEFGH7Q` → `PK…7Q`: enough to tell keys apart, not enough to use one."""
+    if len(key_id) <= 4:
+        return "…"
+    return f"{key_id[:2]}…{key_id[-2:]}"
+
+
+def load_config(
+    *,
+    broker_url: str | None = None,
+    db_url: str | None = None,
+    stop_pct: str | None = None,
+) -> Config:
+    """Read the environment, let the given flags override it, and validate everything once."""
+    overrides: dict[str, Any] = {
+        name: value
+        for name, value in (
+            ("apca_api_base_url", broker_url),
+            ("recon_db_url", db_url),
+            ("recon_emergency_stop_pct", stop_pct),
+        )
+        if value is not None
+    }
+    try:
+        env = _Environment(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_first_error_line(exc)) from None
+    return Config(
+        key_id=env.apca_api_key_id or None,
+        secret_key=env.apca_api_secret_key,
+        broker_url=_validated_broker_url(env.apca_api_base_url),
+        db_url=env.recon_db_url or default_db_url(),
+        emergency_stop_pct=_bounded_decimal(
+            "RECON_EMERGENCY_STOP_PCT (--stop-pct)", env.recon_emergency_stop_pct, STOP_PCT_BOUNDS
+        ),
+        max_daily_loss_pct=_bounded_decimal(
+            "RECON_MAX_DAILY_LOSS_PCT", env.recon_max_daily_loss_pct, DAILY_LOSS_PCT_BOUNDS
+        ),
+        consecutive_loss_pause=env.recon_consecutive_loss_pause,
+        rate_limit_per_minute=_bounded_int(
+            "RECON_RATE_LIMIT_PER_MINUTE", env.recon_rate_limit_per_minute, RATE_LIMIT_BOUNDS
+        ),
+        http_timeout_seconds=float(
+            _bounded_decimal(
+                "RECON_HTTP_TIMEOUT_SECONDS", env.recon_http_timeout_seconds, HTTP_TIMEOUT_BOUNDS
+            )
+        ),
+    )
+
+
+def _validated_broker_url(raw: str) -> str:
+    """Accept what Alpaca's own tools accept (with or without a trailing `/v2`) and hand
+    alpaca-py the bare origin it appends `/v2` to."""
+    parts = urlsplit(raw.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"APCA_API_BASE_URL (--broker-url) must be an http(s) URL such as "
+            f"{ALPACA_PAPER_URL} (got {raw!r})"
+        )
+    path = parts.path.rstrip("/")
+    if path.endswith("/v2"):
+        path = path[: -len("/v2")]
+    return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def _bounded_decimal(name: str, raw: str, bounds: tuple[Decimal, Decimal]) -> Decimal:
+    low, high = bounds
+    try:
+        value = Decimal(raw.strip())
+    except InvalidOperation:
+        raise ConfigError(f"{name} must be a number between {low} and {high} (got {raw!r})") from None
+    if not value.is_finite() or not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high} (got {raw})")
+    return value
+
+
+def _bounded_int(name: str, value: int, bounds: tuple[int, int]) -> int:
+    low, high = bounds
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high} (got {value})")
+    return value
+
+
+def _first_error_line(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    field = str(error["loc"][0]).upper() if error["loc"] else "configuration"
+    return f"{field}: {error['msg']} (got {error.get('input')!r})"

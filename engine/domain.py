@@ -1,0 +1,232 @@
+"""The trading vocabulary shared by store, broker and reconciliation: states, roles, sides and
+frozen value objects, with Decimal for every price and quantity."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+
+class OrderState(StrEnum):
+    """The local life cycle of an order, as the trading engine records it."""
+
+    PENDING_SUBMIT = "pending_submit"
+    SUBMITTED = "submitted"
+    ACCEPTED = "accepted"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELED = "canceled"
+    EXPIRED = "expired"
+    REJECTED = "rejected"
+    SUBMIT_FAILED = "submit_failed"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATES
+
+
+TERMINAL_STATES = frozenset(
+    {
+        OrderState.FILLED,
+        OrderState.CANCELED,
+        OrderState.EXPIRED,
+        OrderState.REJECTED,
+        OrderState.SUBMIT_FAILED,
+    }
+)
+
+
+class OrderRole(StrEnum):
+    ENTRY = "entry"
+    STOP_LOSS = "stop_loss"
+    EXIT_MARKET = "exit_market"
+
+
+class Side(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+    @property
+    def opposite(self) -> Side:
+        return Side.SELL if self is Side.BUY else Side.BUY
+
+
+class PositionSide(StrEnum):
+    LONG = "long"
+    SHORT = "short"
+
+    @property
+    def closing_side(self) -> Side:
+        """The order side that reduces this position: sell a long, buy back a short."""
+        return Side.SELL if self is PositionSide.LONG else Side.BUY
+
+
+class OrderType(StrEnum):
+    MARKET = "market"
+    LIMIT = "limit"
+    STOP = "stop"
+    STOP_LIMIT = "stop_limit"
+    TRAILING_STOP = "trailing_stop"
+
+
+class TimeInForce(StrEnum):
+    DAY = "day"
+    GTC = "gtc"
+    OPG = "opg"
+    CLS = "cls"
+    IOC = "ioc"
+    FOK = "fok"
+
+
+class BrokerOrderStatus(StrEnum):
+    """Every status Alpaca reports for an order (all 18 of them)."""
+
+    NEW = "new"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    DONE_FOR_DAY = "done_for_day"
+    CANCELED = "canceled"
+    EXPIRED = "expired"
+    REPLACED = "replaced"
+    PENDING_CANCEL = "pending_cancel"
+    PENDING_REPLACE = "pending_replace"
+    PENDING_REVIEW = "pending_review"
+    ACCEPTED = "accepted"
+    PENDING_NEW = "pending_new"
+    ACCEPTED_FOR_BIDDING = "accepted_for_bidding"
+    STOPPED = "stopped"
+    REJECTED = "rejected"
+    SUSPENDED = "suspended"
+    CALCULATED = "calculated"
+    HELD = "held"
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerOrder:
+    """An order as the broker reports it."""
+
+    id: str
+    client_order_id: str
+    symbol: str
+    side: Side
+    order_type: OrderType
+    time_in_force: TimeInForce
+    qty: Decimal
+    filled_qty: Decimal
+    filled_avg_price: Decimal | None
+    stop_price: Decimal | None
+    limit_price: Decimal | None
+    status: BrokerOrderStatus
+    created_at: datetime
+    updated_at: datetime
+    submitted_at: datetime
+    replaced_by: str | None = None
+    replaces: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerPosition:
+    """An open position as the broker reports it; `qty` is always positive, `side` says which way."""
+
+    symbol: str
+    side: PositionSide
+    qty: Decimal
+    qty_available: Decimal
+    avg_entry_price: Decimal
+    current_price: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    account_number: str
+    status: str
+    currency: str
+    equity: Decimal
+    last_equity: Decimal
+    cash: Decimal
+    buying_power: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class MarketClock:
+    timestamp: datetime
+    is_open: bool
+    next_open: datetime
+    next_close: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewOrder:
+    """An order recon asks the broker to place. `client_order_id` is always ours and deterministic,
+    so an ambiguous submission can be looked up before anything is sent again."""
+
+    client_order_id: str
+    symbol: str
+    side: Side
+    qty: Decimal
+    order_type: OrderType
+    time_in_force: TimeInForce
+    stop_price: Decimal | None = None
+    limit_price: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LocalOrder:
+    """One `order_state` row: an order the trading engine knows."""
+
+    local_id: str
+    broker_id: str | None
+    client_order_id: str | None
+    correlation_id: str
+    symbol: str
+    side: Side
+    order_type: OrderType
+    order_role: OrderRole
+    strategy: str | None
+    qty_requested: Decimal
+    qty_filled: Decimal
+    avg_fill_price: Decimal | None
+    stop_price: Decimal | None
+    limit_price: Decimal | None
+    state: OrderState
+    parent_id: str | None
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEvent:
+    """One `order_event` row: an append-only record of a state change."""
+
+    order_local_id: str
+    event_type: str
+    old_state: OrderState | None
+    new_state: OrderState
+    qty_filled: Decimal | None
+    fill_price: Decimal | None
+    broker_id: str | None
+    detail: str | None
+    recorded_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    """One `trade` row: a closed round trip, read to rebuild the circuit breaker."""
+
+    trade_id: str
+    correlation_id: str
+    symbol: str
+    side: PositionSide
+    qty: Decimal
+    entry_price: Decimal
+    exit_price: Decimal
+    entry_at: datetime
+    exit_at: datetime
+    pnl: Decimal
+    pnl_pct: Decimal
+    strategy: str | None
+    duration_seconds: int
+    commission: Decimal
