@@ -154,7 +154,9 @@ def _bounded_decimal(name: str, raw: str, bounds: tuple[Decimal, Decimal]) -> De
     try:
         value = Decimal(raw.strip())
     except InvalidOperation:
-        raise ConfigError(f"{name} must be a number between {low} and {high} (got {raw!r})") from None
+        raise ConfigError(
+            f"{name} must be a number between {low} and {high} (got {raw!r})"
+        ) from None
     if not value.is_finite() or not low <= value <= high:
         raise ConfigError(f"{name} must be between {low} and {high} (got {raw})")
     return value
@@ -170,4 +172,6 @@ def _bounded_int(name: str, value: int, bounds: tuple[int, int]) -> int:
 def _first_error_line(exc: ValidationError) -> str:
     error = exc.errors()[0]
     field = str(error["loc"][0]).upper() if error["loc"] else "configuration"
+    if "SECRET" in field:
+        return f"{field}: {error['msg']}"  # never echo what was given for a secret
     return f"{field}: {error['msg']} (got {error.get('input')!r})"

@@ -128,7 +128,7 @@ class BrokerOrder:
 
 @dataclass(frozen=True, slots=True)
 class BrokerPosition:
-    """An open position as the broker reports it; `qty` is always positive, `side` says which way."""
+    """An open position as the broker reports it: `qty` always positive, `side` says which way."""
 
     symbol: str
     side: PositionSide

@@ -12,7 +12,9 @@ class BrokerUnreachable(BrokerError):
     429 or 5xx answers."""
 
     def __init__(self, operation: str, attempts: int, cause: str) -> None:
-        super().__init__(f"broker unreachable: {operation} failed after {attempts} attempts ({cause})")
+        super().__init__(
+            f"broker unreachable: {operation} failed after {attempts} attempts ({cause})"
+        )
         self.operation = operation
         self.attempts = attempts
         self.cause = cause
@@ -22,7 +24,9 @@ class BrokerRejected(BrokerError):
     """The broker answered and said no (4xx), with Alpaca's code and message."""
 
     def __init__(self, status_code: int, code: int | None, message: str) -> None:
-        super().__init__(f"broker rejected the request (HTTP {status_code}, code {code}): {message}")
+        super().__init__(
+            f"broker rejected the request (HTTP {status_code}, code {code}): {message}"
+        )
         self.status_code = status_code
         self.code = code
         self.message = message

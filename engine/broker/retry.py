@@ -38,9 +38,7 @@ class RetryPolicy:
         return len(self.delays) + 1
 
 
-async def with_retries(
-    operation: str, policy: RetryPolicy, call: Callable[[], Awaitable[T]]
-) -> T:
+async def with_retries(operation: str, policy: RetryPolicy, call: Callable[[], Awaitable[T]]) -> T:
     """Run `call`, retrying `TransientFailure`; after the last attempt, `BrokerUnreachable`."""
     retrying = AsyncRetrying(
         stop=stop_after_attempt(policy.attempts),

@@ -37,7 +37,9 @@ def order_from_wire(raw: Any) -> BrokerOrder:
         raise UnknownOrderStatus(order_id, status_text) from None
     filled_qty = _decimal(obj, "filled_qty", what)
     # A notional (dollar-amount) order has no share quantity until it fills.
-    qty = filled_qty if obj.get("qty") is None and obj.get("notional") else _decimal(obj, "qty", what)
+    qty = (
+        filled_qty if obj.get("qty") is None and obj.get("notional") else _decimal(obj, "qty", what)
+    )
     return BrokerOrder(
         id=order_id,
         client_order_id=_text(obj, "client_order_id", what),

@@ -1,0 +1,270 @@
+"""The `Broker` protocol over alpaca-py's `TradingClient`: blocking calls bridged to asyncio, every
+HTTP call bounded by a timeout and a client-side rate limit, reads retried, submissions never
+repeated blindly."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from functools import partial
+from typing import Any, TypeVar
+from uuid import UUID
+
+import requests
+from aiolimiter import AsyncLimiter
+from alpaca.common.enums import Sort
+from alpaca.common.exceptions import APIError
+from alpaca.trading.client import TradingClient
+from alpaca.trading.enums import OrderSide, QueryOrderStatus
+from alpaca.trading.enums import TimeInForce as AlpacaTimeInForce
+from alpaca.trading.requests import (
+    GetOrdersRequest,
+    LimitOrderRequest,
+    MarketOrderRequest,
+    OrderRequest,
+    StopLimitOrderRequest,
+    StopOrderRequest,
+)
+from requests.adapters import HTTPAdapter
+
+from engine.broker.errors import (
+    AmbiguousSubmit,
+    BrokerRejected,
+    MalformedBrokerResponse,
+    OrderNotFound,
+)
+from engine.broker.retry import RetryPolicy, TransientFailure, with_retries
+from engine.broker.wire import (
+    account_from_wire,
+    clock_from_wire,
+    list_from_wire,
+    order_from_wire,
+    position_from_wire,
+)
+from engine.domain import (
+    Account,
+    BrokerOrder,
+    BrokerPosition,
+    MarketClock,
+    NewOrder,
+    OrderType,
+)
+
+T = TypeVar("T")
+
+ORDERS_PAGE_LIMIT = 500  # the most Alpaca returns per call
+# Enough threads for the stops of a large book to be in flight together; the rate limiter,
+# not the pool, is what keeps recon within the broker's budget.
+MAX_CONCURRENT_REQUESTS = 16
+# Alpaca answers these when it may succeed on another try; everything else 4xx is final.
+TRANSIENT_STATUS_CODES = frozenset({408, 429})
+
+_REQUEST_CLASSES: dict[OrderType, type[OrderRequest]] = {
+    OrderType.MARKET: MarketOrderRequest,
+    OrderType.LIMIT: LimitOrderRequest,
+    OrderType.STOP: StopOrderRequest,
+    OrderType.STOP_LIMIT: StopLimitOrderRequest,
+}
+
+
+class _TimeoutAdapter(HTTPAdapter):
+    """requests has no session-wide timeout and alpaca-py passes none, so without this a
+    silent broker would hang recon forever."""
+
+    def __init__(self, timeout_seconds: float, pool_size: int) -> None:
+        super().__init__(pool_connections=pool_size, pool_maxsize=pool_size)
+        self._timeout_seconds = timeout_seconds
+
+    def send(self, request: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self._timeout_seconds
+        return super().send(request, **kwargs)
+
+
+class AlpacaBroker:
+    """Alpaca through alpaca-py, pointed at any Alpaca-compatible base URL."""
+
+    def __init__(
+        self,
+        *,
+        key_id: str,
+        secret_key: str,
+        base_url: str,
+        timeout_seconds: float,
+        rate_limit_per_minute: int,
+        retry_policy: RetryPolicy | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._client = TradingClient(
+            api_key=key_id, secret_key=secret_key, raw_data=True, url_override=base_url
+        )
+        # alpaca-py sleeps 3 s and retries 429/504 on its own, and its constructor treats 0 as
+        # "use the default", so the attribute is the only way to hand retries to our policy.
+        self._client._retry = 0
+        adapter = _TimeoutAdapter(timeout_seconds, MAX_CONCURRENT_REQUESTS)
+        self._client._session.mount("http://", adapter)
+        self._client._session.mount("https://", adapter)
+        self._executor = ThreadPoolExecutor(
+            max_workers=MAX_CONCURRENT_REQUESTS, thread_name_prefix="alpaca"
+        )
+        self._limiter = AsyncLimiter(rate_limit_per_minute, 60)
+        self._retry_policy = retry_policy or RetryPolicy()
+        self._now = now
+
+    async def get_account(self) -> Account:
+        return account_from_wire(await self._read("get account", self._client.get_account))
+
+    async def get_clock(self) -> MarketClock:
+        return clock_from_wire(await self._read("get clock", self._client.get_clock))
+
+    async def get_positions(self) -> list[BrokerPosition]:
+        raw = await self._read("list positions", self._client.get_all_positions)
+        return [position_from_wire(item) for item in list_from_wire(raw, "positions")]
+
+    async def get_open_orders(self) -> list[BrokerOrder]:
+        return await self._all_pages("list open orders", QueryOrderStatus.OPEN, since=None)
+
+    async def get_recent_orders(self, hours: int) -> list[BrokerOrder]:
+        since = self._now() - timedelta(hours=hours)
+        return await self._all_pages("list recent orders", QueryOrderStatus.ALL, since=since)
+
+    async def get_order(self, broker_id: str) -> BrokerOrder:
+        _require_order_id(broker_id)
+        raw = await self._read(
+            f"get order {broker_id}", lambda: self._client.get_order_by_id(broker_id)
+        )
+        return order_from_wire(raw)
+
+    async def find_order_by_client_id(self, client_order_id: str) -> BrokerOrder | None:
+        try:
+            raw = await self._read(
+                f"find order {client_order_id}",
+                lambda: self._client.get_order_by_client_id(client_order_id),
+            )
+        except OrderNotFound:
+            return None
+        return order_from_wire(raw)
+
+    async def submit_order(self, order: NewOrder) -> BrokerOrder:
+        request = _order_request(order)
+        operation = f"submit {order.client_order_id}"
+        try:
+            raw = await self._call(operation, lambda: self._client.submit_order(request))
+        except TransientFailure as exc:
+            # The request may have reached the broker; only a lookup can tell.
+            raise AmbiguousSubmit(order.client_order_id, str(exc)) from exc
+        return order_from_wire(raw)
+
+    async def cancel_order(self, broker_id: str) -> None:
+        _require_order_id(broker_id)
+        await self._read(
+            f"cancel order {broker_id}", lambda: self._client.cancel_order_by_id(broker_id)
+        )
+
+    async def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._client._session.close()
+
+    async def _all_pages(
+        self, operation: str, status: QueryOrderStatus, since: datetime | None
+    ) -> list[BrokerOrder]:
+        """Walk the list oldest first. `after` is exclusive and the broker's clock is finer than
+        ours, so each page starts a microsecond before the last order seen and the overlap is
+        dropped by id."""
+        orders: dict[str, BrokerOrder] = {}
+        cursor = since
+        while True:
+            request = GetOrdersRequest(
+                status=status, limit=ORDERS_PAGE_LIMIT, direction=Sort.ASC, after=cursor
+            )
+            raw = await self._read(operation, partial(self._client.get_orders, request))
+            page = [order_from_wire(item) for item in list_from_wire(raw, "orders")]
+            new = [order for order in page if order.id not in orders]
+            orders.update((order.id, order) for order in new)
+            if len(page) < ORDERS_PAGE_LIMIT:
+                return list(orders.values())
+            if not new:
+                raise MalformedBrokerResponse(
+                    f"{operation}: more than {ORDERS_PAGE_LIMIT} orders share one submission "
+                    "time; the order list cannot be paged"
+                )
+            cursor = max(order.submitted_at for order in page) - timedelta(microseconds=1)
+
+    async def _read(self, operation: str, call: Callable[[], T]) -> T:
+        """A call that changes nothing, or changes nothing twice: safe to retry."""
+        return await with_retries(
+            operation, self._retry_policy, lambda: self._call(operation, call)
+        )
+
+    async def _call(self, operation: str, call: Callable[[], T]) -> T:
+        async with self._limiter:
+            loop = asyncio.get_running_loop()
+            try:
+                return await loop.run_in_executor(self._executor, call)
+            except APIError as exc:
+                raise _classified(operation, exc) from exc
+            except (requests.Timeout, requests.ConnectionError) as exc:
+                raise TransientFailure(f"{operation}: {type(exc).__name__}") from exc
+            except ValueError as exc:  # requests' JSONDecodeError is a ValueError
+                raise MalformedBrokerResponse(f"{operation}: unreadable answer ({exc})") from exc
+
+
+def _classified(operation: str, error: APIError) -> Exception:
+    status = error.status_code or 0
+    code, message = _alpaca_error_body(str(error))
+    if status in TRANSIENT_STATUS_CODES or status >= 500:
+        return TransientFailure(f"{operation}: HTTP {status} {message}".rstrip())
+    if status == 404:
+        return OrderNotFound(status, code, message)
+    return BrokerRejected(status, code, message)
+
+
+def _alpaca_error_body(text: str) -> tuple[int | None, str]:
+    """Alpaca's error bodies are `{"code": ..., "message": ...}`; a proxy's may be anything."""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return None, text.strip()[:200]
+    if not isinstance(body, dict):
+        return None, text.strip()[:200]
+    code = body.get("code")
+    return (code if isinstance(code, int) else None), str(body.get("message", text))
+
+
+def _require_order_id(broker_id: str) -> None:
+    try:
+        UUID(broker_id)
+    except ValueError:
+        raise OrderNotFound(404, None, f"{broker_id!r} is not an Alpaca order id") from None
+
+
+def _order_request(order: NewOrder) -> OrderRequest:
+    """alpaca-py has one request class per order type, each refusing the others' prices."""
+    common: dict[str, Any] = {
+        "symbol": order.symbol,
+        "qty": _wire_number(order.qty, "qty"),
+        "side": OrderSide(order.side.value),
+        "time_in_force": AlpacaTimeInForce(order.time_in_force.value),
+        "client_order_id": order.client_order_id,
+    }
+    if order.stop_price is not None:
+        common["stop_price"] = _wire_number(order.stop_price, "stop_price")
+    if order.limit_price is not None:
+        common["limit_price"] = _wire_number(order.limit_price, "limit_price")
+    request_class = _REQUEST_CLASSES.get(order.order_type)
+    if request_class is None:
+        raise ValueError(f"recon does not place {order.order_type} orders")
+    return request_class(**common)
+
+
+def _wire_number(value: Decimal, field: str) -> float:
+    """alpaca-py types prices and quantities as float; refuse any value the float would alter
+    rather than send the broker a different number than the one decided."""
+    number = float(value)
+    if Decimal(repr(number)) != value:
+        raise ValueError(f"{field} {value} cannot be sent exactly through alpaca-py")
+    return number

@@ -1,0 +1,117 @@
+"""`recon` and its subcommands: parse flags, validate configuration once, run one command, and
+turn every expected failure into one line on stderr and an exit code (SPEC §1)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from engine.config import Config, ConfigError, load_config
+
+EXIT_OK = 0
+EXIT_ERRORS = 1
+EXIT_USAGE = 64
+
+
+class UsageError(Exception):
+    """A command line or configuration the operator must fix; exits 64."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits 2 on bad usage, which `recon reconcile` reserves for "aborted before any
+    change"; bad usage is 64 here, as for every other configuration error."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="recon", description="Reconcile a trading engine with its broker.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    connection = _Parser(add_help=False)
+    connection.add_argument("--broker-url", help="Alpaca base URL (env APCA_API_BASE_URL)")
+    connection.add_argument("--db", help="database URL (env RECON_DB_URL)")
+    connection.add_argument(
+        "--stop-pct", help="emergency stop distance, 0.005–0.10 (env RECON_EMERGENCY_STOP_PCT)"
+    )
+
+    commands.add_parser(
+        "console", parents=[connection], help="the operator console against your broker"
+    )
+    commands.add_parser("demo", help="the console against the built-in simulator")
+    reconcile = commands.add_parser(
+        "reconcile", parents=[connection], help="reconcile headless, for scripts"
+    )
+    reconcile.add_argument("--yes", action="store_true", help="confirm every operator decision")
+    reconcile.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    reconcile.add_argument("--json", action="store_true", help="one JSON object on stdout")
+
+    db = commands.add_parser("db", help="the local database")
+    db_commands = db.add_subparsers(dest="db_command", required=True, parser_class=_Parser)
+    db_commands.add_parser("init", parents=[connection], help="create or upgrade the schema")
+
+    sim = commands.add_parser("sim", help="run the Alpaca-compatible simulator on 127.0.0.1")
+    sim.add_argument("--scenario", default="crashed_day", help="scenario to load")
+    sim.add_argument("--port", type=int, default=0, help="port (default: any free port)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return _run(args)
+    except (UsageError, ConfigError) as exc:
+        _say(f"recon: {exc}")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "db":
+        return _db_init(_config(args))
+    if args.command == "sim":
+        return _sim(args.scenario, args.port)
+    if args.command in ("console", "reconcile"):
+        _config(args).require_credentials()
+    raise UsageError(f"`recon {args.command}` is not available yet")
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return load_config(broker_url=args.broker_url, db_url=args.db, stop_pct=args.stop_pct)
+
+
+def _db_init(config: Config) -> int:
+    from engine.store import StoreError, init_schema
+
+    try:
+        report = asyncio.run(init_schema(config.db_url))
+    except StoreError as exc:
+        _say(f"recon: {exc}")
+        return EXIT_ERRORS
+    print(report.describe())
+    return EXIT_OK
+
+
+def _sim(scenario: str, port: int) -> int:
+    from engine.simulator.runner import serve
+    from engine.simulator.scenarios import SCENARIOS
+
+    if scenario not in SCENARIOS:
+        raise UsageError(f"unknown scenario {scenario!r}; choose from {', '.join(SCENARIOS)}")
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port must be between 0 and 65535 (got {port})")
+    serve(scenario, port=port)
+    return EXIT_OK
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

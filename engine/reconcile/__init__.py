@@ -1,0 +1,1 @@
+"""Reconciliation: fetch and validate a snapshot, diff it, plan, and execute the plan by phase."""

@@ -1,0 +1,97 @@
+"""Emergency stop arithmetic: the price a stop goes at, the tick it rounds to, how a quantity
+splits into whole and fractional shares, and the deterministic id each submission carries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
+
+from engine.domain import PositionSide, Side, TimeInForce
+
+PENNY = Decimal("0.01")
+SUB_PENNY = Decimal("0.0001")
+ONE_DOLLAR = Decimal("1")
+
+
+def tick_for(price: Decimal) -> Decimal:
+    """US equities quote in pennies at or above $1 and in hundredths of a cent below."""
+    return PENNY if price >= ONE_DOLLAR else SUB_PENNY
+
+
+def round_away_from_market(price: Decimal, side: PositionSide) -> Decimal:
+    """A long's stop rounds down and a short's up, so rounding never brings a stop closer to the
+    market than the percentage asked for."""
+    rounding = ROUND_FLOOR if side is PositionSide.LONG else ROUND_CEILING
+    rounded = price.quantize(tick_for(price), rounding=rounding)
+    # Rounding can cross $1 and land on a price whose tick is coarser; quantize again on it.
+    return rounded.quantize(tick_for(rounded), rounding=rounding)
+
+
+@dataclass(frozen=True, slots=True)
+class StopLevel:
+    price: Decimal
+    rebased_on_current_price: bool
+
+
+def emergency_stop_level(
+    side: PositionSide, avg_entry_price: Decimal, current_price: Decimal, stop_pct: Decimal
+) -> StopLevel:
+    """`stop_pct` beyond the average entry: below for a long, above for a short. A level the
+    market has already gone through would trigger at once, so it is measured from the current
+    price instead."""
+    if side is PositionSide.LONG:
+        from_entry = round_away_from_market(avg_entry_price * (1 - stop_pct), side)
+        if from_entry < current_price:
+            return StopLevel(from_entry, rebased_on_current_price=False)
+        return StopLevel(
+            round_away_from_market(current_price * (1 - stop_pct), side),
+            rebased_on_current_price=True,
+        )
+    from_entry = round_away_from_market(avg_entry_price * (1 + stop_pct), side)
+    if from_entry > current_price:
+        return StopLevel(from_entry, rebased_on_current_price=False)
+    return StopLevel(
+        round_away_from_market(current_price * (1 + stop_pct), side),
+        rebased_on_current_price=True,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StopSlice:
+    """Part of an uncovered quantity that goes out as one order."""
+
+    qty: Decimal
+    time_in_force: TimeInForce
+
+    @property
+    def is_fractional(self) -> bool:
+        return self.time_in_force is TimeInForce.DAY
+
+
+def slices_for(uncovered_qty: Decimal) -> tuple[StopSlice, ...]:
+    """Whole shares get a GTC stop; Alpaca accepts fractional quantities only as DAY orders, so
+    a fractional remainder gets its own DAY stop (to be renewed tomorrow)."""
+    whole = uncovered_qty.to_integral_value(rounding=ROUND_DOWN)
+    fraction = uncovered_qty - whole
+    slices = []
+    if whole > 0:
+        slices.append(StopSlice(whole, TimeInForce.GTC))
+    if fraction > 0:
+        slices.append(StopSlice(fraction, TimeInForce.DAY))
+    return tuple(slices)
+
+
+def recon_client_order_id(
+    purpose: str, symbol: str, side: Side, time_in_force: TimeInForce, day: date, generation: int
+) -> str:
+    """The same position on the same day yields the same id, so a submission whose answer was
+    lost is found again by id rather than sent twice. `generation` counts earlier recon orders
+    of this prefix that are no longer open, so a stop canceled since gets a fresh id."""
+    return f"{client_order_id_prefix(purpose, symbol, side, time_in_force, day)}{generation}"
+
+
+def client_order_id_prefix(
+    purpose: str, symbol: str, side: Side, time_in_force: TimeInForce, day: date
+) -> str:
+    return f"recon-{purpose}-{symbol}-{side}-{time_in_force}-{day:%Y%m%d}-"

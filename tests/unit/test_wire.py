@@ -1,0 +1,137 @@
+"""Alpaca's JSON answers become domain objects with exact Decimals, or a typed one-line error."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from engine.broker.errors import MalformedBrokerResponse, UnknownOrderStatus
+from engine.broker.wire import (
+    account_from_wire,
+    clock_from_wire,
+    list_from_wire,
+    order_from_wire,
+    position_from_wire,
+)
+from engine.domain import BrokerOrderStatus, PositionSide, Side
+
+
+def wire_order(**overrides: Any) -> dict[str, Any]:
+    order: dict[str, Any] = {
+        "id": "0b9e7a2c-1111-4c1e-9a55-000000000001",
+        "client_order_id": "recon-stop-AAPL-1",
+        "symbol": "AAPL",
+        "side": "sell",
+        "type": "stop",
+        "time_in_force": "gtc",
+        "qty": "100",
+        "filled_qty": "0",
+        "filled_avg_price": None,
+        "stop_price": "183.48",
+        "limit_price": None,
+        "status": "new",
+        "created_at": "2026-11-24T14:30:00.123456789Z",
+        "updated_at": "2026-11-24T14:30:00Z",
+        "submitted_at": "2026-11-24T14:30:00Z",
+        "replaced_by": None,
+        "replaces": None,
+    }
+    order.update(overrides)
+    return order
+
+
+def wire_position(**overrides: Any) -> dict[str, Any]:
+    position: dict[str, Any] = {
+        "symbol": "TSLA",
+        "side": "short",
+        "qty": "-50",
+        "qty_available": "-50",
+        "avg_entry_price": "251.10",
+        "current_price": "249.87",
+    }
+    position.update(overrides)
+    return position
+
+
+def test_order_prices_are_exact_decimals() -> None:
+    order = order_from_wire(wire_order())
+    assert order.stop_price == Decimal("183.48")
+    assert str(order.stop_price) == "183.48"
+    assert order.side is Side.SELL
+    assert order.status is BrokerOrderStatus.NEW
+
+
+def test_nanosecond_timestamps_are_read_as_utc() -> None:
+    order = order_from_wire(wire_order())
+    assert order.created_at == datetime(2026, 11, 24, 14, 30, 0, 123456, tzinfo=UTC)
+
+
+def test_unknown_status_is_a_typed_error_naming_the_order() -> None:
+    with pytest.raises(UnknownOrderStatus, match="'bogus'") as caught:
+        order_from_wire(wire_order(status="bogus"))
+    assert caught.value.order_id == "0b9e7a2c-1111-4c1e-9a55-000000000001"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "complaint"),
+    [
+        ("qty", None, "is missing"),
+        ("qty", "ten", "not a number"),
+        ("qty", 10.5, "expected a number"),
+        ("qty", True, "expected a number"),
+        ("stop_price", "NaN", "not a finite number"),
+        ("side", "sideways", "not a known value"),
+        ("submitted_at", "yesterday", "not a timestamp"),
+        ("submitted_at", "2026-11-24T14:30:00", "without a time zone"),
+    ],
+)
+def test_malformed_order_field_is_named(field: str, value: object, complaint: str) -> None:
+    with pytest.raises(MalformedBrokerResponse, match=f"{field}.*{complaint}"):
+        order_from_wire(wire_order(**{field: value}))
+
+
+def test_notional_order_without_qty_uses_filled_qty() -> None:
+    order = order_from_wire(wire_order(qty=None, notional="500", filled_qty="2.5"))
+    assert order.qty == Decimal("2.5")
+
+
+def test_short_position_qty_is_positive_with_side_short() -> None:
+    position = position_from_wire(wire_position())
+    assert position.side is PositionSide.SHORT
+    assert position.qty == Decimal("50")
+    assert position.qty_available == Decimal("50")
+
+
+def test_account_numbers_are_decimals() -> None:
+    account = account_from_wire(
+        {
+            "account_number": "PA3RECON0001",
+            "status": "ACTIVE",
+            "currency": "USD",
+            "equity": "100000.00",
+            "last_equity": "101250.55",
+            "cash": "50000",
+            "buying_power": "200000",
+        }
+    )
+    assert account.last_equity == Decimal("101250.55")
+
+
+def test_clock_requires_a_boolean_is_open() -> None:
+    with pytest.raises(MalformedBrokerResponse, match="is_open"):
+        clock_from_wire(
+            {
+                "timestamp": "2026-11-24T15:31:00Z",
+                "is_open": "yes",
+                "next_open": "2026-11-25T14:30:00Z",
+                "next_close": "2026-11-24T21:00:00Z",
+            }
+        )
+
+
+def test_a_list_where_an_object_belongs_is_malformed() -> None:
+    with pytest.raises(MalformedBrokerResponse, match="expected an object"):
+        order_from_wire(["not", "an", "order"])
+    with pytest.raises(MalformedBrokerResponse, match="expected a list"):
+        list_from_wire({"orders": []}, "orders")
