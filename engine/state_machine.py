@@ -16,9 +16,7 @@ TRANSITIONS: Mapping[OrderState, frozenset[OrderState]] = {
     _S.SUBMITTED: frozenset(
         {_S.ACCEPTED, _S.PARTIALLY_FILLED, _S.FILLED, _S.CANCELED, _S.EXPIRED, _S.REJECTED}
     ),
-    _S.ACCEPTED: frozenset(
-        {_S.PARTIALLY_FILLED, _S.FILLED, _S.CANCELED, _S.EXPIRED, _S.REJECTED}
-    ),
+    _S.ACCEPTED: frozenset({_S.PARTIALLY_FILLED, _S.FILLED, _S.CANCELED, _S.EXPIRED, _S.REJECTED}),
     _S.PARTIALLY_FILLED: frozenset({_S.PARTIALLY_FILLED, _S.FILLED, _S.CANCELED, _S.EXPIRED}),
     **{terminal: frozenset() for terminal in TERMINAL_STATES},
 }
