@@ -44,6 +44,10 @@ SYNTHETIC_STRATEGY = "unknown"
 
 
 class Phase(StrEnum):
+    """The stages a run goes through, as the console's progress panes show them. Plan actions
+    belong to the last three; fetching has none."""
+
+    FETCH = "fetch"
     ORDERS = "orders"
     POSITIONS = "positions"
     CIRCUIT_BREAKER = "circuit_breaker"
@@ -367,11 +371,40 @@ def _emergency_stops(
                     time_in_force=piece.time_in_force,
                     stop_price=level.price,
                 ),
+                new_row=_recon_order_row(snapshot, client_order_id, position, piece.qty),
                 exposure=row.uncovered_qty * position.current_price,
                 flags=tuple(flags),
             )
         )
     return actions
+
+
+def _recon_order_row(
+    snapshot: Snapshot, client_order_id: str, position: BrokerPosition, qty: Decimal
+) -> LocalOrder:
+    """The local row an emergency stop will be recorded as once the broker has it; execution
+    fills in the broker's id, state and price."""
+    return LocalOrder(
+        local_id=client_order_id,
+        broker_id=None,
+        client_order_id=client_order_id,
+        correlation_id=_position_correlation_id(snapshot, position.symbol),
+        symbol=position.symbol,
+        side=position.side.closing_side,
+        order_type=OrderType.STOP,
+        order_role=OrderRole.STOP_LOSS,
+        strategy=SYNTHETIC_STRATEGY,
+        qty_requested=qty,
+        qty_filled=Decimal(0),
+        avg_fill_price=None,
+        stop_price=None,
+        limit_price=None,
+        state=OrderState.PENDING_SUBMIT,
+        parent_id=None,
+        last_error=None,
+        created_at=snapshot.taken_at,
+        updated_at=snapshot.taken_at,
+    )
 
 
 def _synthetic_entry(snapshot: Snapshot, position: BrokerPosition) -> PlanAction | None:

@@ -1,0 +1,126 @@
+"""What a running reconciliation tells its listeners — the headless command logs these, the
+console draws them — and how it asks the operator to decide."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+from engine.reconcile.diff import Diff
+from engine.reconcile.plan import Phase, Plan, PlanAction
+
+
+class Decision(StrEnum):
+    CONFIRMED = "confirmed"
+    DECLINED = "declined"
+    UNDECIDED = "undecided"
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionAnswer:
+    decision: Decision
+    decided_by: str  # the OS user who answered, or "recon" when nobody could
+
+
+# The one way in for operator decisions: the engine awaits it for each action that needs one.
+DecisionCallback = Callable[[PlanAction], Awaitable[DecisionAnswer]]
+
+
+@dataclass(frozen=True, slots=True)
+class RunStarted:
+    run_id: str
+    dry_run: bool
+    unfinished_runs: tuple[str, ...]  # earlier runs that never finished: killed halfway
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseStarted:
+    phase: Phase
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseProgress:
+    phase: Phase
+    done: int
+    total: int
+    current: str
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseFinished:
+    phase: Phase
+    done: int
+    total: int
+    errors: int
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotReady:
+    """Fetched and validated: what the console draws side by side, and what will be done."""
+
+    diff: Diff
+    plan: Plan
+
+
+@dataclass(frozen=True, slots=True)
+class ActionStarted:
+    action: PlanAction
+
+
+@dataclass(frozen=True, slots=True)
+class ActionSucceeded:
+    action: PlanAction
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class ActionFailed:
+    action: PlanAction
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class ActionSkipped:
+    action: PlanAction
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionNeeded:
+    action: PlanAction
+
+
+@dataclass(frozen=True, slots=True)
+class StopSubmitted:
+    symbol: str
+    broker_order_id: str
+    qty: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class StopConfirmed:
+    """The broker reports the stop working: only now does it count as protection."""
+
+    symbol: str
+    broker_order_id: str
+    qty: Decimal
+
+
+Event = (
+    RunStarted
+    | PhaseStarted
+    | PhaseProgress
+    | PhaseFinished
+    | SnapshotReady
+    | ActionStarted
+    | ActionSucceeded
+    | ActionFailed
+    | ActionSkipped
+    | DecisionNeeded
+    | StopSubmitted
+    | StopConfirmed
+)
+Listener = Callable[[Event], None]

@@ -1,0 +1,369 @@
+"""Carry out a plan phase by phase — the only place a run talks to the broker and the database —
+publishing every step as an event and collecting errors instead of raising them, so every
+position gets its turn."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol, TypeVar
+
+from engine.broker.errors import (
+    AmbiguousSubmit,
+    BrokerError,
+    BrokerRejected,
+    BrokerUnreachable,
+    OrderNotFound,
+)
+from engine.broker.protocol import Broker
+from engine.broker.status_map import meaning_of
+from engine.domain import (
+    BrokerOrder,
+    LocalOrder,
+    NewOrder,
+    OrderRole,
+    OrderState,
+    OrderType,
+    TimeInForce,
+)
+from engine.reconcile.events import (
+    ActionFailed,
+    ActionSkipped,
+    ActionStarted,
+    ActionSucceeded,
+    Decision,
+    DecisionAnswer,
+    DecisionCallback,
+    DecisionNeeded,
+    Listener,
+    PhaseFinished,
+    PhaseProgress,
+    PhaseStarted,
+    StopConfirmed,
+    StopSubmitted,
+)
+from engine.reconcile.plan import ActionKind, Phase, Plan, PlanAction
+
+T = TypeVar("T")
+
+STOP_SUBMIT_ATTEMPTS = 3  # rejections before the uncovered shares are closed at market
+AMBIGUOUS_SUBMIT_ATTEMPTS = 3  # lost answers tolerated for one submission
+CONFIRMATION_POLLS = 20
+CONFIRMATION_POLL_SECONDS = 0.25
+REJECTION_PAUSE_SECONDS = 0.5
+# Alpaca's code for an invalid request; with "client_order_id" in the message it means the id
+# was used before, i.e. an earlier attempt of ours did reach the broker.
+DUPLICATE_CLIENT_ORDER_ID_CODE = 40010001
+
+
+class Ledger(Protocol):
+    """The database side of each action: one transaction per call, `order_event` included."""
+
+    async def apply_broker_state(
+        self, local: LocalOrder, new_state: OrderState, broker: BrokerOrder | None, detail: str
+    ) -> None: ...
+
+    async def insert_order(self, row: LocalOrder, detail: str) -> None: ...
+
+    async def record_decision(self, seq: int, answer: DecisionAnswer) -> None: ...
+
+    async def record_outcome(self, seq: int, outcome: Outcome, detail: str) -> None: ...
+
+
+class Outcome(StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    action: PlanAction
+    outcome: Outcome
+    detail: str
+    decision: Decision | None = None
+    broker_order: BrokerOrder | None = None  # what the broker holds after the action
+
+
+@dataclass
+class ExecutionReport:
+    results: list[ActionResult] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    market_exits: int = 0
+
+    def of_kind(self, kind: ActionKind) -> list[ActionResult]:
+        return [result for result in self.results if result.action.kind is kind]
+
+
+class StopNotPlaced(Exception):
+    """The broker refused the stop, or never confirmed it working."""
+
+
+class Executor:
+    def __init__(
+        self,
+        *,
+        broker: Broker,
+        ledger: Ledger,
+        decide: DecisionCallback,
+        emit: Listener,
+        now: Callable[[], datetime],
+        pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._broker = broker
+        self._ledger = ledger
+        self._decide = decide
+        self._emit = emit
+        self._now = now
+        self._pause = pause
+        self._report = ExecutionReport()
+
+    async def run(self, plan: Plan) -> ExecutionReport:
+        await self._run_phase(Phase.ORDERS, plan.in_phase(Phase.ORDERS), concurrent=False)
+        positions = plan.in_phase(Phase.POSITIONS)
+        stops = tuple(a for a in positions if a.kind is ActionKind.EMERGENCY_STOP)
+        others = tuple(a for a in positions if a.kind is not ActionKind.EMERGENCY_STOP)
+        # Stops first and together: every second a position sits unprotected is risk.
+        await self._run_phase(Phase.POSITIONS, stops, concurrent=True, then=others)
+        self._emit(PhaseStarted(Phase.CIRCUIT_BREAKER, total=0))
+        self._emit(PhaseFinished(Phase.CIRCUIT_BREAKER, done=0, total=0, errors=0))
+        return self._report
+
+    async def _run_phase(
+        self,
+        phase: Phase,
+        first: tuple[PlanAction, ...],
+        *,
+        concurrent: bool,
+        then: tuple[PlanAction, ...] = (),
+    ) -> None:
+        total = len(first) + len(then)
+        self._emit(PhaseStarted(phase, total=total))
+        errors_before = len(self._report.errors)
+        done = 0
+
+        async def step(action: PlanAction) -> None:
+            nonlocal done
+            await self._run_action(action)
+            done += 1
+            self._emit(PhaseProgress(phase, done=done, total=total, current=action.reason))
+
+        if concurrent:
+            await asyncio.gather(*(step(action) for action in first))
+        else:
+            for action in first:
+                await step(action)
+        for action in then:
+            await step(action)
+        errors = len(self._report.errors) - errors_before
+        self._emit(PhaseFinished(phase, done=done, total=total, errors=errors))
+
+    async def _run_action(self, action: PlanAction) -> None:
+        self._emit(ActionStarted(action))
+        try:
+            result = await self._perform(action)
+        except Exception as exc:  # collected, not raised: the next position still gets its turn
+            result = ActionResult(action, Outcome.FAILED, _one_line(exc))
+        await self._finish(result)
+
+    async def _finish(self, result: ActionResult) -> None:
+        self._report.results.append(result)
+        action = result.action
+        if result.outcome is Outcome.FAILED:
+            self._report.errors.append(f"{action.kind} {action.symbol}: {result.detail}")
+            self._emit(ActionFailed(result.action, result.detail))
+        elif result.outcome is Outcome.SKIPPED:
+            self._emit(ActionSkipped(result.action, result.detail))
+        else:
+            self._emit(ActionSucceeded(result.action, result.detail))
+        try:
+            await self._ledger.record_outcome(result.action.seq, result.outcome, result.detail)
+        except Exception as exc:
+            self._report.errors.append(f"journal: outcome of action {result.action.seq}: {exc}")
+
+    async def _perform(self, action: PlanAction) -> ActionResult:
+        match action.kind:
+            case (
+                ActionKind.TAKE_BROKER_STATE
+                | ActionKind.FOLLOW_REPLACEMENT
+                | ActionKind.ADOPT_SUBMITTED
+                | ActionKind.MARK_SUBMIT_FAILED
+            ):
+                return await self._apply_state(action)
+            case ActionKind.ADOPT_ORPHAN_STOP | ActionKind.SYNTHETIC_ENTRY:
+                row = _required(action.new_row, action)
+                await self._ledger.insert_order(row, action.reason)
+                return ActionResult(action, Outcome.SUCCEEDED, f"recorded {row.local_id}")
+            case ActionKind.CANCEL_ORPHAN:
+                return await self._cancel_orphan(action)
+            case ActionKind.EMERGENCY_STOP:
+                return await self._protect(action)
+
+    async def _apply_state(self, action: PlanAction) -> ActionResult:
+        local = _required(action.local_order, action)
+        new_state = action.new_state or local.state
+        await self._ledger.apply_broker_state(local, new_state, action.broker_order, action.reason)
+        return ActionResult(
+            action, Outcome.SUCCEEDED, f"{local.local_id}: {local.state} → {new_state}"
+        )
+
+    async def _cancel_orphan(self, action: PlanAction) -> ActionResult:
+        orphan = _required(action.broker_order, action)
+        self._emit(DecisionNeeded(action))
+        answer = await self._decide(action)
+        await self._ledger.record_decision(action.seq, answer)
+        if answer.decision is Decision.DECLINED:
+            return ActionResult(
+                action, Outcome.SKIPPED, "kept: the operator declined", Decision.DECLINED
+            )
+        if answer.decision is Decision.UNDECIDED:
+            return ActionResult(
+                action, Outcome.SKIPPED, "kept: no operator decision", Decision.UNDECIDED
+            )
+        try:
+            await self._broker.cancel_order(orphan.id)
+        except BrokerRejected as exc:
+            # Already filled, canceled or gone: the broker says why; nothing left to cancel.
+            current = await self._current(orphan.id)
+            if current is None or not meaning_of(current.status).is_open:
+                state = "gone" if current is None else current.status
+                return ActionResult(
+                    action, Outcome.SKIPPED, f"already {state}", Decision.CONFIRMED, current
+                )
+            raise exc
+        return ActionResult(action, Outcome.SUCCEEDED, f"canceled {orphan.id}", Decision.CONFIRMED)
+
+    async def _current(self, broker_id: str) -> BrokerOrder | None:
+        try:
+            return await self._broker.get_order(broker_id)
+        except OrderNotFound:
+            return None
+
+    # Protection -----------------------------------------------------------------------------
+
+    async def _protect(self, action: PlanAction) -> ActionResult:
+        order = _required(action.new_order, action)
+        row = _required(action.new_row, action)
+        last_refusal = ""
+        for _ in range(STOP_SUBMIT_ATTEMPTS):
+            try:
+                placed = await self._submit(order)
+                self._emit(StopSubmitted(order.symbol, placed.id, order.qty))
+                working = await self._confirmed(placed)
+            except StopNotPlaced as exc:
+                last_refusal = str(exc)
+                await self._pause(REJECTION_PAUSE_SECONDS)
+                continue
+            await self._ledger.insert_order(_recorded(row, working), action.reason)
+            if not meaning_of(working.status).protects:
+                return ActionResult(
+                    action,
+                    Outcome.FAILED,
+                    f"stop {working.id} is {working.status}, not yet confirmed working",
+                    broker_order=working,
+                )
+            self._emit(StopConfirmed(order.symbol, working.id, order.qty))
+            return ActionResult(
+                action,
+                Outcome.SUCCEEDED,
+                f"stop {working.id} {order.side} {order.qty} at {order.stop_price} confirmed",
+                broker_order=working,
+            )
+        return await self._exit_at_market(action, order, row, last_refusal)
+
+    async def _exit_at_market(
+        self, action: PlanAction, stop: NewOrder, row: LocalOrder, refusal: str
+    ) -> ActionResult:
+        """The last resort after the broker refused the stop three times: unprotected shares
+        are closed rather than left open to unlimited loss."""
+        exit_order = replace(
+            stop,
+            client_order_id=stop.client_order_id.replace("recon-stop-", "recon-exit-", 1),
+            order_type=OrderType.MARKET,
+            time_in_force=TimeInForce.DAY,
+            stop_price=None,
+        )
+        placed = await self._submit(exit_order)
+        self._report.market_exits += 1
+        exit_row = replace(
+            row,
+            local_id=exit_order.client_order_id,
+            client_order_id=exit_order.client_order_id,
+            order_type=OrderType.MARKET,
+            order_role=OrderRole.EXIT_MARKET,
+        )
+        await self._ledger.insert_order(_recorded(exit_row, placed), f"stop refused: {refusal}")
+        return ActionResult(
+            action,
+            Outcome.FAILED,
+            f"stop refused {STOP_SUBMIT_ATTEMPTS} times ({refusal}); closed {stop.qty} at market "
+            f"as {placed.id}",
+            broker_order=placed,
+        )
+
+    async def _submit(self, order: NewOrder) -> BrokerOrder:
+        """Send once; after a lost answer, look the order up by its id before sending again,
+        so the same shares are never covered twice."""
+        for _ in range(AMBIGUOUS_SUBMIT_ATTEMPTS):
+            try:
+                placed = await self._broker.submit_order(order)
+            except AmbiguousSubmit:
+                found = await self._broker.find_order_by_client_id(order.client_order_id)
+            except BrokerRejected as exc:
+                if not _is_duplicate_client_order_id(exc):
+                    raise StopNotPlaced(_one_line(exc)) from exc
+                found = await self._broker.find_order_by_client_id(order.client_order_id)
+            else:
+                return placed
+            if found is not None:
+                if not meaning_of(found.status).is_open:
+                    raise StopNotPlaced(f"{found.id} is {found.status}")
+                return found
+        raise BrokerUnreachable(
+            f"submit {order.client_order_id}", AMBIGUOUS_SUBMIT_ATTEMPTS, "answers lost"
+        )
+
+    async def _confirmed(self, placed: BrokerOrder) -> BrokerOrder:
+        """Placed means the broker reports it working; wait a little for a pending stop."""
+        order = placed
+        for _ in range(CONFIRMATION_POLLS):
+            meaning = meaning_of(order.status)
+            if meaning.protects:
+                return order
+            if not meaning.is_open:
+                raise StopNotPlaced(f"{order.id} is {order.status}")
+            await self._pause(CONFIRMATION_POLL_SECONDS)
+            order = await self._broker.get_order(order.id)
+        return order
+
+
+def _recorded(row: LocalOrder, order: BrokerOrder) -> LocalOrder:
+    return replace(
+        row,
+        broker_id=order.id,
+        state=meaning_of(order.status).local_state or OrderState.SUBMITTED,
+        stop_price=order.stop_price,
+        qty_filled=order.filled_qty,
+        avg_fill_price=order.filled_avg_price,
+        updated_at=order.updated_at,
+    )
+
+
+def _is_duplicate_client_order_id(error: BrokerRejected) -> bool:
+    return error.code == DUPLICATE_CLIENT_ORDER_ID_CODE and "client_order_id" in error.message
+
+
+def _required(value: T | None, action: PlanAction) -> T:
+    if value is None:
+        raise ValueError(f"plan action {action.seq} ({action.kind}) is missing its payload")
+    return value
+
+
+def _one_line(error: BaseException) -> str:
+    first_line = (str(error).splitlines() or [""])[0]
+    if isinstance(error, BrokerError | StopNotPlaced):
+        return first_line
+    return f"{type(error).__name__}: {first_line}"

@@ -1,0 +1,138 @@
+"""Fetch the whole snapshot before anything changes: broker reads concurrently, every page, then
+the single lookups the lists could not answer (old orders, replacement successors, submissions
+known only by client_order_id), then the local rows that belong to what was found."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+from datetime import datetime, time, timedelta
+from typing import Protocol
+
+from engine.broker.errors import OrderNotFound
+from engine.broker.protocol import Broker
+from engine.domain import BrokerOrder, BrokerOrderStatus, LocalOrder, Trade
+from engine.reconcile.snapshot import MARKET_TIME_ZONE, BrokerSnapshot, LocalSnapshot, Snapshot
+
+RECENT_ORDERS_HOURS = 24
+# A replacement chain is followed this many hops through single lookups at most.
+MAX_SUCCESSOR_LOOKUPS = 10
+
+
+class LocalBook(Protocol):
+    """The local rows a reconciliation reads, each need answered in one query."""
+
+    async def open_orders(self) -> list[LocalOrder]: ...
+
+    async def orders_linked_to(
+        self, broker_ids: Iterable[str], client_order_ids: Iterable[str]
+    ) -> list[LocalOrder]: ...
+
+    async def round_trips_in(self, symbols: Iterable[str]) -> list[LocalOrder]: ...
+
+    async def trades_between(self, start: datetime, end: datetime) -> list[Trade]: ...
+
+
+async def fetch_snapshot(
+    broker: Broker, book: LocalBook, *, now: Callable[[], datetime]
+) -> Snapshot:
+    (
+        account,
+        clock,
+        positions,
+        open_orders,
+        recent_orders,
+        local_open,
+    ) = await asyncio.gather(
+        broker.get_account(),
+        broker.get_clock(),
+        broker.get_positions(),
+        broker.get_open_orders(),
+        broker.get_recent_orders(RECENT_ORDERS_HOURS),
+        book.open_orders(),
+    )
+    taken_at = now()
+    known = {order.id: order for order in (*recent_orders, *open_orders)}
+    looked_up, unknown_ids = await _look_up_missing(broker, local_open, known)
+    broker_snapshot = BrokerSnapshot(
+        account=account,
+        clock=clock,
+        positions=tuple(positions),
+        open_orders=tuple(open_orders),
+        recent_orders=tuple(recent_orders),
+        looked_up_orders=tuple(looked_up),
+        unknown_broker_ids=frozenset(unknown_ids),
+    )
+    day_start = datetime.combine(
+        taken_at.astimezone(MARKET_TIME_ZONE).date(), time(0), tzinfo=MARKET_TIME_ZONE
+    )
+    linked, round_trips, trades = await asyncio.gather(
+        book.orders_linked_to(
+            [order.id for order in open_orders], [order.client_order_id for order in open_orders]
+        ),
+        book.round_trips_in([position.symbol for position in positions]),
+        book.trades_between(day_start, day_start + timedelta(days=1)),
+    )
+    return Snapshot(
+        broker=broker_snapshot,
+        local=LocalSnapshot(
+            open_orders=tuple(local_open),
+            linked_orders=tuple(linked),
+            position_orders=tuple(round_trips),
+            trades_today=tuple(trades),
+        ),
+        taken_at=taken_at,
+    )
+
+
+async def _look_up_missing(
+    broker: Broker, local_open: list[LocalOrder], known: dict[str, BrokerOrder]
+) -> tuple[list[BrokerOrder], set[str]]:
+    """Single lookups, concurrently: local orders the lists did not contain (older than the
+    window), submissions known only by client_order_id, and successors of replaced orders."""
+    looked_up: list[BrokerOrder] = []
+    unknown: set[str] = set()
+    known_client_ids = {order.client_order_id for order in known.values()}
+
+    async def by_id(broker_id: str) -> None:
+        try:
+            order = await broker.get_order(broker_id)
+        except OrderNotFound:
+            unknown.add(broker_id)
+            return
+        known[order.id] = order
+        looked_up.append(order)
+
+    async def by_client_id(client_order_id: str) -> None:
+        order = await broker.find_order_by_client_id(client_order_id)
+        if order is not None:
+            known[order.id] = order
+            looked_up.append(order)
+
+    await asyncio.gather(
+        *(
+            by_id(order.broker_id)
+            for order in local_open
+            if order.broker_id and order.broker_id not in known
+        ),
+        *(
+            by_client_id(order.client_order_id)
+            for order in local_open
+            if not order.broker_id
+            and order.client_order_id
+            and order.client_order_id not in known_client_ids
+        ),
+    )
+    for _ in range(MAX_SUCCESSOR_LOOKUPS):
+        successors = {
+            order.replaced_by
+            for order in known.values()
+            if order.status is BrokerOrderStatus.REPLACED
+            and order.replaced_by
+            and order.replaced_by not in known
+            and order.replaced_by not in unknown
+        }
+        if not successors:
+            break
+        await asyncio.gather(*(by_id(successor) for successor in successors))
+    return looked_up, unknown

@@ -1,0 +1,186 @@
+"""What a run comes to: the counts, each position's protection as the broker confirms it after
+the run, the errors, the exit code of SPEC §1, and the JSON object `--json` prints."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from engine.broker.status_map import meaning_of
+from engine.domain import BrokerOrder, BrokerPosition
+from engine.reconcile.circuit_breaker import CircuitBreakerState
+from engine.reconcile.diff import Diff, Match, is_protective_stop
+from engine.reconcile.events import Decision
+from engine.reconcile.execute import ActionResult, ExecutionReport, Outcome
+from engine.reconcile.plan import ActionKind, Plan
+
+EXIT_COMPLETED = 0
+EXIT_COMPLETED_WITH_ERRORS = 1
+EXIT_ABORTED = 2
+
+ORDER_STATE_KINDS = frozenset(
+    {ActionKind.TAKE_BROKER_STATE, ActionKind.FOLLOW_REPLACEMENT, ActionKind.ADOPT_SUBMITTED}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSummary:
+    number: str
+    masked_key_id: str
+    paper: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PositionOutcome:
+    symbol: str
+    qty: Decimal
+    side: str
+    protected: bool
+    stop_order_ids: tuple[str, ...]
+
+
+def position_outcomes(
+    positions: Iterable[BrokerPosition], open_orders: Iterable[BrokerOrder]
+) -> tuple[PositionOutcome, ...]:
+    """Protected means stops the broker reports working cover every share."""
+    orders = tuple(open_orders)
+    outcomes = []
+    for position in sorted(positions, key=lambda p: p.symbol):
+        working = [
+            order
+            for order in orders
+            if order.symbol == position.symbol
+            and is_protective_stop(order, position.side)
+            and meaning_of(order.status).protects
+        ]
+        covered = sum((order.qty - order.filled_qty for order in working), Decimal(0))
+        outcomes.append(
+            PositionOutcome(
+                symbol=position.symbol,
+                qty=position.qty,
+                side=str(position.side),
+                protected=covered >= position.qty,
+                stop_order_ids=tuple(order.id for order in working),
+            )
+        )
+    return tuple(outcomes)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: str
+    dry_run: bool
+    account: AccountSummary | None = None
+    diff: Diff | None = None
+    plan: Plan | None = None
+    report: ExecutionReport | None = None
+    positions: tuple[PositionOutcome, ...] = ()
+    errors: tuple[str, ...] = ()
+    aborted: str | None = None
+    unfinished_runs: tuple[str, ...] = ()
+
+    @property
+    def pending_decisions(self) -> int:
+        return sum(1 for r in self._results() if r.decision is Decision.UNDECIDED)
+
+    @property
+    def exit_code(self) -> int:
+        if self.aborted is not None:
+            return EXIT_ABORTED
+        if self.dry_run:
+            return EXIT_COMPLETED_WITH_ERRORS if self.errors else EXIT_COMPLETED
+        unprotected = any(not position.protected for position in self.positions)
+        if self.errors or unprotected or self.pending_decisions:
+            return EXIT_COMPLETED_WITH_ERRORS
+        return EXIT_COMPLETED
+
+    @property
+    def circuit_breaker(self) -> CircuitBreakerState | None:
+        return self.plan.circuit_breaker if self.plan else None
+
+    def to_json(self) -> dict[str, Any]:
+        results = self._results()
+        breaker = self.circuit_breaker
+        return {
+            "run_id": self.run_id,
+            "account": None
+            if self.account is None
+            else {
+                "number": self.account.number,
+                "masked_key_id": self.account.masked_key_id,
+                "mode": "paper" if self.account.paper else "live",
+            },
+            "dry_run": self.dry_run,
+            "exit_code": self.exit_code,
+            "aborted": self.aborted,
+            "orders_reconciled": _count(results, ORDER_STATE_KINDS),
+            "stale_orders_failed": _count(results, {ActionKind.MARK_SUBMIT_FAILED}),
+            "orphans_detected": self._orphans_detected(),
+            "orphan_orders_canceled": _count(results, {ActionKind.CANCEL_ORPHAN}),
+            "orphan_orders_adopted": _count(results, {ActionKind.ADOPT_ORPHAN_STOP}),
+            "orphan_orders_kept": sum(
+                1
+                for r in results
+                if r.action.kind is ActionKind.CANCEL_ORPHAN and r.outcome is Outcome.SKIPPED
+            ),
+            "emergency_stops_placed": _count(results, {ActionKind.EMERGENCY_STOP}),
+            "market_exits": self.report.market_exits if self.report else 0,
+            "synthetic_entries": _count(results, {ActionKind.SYNTHETIC_ENTRY}),
+            "positions": [
+                {
+                    "symbol": p.symbol,
+                    "qty": str(p.qty),
+                    "side": p.side,
+                    "protected": p.protected,
+                    "stop_order_ids": list(p.stop_order_ids),
+                }
+                for p in self.positions
+            ],
+            "circuit_breaker": None
+            if breaker is None
+            else {
+                "paused": breaker.paused,
+                "reason": breaker.reason,
+                "daily_realized_pnl": str(breaker.daily_realized_pnl),
+                "consecutive_losses": breaker.consecutive_losses,
+            },
+            "errors": list(self.errors),
+            "unfinished_previous_runs": list(self.unfinished_runs),
+            "actions": [_action_json(r) for r in results]
+            if self.report
+            else [
+                {
+                    "phase": str(a.phase),
+                    "kind": str(a.kind),
+                    "symbol": a.symbol,
+                    "status": "planned",
+                    "detail": a.reason,
+                }
+                for a in (self.plan.actions if self.plan else ())
+            ],
+        }
+
+    def _results(self) -> list[ActionResult]:
+        return self.report.results if self.report else []
+
+    def _orphans_detected(self) -> int:
+        if self.diff is None:
+            return 0
+        return self.diff.order_counts()[Match.ORPHAN] + self.diff.position_counts()[Match.ORPHAN]
+
+
+def _count(results: Iterable[ActionResult], kinds: Iterable[ActionKind]) -> int:
+    wanted = set(kinds)
+    return sum(1 for r in results if r.action.kind in wanted and r.outcome is Outcome.SUCCEEDED)
+
+
+def _action_json(result: ActionResult) -> dict[str, Any]:
+    return {
+        "phase": str(result.action.phase),
+        "kind": str(result.action.kind),
+        "symbol": result.action.symbol,
+        "status": str(result.outcome),
+        "detail": result.detail,
+    }
