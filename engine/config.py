@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from engine.store.database import default_db_url
+from engine.store.database import default_db_url, normalize_db_url
+from engine.store.errors import StoreConfigError
 
 ALPACA_PAPER_URL = "https://paper-api.alpaca.markets"
 ALPACA_PAPER_HOST = "paper-api.alpaca.markets"
@@ -115,7 +116,7 @@ def load_config(
         key_id=env.apca_api_key_id or None,
         secret_key=env.apca_api_secret_key,
         broker_url=_validated_broker_url(env.apca_api_base_url),
-        db_url=env.recon_db_url or default_db_url(),
+        db_url=_validated_db_url(env.recon_db_url or default_db_url()),
         emergency_stop_pct=_bounded_decimal(
             "RECON_EMERGENCY_STOP_PCT (--stop-pct)", env.recon_emergency_stop_pct, STOP_PCT_BOUNDS
         ),
@@ -147,6 +148,13 @@ def _validated_broker_url(raw: str) -> str:
     if path.endswith("/v2"):
         path = path[: -len("/v2")]
     return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def _validated_db_url(raw: str) -> str:
+    try:
+        return normalize_db_url(raw)
+    except StoreConfigError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _bounded_decimal(name: str, raw: str, bounds: tuple[Decimal, Decimal]) -> Decimal:

@@ -1,0 +1,36 @@
+"""Typed store errors; each renders as one line an operator can act on."""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    """Anything wrong with the local database."""
+
+
+class StoreConfigError(StoreError):
+    """The database URL cannot be used."""
+
+
+class SchemaNotReady(StoreError):
+    """The database lacks recon's schema; `recon db init` creates it."""
+
+
+class CorruptRow(StoreError):
+    """A stored row cannot become a domain object."""
+
+    def __init__(self, table: str, row_key: str, column: str, problem: str) -> None:
+        super().__init__(f"corrupt row in {table} ({row_key}): {column} {problem}")
+        self.table = table
+        self.row_key = row_key
+        self.column = column
+
+
+class ConcurrentChange(StoreError):
+    """The trading engine changed an order between recon's read and its write."""
+
+    def __init__(self, local_id: str, expected_state: str) -> None:
+        super().__init__(
+            f"order {local_id} is no longer {expected_state}: something else changed it; "
+            "run again to see the new state"
+        )
+        self.local_id = local_id

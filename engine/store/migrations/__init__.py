@@ -1,0 +1,1 @@
+"""Alembic migrations of recon's schema, run programmatically by `engine.store.schema`."""

@@ -1,0 +1,315 @@
+"""Bulk reads and the few writes reconciliation makes: one query per need whatever the book's
+size, rows turned into domain objects (or a `CorruptRow` naming the row and column), and each
+state change written together with its `order_event` row."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from sqlalchemy import Row, Select, Text, and_, insert, or_, select, type_coerce, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from engine.domain import (
+    TERMINAL_STATES,
+    LocalOrder,
+    OrderRole,
+    OrderState,
+    OrderType,
+    PositionSide,
+    Side,
+    Trade,
+)
+from engine.store.errors import ConcurrentChange, CorruptRow
+from engine.store.models import OrderEventRow, OrderStateRow, TradeRow
+from engine.store.types import CorruptValue, format_utc, parse_decimal, parse_utc
+
+E = TypeVar("E", bound=StrEnum)
+V = TypeVar("V")
+AnySelect = Select[*tuple[Any, ...]]
+_O = OrderStateRow.__table__.c
+_T = TradeRow.__table__.c
+# SQLite allows 32766 bound parameters per statement; stay well inside it.
+MAX_IDS_PER_QUERY = 10_000
+_OPEN_STATES = [state.value for state in OrderState if state not in TERMINAL_STATES]
+_FILLED_ENTRY_STATES = [OrderState.FILLED.value, OrderState.PARTIALLY_FILLED.value]
+
+
+async def load_open_orders(session: AsyncSession) -> list[LocalOrder]:
+    """Every order the trading engine still considers working."""
+    return await _orders(session, _select_orders().where(_O.state.in_(_OPEN_STATES)))
+
+
+async def load_orders_linked_to(
+    session: AsyncSession, broker_ids: Iterable[str], client_order_ids: Iterable[str]
+) -> list[LocalOrder]:
+    """Rows in any state naming one of these broker orders."""
+    broker_ids, client_order_ids = sorted(set(broker_ids)), sorted(set(client_order_ids))
+    found: dict[str, LocalOrder] = {}
+    for start in range(0, max(len(broker_ids), len(client_order_ids)), MAX_IDS_PER_QUERY):
+        chunk = slice(start, start + MAX_IDS_PER_QUERY)
+        query = _select_orders().where(
+            or_(
+                _O.broker_id.in_(broker_ids[chunk]),
+                _O.client_order_id.in_(client_order_ids[chunk]),
+            )
+        )
+        found.update((order.local_id, order) for order in await _orders(session, query))
+    return list(found.values())
+
+
+async def load_round_trips(session: AsyncSession, symbols: Iterable[str]) -> list[LocalOrder]:
+    """Every row of each round trip whose entry filled in one of these symbols: the entries
+    and the stops and exits that share their correlation id."""
+    entries = (
+        select(_O.correlation_id)
+        .where(_O.symbol.in_(sorted(set(symbols))))
+        .where(_O.order_role == OrderRole.ENTRY.value)
+        .where(_O.state.in_(_FILLED_ENTRY_STATES))
+    )
+    return await _orders(session, _select_orders().where(_O.correlation_id.in_(entries)))
+
+
+async def load_trades_between(session: AsyncSession, start: datetime, end: datetime) -> list[Trade]:
+    """Closed round trips with `exit_at` in [start, end), in exit order. Timestamps are stored
+    as sortable UTC text, so the range is a plain text comparison."""
+    query = (
+        select(TradeRow.__table__)
+        .where(and_(_T.exit_at >= format_utc(start), _T.exit_at < format_utc(end)))
+        .order_by(_T.exit_at, _T.trade_id)
+    )
+    rows = (await session.execute(_as_text(query))).all()
+    return [_trade(row) for row in rows]
+
+
+async def insert_order(
+    session: AsyncSession, order: LocalOrder, *, event_type: str, detail: str, at: datetime
+) -> None:
+    """A new row and its creation event, in the caller's transaction."""
+    session.add(
+        OrderStateRow(
+            local_id=order.local_id,
+            broker_id=order.broker_id,
+            client_order_id=order.client_order_id,
+            correlation_id=order.correlation_id,
+            symbol=order.symbol,
+            side=order.side.value,
+            order_type=order.order_type.value,
+            order_role=order.order_role.value,
+            strategy=order.strategy,
+            qty_requested=order.qty_requested,
+            qty_filled=order.qty_filled,
+            avg_fill_price=order.avg_fill_price,
+            stop_price=order.stop_price,
+            limit_price=order.limit_price,
+            state=order.state.value,
+            parent_id=order.parent_id,
+            last_error=order.last_error,
+            created_at=order.created_at,
+            updated_at=order.updated_at,
+        )
+    )
+    session.add(
+        OrderEventRow(
+            order_local_id=order.local_id,
+            event_type=event_type,
+            old_state=None,
+            new_state=order.state.value,
+            qty_filled=order.qty_filled,
+            fill_price=order.avg_fill_price,
+            broker_id=order.broker_id,
+            detail=detail,
+            recorded_at=at,
+        )
+    )
+    await session.flush()
+
+
+async def apply_state_change(
+    session: AsyncSession,
+    local_id: str,
+    *,
+    expected_state: OrderState,
+    new_state: OrderState,
+    broker_id: str | None,
+    qty_filled: Decimal,
+    avg_fill_price: Decimal | None,
+    event_type: str,
+    detail: str,
+    at: datetime,
+) -> None:
+    """Update only if the row is still in `expected_state` — the trading engine may have moved
+    it meanwhile — and append the event, all in the caller's transaction."""
+    result = await session.execute(
+        update(OrderStateRow)
+        .where(OrderStateRow.local_id == local_id, OrderStateRow.state == expected_state.value)
+        .values(
+            state=new_state.value,
+            broker_id=broker_id,
+            qty_filled=qty_filled,
+            avg_fill_price=avg_fill_price,
+            updated_at=at,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        raise ConcurrentChange(local_id, expected_state.value)
+    await session.execute(
+        insert(OrderEventRow).values(
+            order_local_id=local_id,
+            event_type=event_type,
+            old_state=expected_state.value,
+            new_state=new_state.value,
+            qty_filled=qty_filled,
+            fill_price=avg_fill_price,
+            broker_id=broker_id,
+            detail=detail,
+            recorded_at=at,
+        )
+    )
+
+
+async def insert_trade(session: AsyncSession, trade: Trade) -> None:
+    session.add(
+        TradeRow(
+            trade_id=trade.trade_id,
+            correlation_id=trade.correlation_id,
+            symbol=trade.symbol,
+            side=trade.side.value,
+            qty=trade.qty,
+            entry_price=trade.entry_price,
+            exit_price=trade.exit_price,
+            entry_at=trade.entry_at,
+            exit_at=trade.exit_at,
+            pnl=trade.pnl,
+            pnl_pct=trade.pnl_pct,
+            strategy=trade.strategy,
+            duration_seconds=trade.duration_seconds,
+            commission=trade.commission,
+        )
+    )
+    await session.flush()
+
+
+# Reading rows ---------------------------------------------------------------------------------
+# Columns are read as plain text and converted here, so a corrupt value is reported with the
+# row it sits in instead of failing somewhere inside the ORM.
+
+
+def _select_orders() -> AnySelect:
+    return select(OrderStateRow.__table__).order_by(_O.id)
+
+
+def _as_text(query: AnySelect) -> AnySelect:
+    return query.with_only_columns(
+        *(type_coerce(column, Text).label(column.name) for column in query.selected_columns),
+        maintain_column_froms=True,
+    )
+
+
+async def _orders(session: AsyncSession, query: AnySelect) -> list[LocalOrder]:
+    rows = (await session.execute(_as_text(query))).all()
+    return [_local_order(row) for row in rows]
+
+
+def _local_order(row: Row[Any]) -> LocalOrder:
+    reader = _Reader("order_state", f"local_id {row.local_id}", row)
+    return LocalOrder(
+        local_id=reader.text("local_id"),
+        broker_id=reader.optional_text("broker_id"),
+        client_order_id=reader.optional_text("client_order_id"),
+        correlation_id=reader.text("correlation_id"),
+        symbol=reader.text("symbol"),
+        side=reader.enum(Side, "side"),
+        order_type=reader.enum(OrderType, "order_type"),
+        order_role=reader.enum(OrderRole, "order_role"),
+        strategy=reader.optional_text("strategy"),
+        qty_requested=reader.decimal("qty_requested"),
+        qty_filled=reader.decimal("qty_filled"),
+        avg_fill_price=reader.optional_decimal("avg_fill_price"),
+        stop_price=reader.optional_decimal("stop_price"),
+        limit_price=reader.optional_decimal("limit_price"),
+        state=reader.enum(OrderState, "state"),
+        parent_id=reader.optional_text("parent_id"),
+        last_error=reader.optional_text("last_error"),
+        created_at=reader.timestamp("created_at"),
+        updated_at=reader.timestamp("updated_at"),
+    )
+
+
+def _trade(row: Row[Any]) -> Trade:
+    reader = _Reader("trade", f"trade_id {row.trade_id}", row)
+    return Trade(
+        trade_id=reader.text("trade_id"),
+        correlation_id=reader.text("correlation_id"),
+        symbol=reader.text("symbol"),
+        side=reader.enum(PositionSide, "side"),
+        qty=reader.decimal("qty"),
+        entry_price=reader.decimal("entry_price"),
+        exit_price=reader.decimal("exit_price"),
+        entry_at=reader.timestamp("entry_at"),
+        exit_at=reader.timestamp("exit_at"),
+        pnl=reader.decimal("pnl"),
+        pnl_pct=reader.decimal("pnl_pct"),
+        strategy=reader.optional_text("strategy"),
+        duration_seconds=reader.integer("duration_seconds"),
+        commission=reader.decimal("commission"),
+    )
+
+
+class _Reader:
+    def __init__(self, table: str, key: str, row: Row[Any]) -> None:
+        self._table, self._key, self._values = table, key, row._mapping
+
+    def text(self, column: str) -> str:
+        value = self._values[column]
+        if not isinstance(value, str) or not value:
+            raise self._corrupt(column, f"is {value!r}, expected text")
+        return value
+
+    def optional_text(self, column: str) -> str | None:
+        value = self._values[column]
+        return None if value is None else str(value)
+
+    def integer(self, column: str) -> int:
+        value = self._values[column]
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self._corrupt(column, f"is {value!r}, expected a whole number")
+        return value
+
+    def decimal(self, column: str) -> Decimal:
+        value = self.optional_decimal(column)
+        if value is None:
+            raise self._corrupt(column, "is empty, expected a number")
+        return value
+
+    def optional_decimal(self, column: str) -> Decimal | None:
+        return self._converted(column, parse_decimal)
+
+    def timestamp(self, column: str) -> datetime:
+        value = self._converted(column, parse_utc)
+        if value is None:
+            raise self._corrupt(column, "is empty, expected a timestamp")
+        return value
+
+    def enum(self, kind: type[E], column: str) -> E:
+        value = self.text(column)
+        try:
+            return kind(value)
+        except ValueError:
+            raise self._corrupt(column, f"is {value!r}, not a known value") from None
+
+    def _converted(self, column: str, convert: Callable[[str], V]) -> V | None:
+        value = self._values[column]
+        if value is None:
+            return None
+        try:
+            return convert(str(value))
+        except CorruptValue as exc:
+            raise self._corrupt(column, str(exc)) from None
+
+    def _corrupt(self, column: str, problem: str) -> CorruptRow:
+        return CorruptRow(self._table, self._key, column, problem)
