@@ -76,9 +76,23 @@ def _run(args: argparse.Namespace) -> int:
         return _db_init(_config(args))
     if args.command == "sim":
         return _sim(args.scenario, args.port)
-    if args.command in ("console", "reconcile"):
+    if args.command == "reconcile":
+        return _reconcile(args)
+    if args.command == "console":
         _config(args).require_credentials()
     raise UsageError(f"`recon {args.command}` is not available yet")
+
+
+def _reconcile(args: argparse.Namespace) -> int:
+    from engine.logging import configure_logging
+    from engine.reconcile.command import run_headless
+
+    config = _config(args)
+    config.require_credentials()
+    configure_logging(json_lines=args.json)
+    return asyncio.run(
+        run_headless(config, yes=args.yes, dry_run=args.dry_run, json_output=args.json)
+    )
 
 
 def _config(args: argparse.Namespace) -> Config:

@@ -63,10 +63,16 @@ class Ledger(Protocol):
     """The database side of each action: one transaction per call, `order_event` included."""
 
     async def apply_broker_state(
-        self, local: LocalOrder, new_state: OrderState, broker: BrokerOrder | None, detail: str
+        self,
+        local: LocalOrder,
+        new_state: OrderState,
+        broker: BrokerOrder | None,
+        *,
+        event_type: str,
+        detail: str,
     ) -> None: ...
 
-    async def insert_order(self, row: LocalOrder, detail: str) -> None: ...
+    async def insert_order(self, row: LocalOrder, *, event_type: str, detail: str) -> None: ...
 
     async def record_decision(self, seq: int, answer: DecisionAnswer) -> None: ...
 
@@ -195,7 +201,7 @@ class Executor:
                 return await self._apply_state(action)
             case ActionKind.ADOPT_ORPHAN_STOP | ActionKind.SYNTHETIC_ENTRY:
                 row = _required(action.new_row, action)
-                await self._ledger.insert_order(row, action.reason)
+                await self._ledger.insert_order(row, event_type=action.kind, detail=action.reason)
                 return ActionResult(action, Outcome.SUCCEEDED, f"recorded {row.local_id}")
             case ActionKind.CANCEL_ORPHAN:
                 return await self._cancel_orphan(action)
@@ -205,7 +211,9 @@ class Executor:
     async def _apply_state(self, action: PlanAction) -> ActionResult:
         local = _required(action.local_order, action)
         new_state = action.new_state or local.state
-        await self._ledger.apply_broker_state(local, new_state, action.broker_order, action.reason)
+        await self._ledger.apply_broker_state(
+            local, new_state, action.broker_order, event_type=action.kind, detail=action.reason
+        )
         return ActionResult(
             action, Outcome.SUCCEEDED, f"{local.local_id}: {local.state} → {new_state}"
         )
@@ -257,7 +265,9 @@ class Executor:
                 last_refusal = str(exc)
                 await self._pause(REJECTION_PAUSE_SECONDS)
                 continue
-            await self._ledger.insert_order(_recorded(row, working), action.reason)
+            await self._ledger.insert_order(
+                _recorded(row, working), event_type=action.kind, detail=action.reason
+            )
             if not meaning_of(working.status).protects:
                 return ActionResult(
                     action,
@@ -295,7 +305,9 @@ class Executor:
             order_type=OrderType.MARKET,
             order_role=OrderRole.EXIT_MARKET,
         )
-        await self._ledger.insert_order(_recorded(exit_row, placed), f"stop refused: {refusal}")
+        await self._ledger.insert_order(
+            _recorded(exit_row, placed), event_type="market_exit", detail=f"stop refused: {refusal}"
+        )
         return ActionResult(
             action,
             Outcome.FAILED,

@@ -1,0 +1,133 @@
+"""The face of a reconciliation without a screen: events become structured log lines on
+stderr, decisions come from `--yes`, a terminal prompt, or stay undecided, and the result is
+printed for a person or, with `--json`, for a program."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import TextIO
+
+import structlog
+
+from engine.reconcile.events import (
+    ActionFailed,
+    ActionSkipped,
+    ActionStarted,
+    ActionSucceeded,
+    Decision,
+    DecisionAnswer,
+    DecisionCallback,
+    DecisionNeeded,
+    Event,
+    PhaseFinished,
+    PhaseProgress,
+    PhaseStarted,
+    RunStarted,
+    SnapshotReady,
+    StopConfirmed,
+    StopSubmitted,
+)
+from engine.reconcile.plan import Plan, PlanAction
+from engine.reconcile.result import RunResult
+
+log = structlog.get_logger("recon")
+
+
+def log_event(event: Event) -> None:
+    match event:
+        case PhaseStarted(phase, total):
+            log.info("phase_started", phase=phase, total=total)
+        case PhaseFinished(phase, done, total, errors):
+            log.info("phase_finished", phase=phase, done=done, total=total, errors=errors)
+        case SnapshotReady(_, plan):
+            log.info("snapshot_ready", actions=len(plan.actions), findings=len(plan.findings))
+        case RunStarted(run_id, _, unfinished):
+            log.info("run_started", run_id=run_id)
+            for earlier in unfinished:
+                log.warning("previous_run_interrupted", detail=earlier)
+        case ActionStarted(action):
+            log.debug("action_started", **_fields(action))
+        case ActionSucceeded(action, detail):
+            log.info("action_succeeded", detail=detail, **_fields(action))
+        case ActionSkipped(action, detail):
+            log.info("action_skipped", detail=detail, **_fields(action))
+        case ActionFailed(action, error):
+            log.error("action_failed", error=error, **_fields(action))
+        case DecisionNeeded(action):
+            log.info("decision_needed", reason=action.reason, **_fields(action))
+        case StopSubmitted(symbol, broker_order_id, qty):
+            log.info("stop_submitted", symbol=symbol, order_id=broker_order_id, qty=str(qty))
+        case StopConfirmed(symbol, broker_order_id, qty):
+            log.info("stop_confirmed", symbol=symbol, order_id=broker_order_id, qty=str(qty))
+        case PhaseProgress():
+            pass  # a progress bar's food; the log already has each action
+
+
+def decision_callback(*, confirm_all: bool, operator: str, prompt: bool) -> DecisionCallback:
+    """`--yes` confirms; a terminal asks; otherwise nobody can answer and the order is kept."""
+
+    async def decide(action: PlanAction) -> DecisionAnswer:
+        if confirm_all:
+            return DecisionAnswer(Decision.CONFIRMED, operator)
+        if not prompt:
+            return DecisionAnswer(Decision.UNDECIDED, "recon")
+        answer = await asyncio.to_thread(_ask, f"{action.reason}\nCancel it? [y/N] ")
+        decision = Decision.CONFIRMED if answer in ("y", "yes") else Decision.DECLINED
+        return DecisionAnswer(decision, operator)
+
+    return decide
+
+
+def _ask(question: str) -> str:
+    print(question, end="", file=sys.stderr, flush=True)
+    return sys.stdin.readline().strip().lower()
+
+
+def print_plan(plan: Plan, out: TextIO) -> None:
+    if plan.is_empty:
+        print("Nothing to do: local state matches the broker.", file=out)
+    for action in plan.actions:
+        marker = " [needs your decision]" if action.needs_decision else ""
+        flags = "".join(f" ({flag})" for flag in action.flags)
+        print(
+            f"{action.seq:>4}  {action.phase:<10} {action.kind:<20} {action.symbol:<6} "
+            f"{action.reason}{flags}{marker}",
+            file=out,
+        )
+    breaker = plan.circuit_breaker
+    print(
+        f"circuit breaker: {'PAUSED — ' + (breaker.reason or '') if breaker.paused else 'ok'} "
+        f"(today's realized P&L {breaker.daily_realized_pnl}, "
+        f"{breaker.consecutive_losses} consecutive losses)",
+        file=out,
+    )
+
+
+def print_summary(result: RunResult, out: TextIO) -> None:
+    if result.aborted is not None:
+        print(f"ABORTED before any change: {result.aborted}", file=out)
+        return
+    if result.dry_run and result.plan is not None:
+        print_plan(result.plan, out)
+    summary = result.to_json()
+    if not result.dry_run:
+        print(
+            f"run {result.run_id}: {summary['orders_reconciled']} orders reconciled, "
+            f"{summary['stale_orders_failed']} stale submissions failed, "
+            f"{summary['orphan_orders_adopted']} orphan stops adopted, "
+            f"{summary['orphan_orders_canceled']} orphans canceled, "
+            f"{summary['orphan_orders_kept']} kept, "
+            f"{summary['emergency_stops_placed']} emergency stops placed, "
+            f"{summary['market_exits']} market exits",
+            file=out,
+        )
+    for position in result.positions:
+        state = "PROTECTED" if position.protected else "UNPROTECTED"
+        print(f"  {position.symbol:<6} {position.side:<5} {position.qty:>10}  {state}", file=out)
+    for error in result.errors:
+        print(f"  error: {error}", file=out)
+
+
+def _fields(action: PlanAction) -> dict[str, object]:
+    return {"seq": action.seq, "kind": str(action.kind), "symbol": action.symbol}

@@ -1,0 +1,75 @@
+"""The database side of a run over the store: each action's change in its own transaction with
+its `order_event` row, forced states only through the state machine's gate, and the journal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from engine.domain import BrokerOrder, LocalOrder, OrderState
+from engine.reconcile.events import DecisionAnswer
+from engine.reconcile.execute import Outcome
+from engine.state_machine import OrderStateMachine
+from engine.store import journal, queries
+
+
+class StoreLedger:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], run_id: str, now: Callable[[], datetime]
+    ) -> None:
+        self._sessions = sessions
+        self._run_id = run_id
+        self._now = now
+
+    async def apply_broker_state(
+        self,
+        local: LocalOrder,
+        new_state: OrderState,
+        broker: BrokerOrder | None,
+        *,
+        event_type: str,
+        detail: str,
+    ) -> None:
+        # The broker is the truth, but only a reconciliation may say so, and only through here.
+        OrderStateMachine(local.state).force_state(new_state, _reconciliation=True)
+        fill_price = local.avg_fill_price
+        if broker is not None and broker.filled_avg_price is not None:
+            fill_price = broker.filled_avg_price
+        async with self._sessions.begin() as session:
+            await queries.apply_state_change(
+                session,
+                local.local_id,
+                expected_state=local.state,
+                new_state=new_state,
+                broker_id=broker.id if broker is not None else local.broker_id,
+                qty_filled=broker.filled_qty if broker is not None else local.qty_filled,
+                avg_fill_price=fill_price,
+                event_type=event_type,
+                detail=detail,
+                at=self._now(),
+            )
+
+    async def insert_order(self, row: LocalOrder, *, event_type: str, detail: str) -> None:
+        async with self._sessions.begin() as session:
+            await queries.insert_order(
+                session, row, event_type=event_type, detail=detail, at=self._now()
+            )
+
+    async def record_decision(self, seq: int, answer: DecisionAnswer) -> None:
+        async with self._sessions.begin() as session:
+            await journal.record_decision(
+                session,
+                self._run_id,
+                seq,
+                decision=answer.decision,
+                decided_by=answer.decided_by,
+                decided_at=self._now(),
+            )
+
+    async def record_outcome(self, seq: int, outcome: Outcome, detail: str) -> None:
+        async with self._sessions.begin() as session:
+            await journal.record_outcome(
+                session, self._run_id, seq, outcome=outcome, detail=detail, finished_at=self._now()
+            )
