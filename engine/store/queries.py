@@ -25,7 +25,7 @@ from engine.domain import (
 )
 from engine.store.errors import ConcurrentChange, CorruptRow
 from engine.store.models import OrderEventRow, OrderStateRow, TradeRow
-from engine.store.types import CorruptValue, format_utc, parse_decimal, parse_utc
+from engine.store.types import CorruptValue, parse_decimal, parse_utc
 
 E = TypeVar("E", bound=StrEnum)
 V = TypeVar("V")
@@ -34,13 +34,14 @@ _O = OrderStateRow.__table__.c
 _T = TradeRow.__table__.c
 # SQLite allows 32766 bound parameters per statement; stay well inside it.
 MAX_IDS_PER_QUERY = 10_000
-_OPEN_STATES = [state.value for state in OrderState if state not in TERMINAL_STATES]
+_TERMINAL_STATES = sorted(state.value for state in TERMINAL_STATES)
 _FILLED_ENTRY_STATES = [OrderState.FILLED.value, OrderState.PARTIALLY_FILLED.value]
 
 
 async def load_open_orders(session: AsyncSession) -> list[LocalOrder]:
-    """Every order the trading engine still considers working."""
-    return await _orders(session, _select_orders().where(_O.state.in_(_OPEN_STATES)))
+    """Every order the trading engine still considers working. Selected as "not terminal" so a
+    row with a state nobody knows is read, and reported, rather than silently left out."""
+    return await _orders(session, _select_orders().where(_O.state.not_in(_TERMINAL_STATES)))
 
 
 async def load_orders_linked_to(
@@ -78,7 +79,7 @@ async def load_trades_between(session: AsyncSession, start: datetime, end: datet
     as sortable UTC text, so the range is a plain text comparison."""
     query = (
         select(TradeRow.__table__)
-        .where(and_(_T.exit_at >= format_utc(start), _T.exit_at < format_utc(end)))
+        .where(and_(_T.exit_at >= start, _T.exit_at < end))
         .order_by(_T.exit_at, _T.trade_id)
     )
     rows = (await session.execute(_as_text(query))).all()
