@@ -1,0 +1,78 @@
+"""`recon` as an operator runs it: a real process, its exit code and its one line."""
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SECRET = "sEcReT-must-never-show"
+
+
+def recon(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("APCA_", "RECON_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "engine.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**clean, **(env or {})},
+        timeout=60,
+    )
+
+
+def test_reconcile_without_a_key_exits_64_with_one_line(tmp_path: Path) -> None:
+    done = recon("reconcile", "--db", f"sqlite:///{tmp_path}/r.db")
+    assert done.returncode == 64
+    assert done.stderr.strip().count("\n") == 0
+    assert "APCA_API_KEY_ID" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("flags", "complaint"),
+    [
+        (["--stop-pct", "0.5"], "RECON_EMERGENCY_STOP_PCT (--stop-pct) must be between"),
+        (["--broker-url", "not a url"], "APCA_API_BASE_URL (--broker-url) must be an http(s) URL"),
+        (["--db", "::nonsense::"], "RECON_DB_URL (--db) is not a database URL"),
+    ],
+)
+def test_bad_configuration_exits_64_with_one_clear_line(flags: list[str], complaint: str) -> None:
+    done = recon(
+        "reconcile",
+        *flags,
+        env={"APCA_API_KEY_ID": "PKTESTKEY00007Q", "APCA_API_SECRET_KEY": SECRET},
+    )
+    assert done.returncode == 64
+    assert complaint in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert SECRET not in done.stderr + done.stdout
+
+
+def test_bad_usage_exits_64_not_argparse_2() -> None:
+    done = recon("reconcile", "--frobnicate")
+    assert done.returncode == 64
+    assert "unrecognized arguments" in done.stderr
+
+
+def test_db_init_twice_exits_0_and_creates_the_tables(tmp_path: Path) -> None:
+    db = tmp_path / "engine.db"
+    first = recon("db", "init", "--db", f"sqlite:///{db}")
+    second = recon("db", "init", env={"RECON_DB_URL": f"sqlite:///{db}"})
+    assert (first.returncode, second.returncode) == (0, 0), first.stderr + second.stderr
+    assert "already current" in second.stdout
+    with sqlite3.connect(db) as connection:
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+    assert {"order_state", "order_event", "trade", "recon_run", "recon_action"} <= tables
+
+
+def test_reconcile_on_an_uninitialised_database_says_to_run_db_init(tmp_path: Path) -> None:
+    done = recon(
+        "reconcile",
+        "--db",
+        f"sqlite:///{tmp_path}/fresh.db",
+        env={"APCA_API_KEY_ID": "PKTESTKEY00007Q", "APCA_API_SECRET_KEY": SECRET},
+    )
+    assert done.returncode == 64
+    assert "recon db init" in done.stderr
