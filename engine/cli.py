@@ -113,10 +113,12 @@ def _db_init(config: Config) -> int:
 
 def _sim(scenario: str, port: int) -> int:
     from engine.simulator.runner import serve
-    from engine.simulator.scenarios import SCENARIOS
+    from engine.simulator.scenarios import UnknownScenario, load_scenario
 
-    if scenario not in SCENARIOS:
-        raise UsageError(f"unknown scenario {scenario!r}; choose from {', '.join(SCENARIOS)}")
+    try:
+        load_scenario(scenario)
+    except UnknownScenario as exc:
+        raise UsageError(str(exc)) from None
     if not 0 <= port <= 65535:
         raise UsageError(f"--port must be between 0 and 65535 (got {port})")
     serve(scenario, port=port)

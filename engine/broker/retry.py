@@ -47,7 +47,10 @@ async def with_retries(operation: str, policy: RetryPolicy, call: Callable[[], A
         retry=retry_if_exception_type(TransientFailure),
     )
     try:
-        return await retrying(call)
+        async for attempt in retrying:
+            with attempt:
+                return await call()
     except RetryError as exc:
         last = exc.last_attempt.exception()
         raise BrokerUnreachable(operation, policy.attempts, str(last)) from last
+    raise AssertionError("tenacity ended without a result or an error")  # pragma: no cover

@@ -49,6 +49,9 @@ class StoreLedger:
                 event_type=event_type,
                 detail=detail,
                 at=self._now(),
+                terms=None
+                if broker is None
+                else queries.OrderTerms(broker.qty, broker.stop_price, broker.limit_price),
             )
 
     async def insert_order(self, row: LocalOrder, *, event_type: str, detail: str) -> None:

@@ -5,6 +5,7 @@ state change written together with its `order_event` row."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -36,6 +37,22 @@ _T = TradeRow.__table__.c
 MAX_IDS_PER_QUERY = 10_000
 _TERMINAL_STATES = sorted(state.value for state in TERMINAL_STATES)
 _FILLED_ENTRY_STATES = [OrderState.FILLED.value, OrderState.PARTIALLY_FILLED.value]
+
+
+@dataclass(frozen=True, slots=True)
+class OrderTerms:
+    """What an order asks for, as the broker now holds it (a replacement may change them)."""
+
+    qty_requested: Decimal
+    stop_price: Decimal | None
+    limit_price: Decimal | None
+
+    def columns(self) -> dict[str, Decimal | None]:
+        return {
+            "qty_requested": self.qty_requested,
+            "stop_price": self.stop_price,
+            "limit_price": self.limit_price,
+        }
 
 
 async def load_open_orders(session: AsyncSession) -> list[LocalOrder]:
@@ -141,6 +158,7 @@ async def apply_state_change(
     event_type: str,
     detail: str,
     at: datetime,
+    terms: OrderTerms | None = None,
 ) -> None:
     """Update only if the row is still in `expected_state` — the trading engine may have moved
     it meanwhile — and append the event, all in the caller's transaction."""
@@ -153,6 +171,7 @@ async def apply_state_change(
             qty_filled=qty_filled,
             avg_fill_price=avg_fill_price,
             updated_at=at,
+            **(terms.columns() if terms is not None else {}),
         )
         .execution_options(synchronize_session=False)
     )

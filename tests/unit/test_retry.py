@@ -13,7 +13,7 @@ class FlakyCall:
         self.failures = failures
         self.calls = 0
 
-    async def __call__(self) -> str:
+    async def __call__(self) -> str:  # a callable object, not a coroutine function
         self.calls += 1
         if self.failures:
             raise self.failures.pop(0)

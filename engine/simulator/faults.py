@@ -1,0 +1,95 @@
+"""Fault injection for the simulator: answer with an error status, answer late, apply a request
+and lose the answer, drop the connection, or rewrite an answer — each for the next N matching
+requests — plus a latency added to every request and a log of what was asked."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class FaultKind(StrEnum):
+    STATUS = "status"  # answer `status` without doing anything
+    DELAY = "delay"  # wait `delay` seconds, then answer normally
+    LOSE_ANSWER = "lose_answer"  # do it, then drop the connection: accepted but answer lost
+    DROP_CONNECTION = "drop_connection"  # drop the connection without doing anything
+    REWRITE = "rewrite"  # do it, then pass the JSON answer through `rewrite`
+
+
+@dataclass
+class Fault:
+    """Applies to requests whose method matches (`*` for any) and whose path starts with
+    `path`; `times` is how many requests it spoils, None for every one."""
+
+    kind: FaultKind
+    path: str = "/v2/"
+    method: str = "*"
+    times: int | None = 1
+    status: int = 500
+    delay: float = 0.0
+    rewrite: Callable[[Any], Any] | None = None
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.method == "*" or self.method == method) and path.startswith(self.path)
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedRequest:
+    method: str
+    path: str
+    query: str
+    at: datetime
+
+
+@dataclass
+class Faults:
+    _active: list[Fault] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, fault: Fault) -> Fault:
+        with self._lock:
+            self._active.append(fault)
+        return fault
+
+    def clear(self) -> None:
+        with self._lock:
+            self._active.clear()
+
+    def take(self, method: str, path: str) -> Fault | None:
+        """The first fault for this request, counting it used."""
+        with self._lock:
+            for fault in self._active:
+                if fault.matches(method, path):
+                    if fault.times is not None:
+                        fault.times -= 1
+                        if fault.times <= 0:
+                            self._active.remove(fault)
+                    return fault
+        return None
+
+
+@dataclass
+class RequestLog:
+    _entries: list[LoggedRequest] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, entry: LoggedRequest) -> None:
+        with self._lock:
+            self._entries.append(entry)
+
+    def entries(self) -> list[LoggedRequest]:
+        with self._lock:
+            return list(self._entries)
+
+    def count(self, method: str, path_prefix: str = "/v2/") -> int:
+        return sum(
+            1 for e in self.entries() if e.method == method and e.path.startswith(path_prefix)
+        )
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()

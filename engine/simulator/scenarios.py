@@ -1,0 +1,360 @@
+"""Named starting points for the simulator: the broker's book and the local rows a trading
+engine would have left behind. `crashed_day` is the engine dying at 10:31 with every case of
+SPEC §3 on the table; each is built relative to the simulator's clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from engine.domain import (
+    LocalOrder,
+    OrderRole,
+    OrderState,
+    OrderType,
+    PositionSide,
+    Side,
+    Trade,
+)
+from engine.simulator.book import SimAccount, SimOrder, SimulatedBroker
+
+D = Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class LocalBookSeed:
+    """What the trading engine's database holds when the scenario begins."""
+
+    orders: tuple[LocalOrder, ...] = ()
+    trades: tuple[Trade, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    name: str
+    description: str
+    seed: Callable[[SimulatedBroker], LocalBookSeed]
+
+
+class UnknownScenario(ValueError):
+    pass
+
+
+def load_scenario(name: str) -> Scenario:
+    try:
+        return SCENARIOS[name]
+    except KeyError:
+        raise UnknownScenario(
+            f"unknown scenario {name!r}; choose from {', '.join(SCENARIOS)}"
+        ) from None
+
+
+def _empty(broker: SimulatedBroker) -> LocalBookSeed:
+    return LocalBookSeed()
+
+
+class _Day:
+    """Builds one scenario: broker orders, positions and the matching local rows."""
+
+    def __init__(self, broker: SimulatedBroker) -> None:
+        self.broker = broker
+        self.now = broker.now()
+        self.local: list[LocalOrder] = []
+
+    def ago(self, **delta: float) -> datetime:
+        return self.now - timedelta(**delta)
+
+    def position(self, symbol: str, qty: str, entry: str, price: str) -> None:
+        self.broker.prices[symbol] = D(price)
+        self.broker.seed_position(symbol, D(qty), D(entry))
+
+    def price(self, symbol: str, price: str) -> None:
+        self.broker.prices[symbol] = D(price)
+
+    def broker_order(
+        self,
+        symbol: str,
+        side: str,
+        qty: str,
+        type: str,
+        status: str,
+        *,
+        at: datetime,
+        stop: str | None = None,
+        limit: str | None = None,
+        filled: str | None = None,
+        client_order_id: str | None = None,
+        time_in_force: str = "gtc",
+    ) -> SimOrder:
+        fields: dict[str, object] = {
+            "symbol": symbol,
+            "side": side,
+            "type": type,
+            "qty": D(qty),
+            "status": status,
+            "time_in_force": time_in_force,
+            "submitted_at": at,
+            "stop_price": None if stop is None else D(stop),
+            "limit_price": None if limit is None else D(limit),
+        }
+        if client_order_id is not None:
+            fields["client_order_id"] = client_order_id
+        if filled is not None:
+            fields.update(filled_qty=D(qty), filled_avg_price=D(filled), filled_at=at)
+        if status == "canceled":
+            fields["canceled_at"] = at + timedelta(minutes=30)
+        if status == "expired":
+            fields["expired_at"] = at + timedelta(days=1)
+        return self.broker.seed_order(**fields)
+
+    def local_order(
+        self,
+        local_id: str,
+        symbol: str,
+        side: Side,
+        role: OrderRole,
+        order_type: OrderType,
+        state: OrderState,
+        qty: str,
+        *,
+        at: datetime,
+        broker: SimOrder | None = None,
+        client_order_id: str | None = None,
+        filled: str | None = None,
+        stop: str | None = None,
+        limit: str | None = None,
+    ) -> None:
+        self.local.append(
+            LocalOrder(
+                local_id=local_id,
+                broker_id=broker.id if broker else None,
+                client_order_id=client_order_id or (broker.client_order_id if broker else None),
+                correlation_id=f"trip-{symbol}-1",
+                symbol=symbol,
+                side=side,
+                order_type=order_type,
+                order_role=role,
+                strategy="momentum",
+                qty_requested=D(qty),
+                qty_filled=D(qty) if filled else D(0),
+                avg_fill_price=D(filled) if filled else None,
+                stop_price=D(stop) if stop else None,
+                limit_price=D(limit) if limit else None,
+                state=state,
+                parent_id=None,
+                last_error=None,
+                created_at=at,
+                updated_at=at,
+            )
+        )
+
+    def filled_entry(
+        self, symbol: str, side: Side, qty: str, price: str, *, at: datetime
+    ) -> SimOrder:
+        order = self.broker_order(
+            symbol, side.value, qty, "market", "filled", at=at, filled=price, time_in_force="day"
+        )
+        self.local_order(
+            f"{symbol}-entry",
+            symbol,
+            side,
+            OrderRole.ENTRY,
+            OrderType.MARKET,
+            OrderState.FILLED,
+            qty,
+            at=at,
+            broker=order,
+            filled=price,
+        )
+        return order
+
+    def stop(
+        self,
+        symbol: str,
+        side: Side,
+        qty: str,
+        stop: str,
+        *,
+        at: datetime,
+        status: str = "new",
+        local_state: OrderState = OrderState.ACCEPTED,
+    ) -> SimOrder:
+        order = self.broker_order(symbol, side.value, qty, "stop", status, at=at, stop=stop)
+        self.local_order(
+            f"{symbol}-stop",
+            symbol,
+            side,
+            OrderRole.STOP_LOSS,
+            OrderType.STOP,
+            local_state,
+            qty,
+            at=at,
+            broker=order,
+            stop=stop,
+        )
+        return order
+
+
+def _crashed_day(broker: SimulatedBroker) -> LocalBookSeed:
+    day = _Day(broker)
+    broker.account = SimAccount(
+        account_number="PA3SIMRECON1", cash=D("61250.00"), last_equity=D("100000.00")
+    )
+    broker.market_open = True
+    buy, sell = Side.BUY, Side.SELL
+
+    # AAPL — already protected: local stop and broker stop agree. Nothing to do.
+    day.position("AAPL", "100", "187.20", "189.50")
+    day.filled_entry("AAPL", buy, "100", "187.20", at=day.ago(hours=3))
+    day.stop("AAPL", sell, "100", "183.45", at=day.ago(hours=3, minutes=-1))
+
+    # MSFT — the entry filled while the engine was down: local `submitted`, broker `filled`.
+    day.position("MSFT", "50", "415.30", "417.10")
+    msft = day.broker_order(
+        "MSFT", "buy", "50", "market", "filled", at=day.ago(minutes=40), filled="415.30"
+    )
+    day.local_order(
+        "MSFT-entry", "MSFT", buy, OrderRole.ENTRY, OrderType.MARKET, OrderState.SUBMITTED, "50",
+        at=day.ago(minutes=40), broker=msft,
+    )  # fmt: skip
+
+    # NVDA — its stop was canceled on the broker; locally still `accepted`. Uncovered.
+    day.position("NVDA", "80", "495.00", "502.40")
+    day.filled_entry("NVDA", buy, "80", "495.00", at=day.ago(hours=2))
+    day.stop("NVDA", sell, "80", "485.10", at=day.ago(hours=2), status="canceled")
+
+    # TSLA — a short: needs a buy stop above the entry.
+    day.position("TSLA", "-50", "251.10", "249.87")
+    day.filled_entry("TSLA", sell, "50", "251.10", at=day.ago(hours=1, minutes=30))
+
+    # AMD — 200 shares, a stop for only 120: top up 80, never cover twice.
+    day.position("AMD", "200", "142.00", "143.20")
+    day.filled_entry("AMD", buy, "200", "142.00", at=day.ago(hours=2, minutes=30))
+    day.stop("AMD", sell, "120", "139.16", at=day.ago(hours=2, minutes=29))
+
+    # META — someone placed a stop by hand on the broker: adopt it, don't replace it.
+    day.position("META", "40", "580.00", "584.00")
+    day.filled_entry("META", buy, "40", "580.00", at=day.ago(hours=4))
+    day.broker_order(
+        "META", "sell", "40", "stop", "new", at=day.ago(minutes=25), stop="568.00",
+        client_order_id="web-meta-stop-by-hand",
+    )  # fmt: skip
+
+    # GOOGL — an open limit buy nobody here knows: an orphan to cancel, with the operator's yes.
+    day.price("GOOGL", "171.30")
+    day.broker_order(
+        "GOOGL", "buy", "10", "limit", "new", at=day.ago(minutes=55), limit="165.00",
+        client_order_id="mobile-googl-dip-buy",
+    )  # fmt: skip
+
+    # AMZN — the local stop's broker order was replaced; follow `replaced_by` to the successor.
+    day.position("AMZN", "60", "205.00", "207.50")
+    day.filled_entry("AMZN", buy, "60", "205.00", at=day.ago(hours=5))
+    replaced = day.stop("AMZN", sell, "60", "200.90", at=day.ago(hours=5), status="replaced")
+    successor = day.broker_order(
+        "AMZN", "sell", "60", "stop", "new", at=day.ago(hours=1), stop="201.00"
+    )
+    replaced.replaced_by, replaced.replaced_at = successor.id, successor.submitted_at
+    successor.replaces = replaced.id
+
+    # NFLX — `pending_submit` that never left: the broker has no such client_order_id.
+    day.price("NFLX", "880.00")
+    day.local_order(
+        "NFLX-entry", "NFLX", buy, OrderRole.ENTRY, OrderType.LIMIT, OrderState.PENDING_SUBMIT,
+        "5", at=day.ago(minutes=2), client_order_id="eng-NFLX-entry-0001", limit="875.00",
+    )  # fmt: skip
+
+    # ORCL — `pending_submit` that did leave: the broker filled it; adopt by client_order_id.
+    day.position("ORCL", "30", "172.00", "173.10")
+    day.broker_order(
+        "ORCL", "buy", "30", "market", "filled", at=day.ago(minutes=20), filled="172.00",
+        client_order_id="eng-ORCL-entry-0001", time_in_force="day",
+    )  # fmt: skip
+    day.local_order(
+        "ORCL-entry", "ORCL", buy, OrderRole.ENTRY, OrderType.MARKET, OrderState.PENDING_SUBMIT,
+        "30", at=day.ago(minutes=20), client_order_id="eng-ORCL-entry-0001",
+    )  # fmt: skip
+
+    # SNDL — under a dollar: the stop's tick is $0.0001.
+    day.position("SNDL", "1000", "0.8765", "0.8810")
+    day.filled_entry("SNDL", buy, "1000", "0.8765", at=day.ago(hours=1))
+
+    # SPY — 10.5 shares: a GTC stop for 10 and a DAY stop for the half share.
+    day.position("SPY", "10.5", "598.00", "601.20")
+    day.filled_entry("SPY", buy, "10.5", "598.00", at=day.ago(hours=3, minutes=30))
+
+    # INTC — fell through its stop level: 2% under the entry is above the market; re-base.
+    day.position("INTC", "100", "40.00", "38.50")
+    day.filled_entry("INTC", buy, "100", "40.00", at=day.ago(hours=4, minutes=30))
+
+    # COIN — a position the engine never recorded: a synthetic entry, and a stop.
+    day.position("COIN", "30", "210.00", "214.00")
+
+    # BA — a GTC limit from three days ago, expired since: older than the 24 h list, so it is
+    # looked up on its own.
+    day.price("BA", "176.40")
+    old = day.broker_order(
+        "BA", "buy", "20", "limit", "expired", at=day.ago(days=3), limit="160.00"
+    )
+    day.local_order(
+        "BA-entry", "BA", buy, OrderRole.ENTRY, OrderType.LIMIT, OrderState.ACCEPTED, "20",
+        at=day.ago(days=3), broker=old, limit="160.00",
+    )  # fmt: skip
+
+    # XOM — the broker has only just received this one (`pending_new`): transient, no change.
+    day.price("XOM", "118.20")
+    fresh = day.broker_order(
+        "XOM", "buy", "25", "limit", "pending_new", at=day.ago(seconds=30), limit="117.50"
+    )
+    day.local_order(
+        "XOM-entry", "XOM", buy, OrderRole.ENTRY, OrderType.LIMIT, OrderState.SUBMITTED, "25",
+        at=day.ago(seconds=30), broker=fresh, limit="117.50",
+    )  # fmt: skip
+
+    return LocalBookSeed(orders=tuple(day.local), trades=_todays_trades(day))
+
+
+def _todays_trades(day: _Day) -> tuple[Trade, ...]:
+    """Three round trips closed this morning, the last two losses: not yet a pause."""
+    trades = []
+    for n, (symbol, entry, exit_price, qty, minutes_ago) in enumerate(
+        (
+            ("QQQ", "505.00", "507.40", "50", 50),
+            ("PLTR", "41.20", "40.40", "100", 35),
+            ("UBER", "78.90", "78.45", "100", 15),
+        ),
+        start=1,
+    ):
+        exit_at = day.ago(minutes=minutes_ago)
+        pnl = (D(exit_price) - D(entry)) * D(qty)
+        trades.append(
+            Trade(
+                trade_id=f"trade-{n:03d}",
+                correlation_id=f"trip-{symbol}-0",
+                symbol=symbol,
+                side=PositionSide.LONG,
+                qty=D(qty),
+                entry_price=D(entry),
+                exit_price=D(exit_price),
+                entry_at=exit_at - timedelta(minutes=12),
+                exit_at=exit_at,
+                pnl=pnl,
+                pnl_pct=(pnl / (D(entry) * D(qty))).quantize(D("0.0001")),
+                strategy="momentum",
+                duration_seconds=720,
+                commission=D(0),
+            )
+        )
+    return tuple(trades)
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "empty": Scenario("empty", "an account with nothing in it", _empty),
+    "crashed_day": Scenario(
+        "crashed_day",
+        "the trading engine died at 10:31 with positions open and every SPEC §3 case waiting",
+        _crashed_day,
+    ),
+}

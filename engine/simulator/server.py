@@ -1,0 +1,217 @@
+"""The simulator's HTTP face: Alpaca's `/v2` trading routes over aiohttp, with Alpaca's auth
+headers, error bodies and query parameters, and the fault injection wrapped around them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from aiohttp import web
+
+from engine.simulator.book import (
+    CODE_INTERNAL,
+    CODE_INVALID_REQUEST,
+    CODE_RATE_LIMITED,
+    CODE_UNAUTHORIZED,
+    SimulatedBroker,
+    SimulatorRejection,
+)
+from engine.simulator.faults import Fault, FaultKind, Faults, LoggedRequest, RequestLog
+
+MAX_ORDERS_LIMIT = 500
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class SimulatorContext:
+    """Everything the routes share: the book, the faults, the log, who may connect, and the
+    latency every request waits."""
+
+    broker: SimulatedBroker
+    faults: Faults
+    requests: RequestLog
+    credentials: tuple[str, str]
+    latency: Callable[[], float]
+
+
+CONTEXT = web.AppKey("context", SimulatorContext)
+
+
+def build_app(context: SimulatorContext) -> web.Application:
+    app = web.Application(middlewares=[_alpaca_middleware])
+    app[CONTEXT] = context
+    app.router.add_get("/v2/account", _account)
+    app.router.add_get("/v2/clock", _clock)
+    app.router.add_get("/v2/positions", _positions)
+    app.router.add_get("/v2/orders", _list_orders)
+    app.router.add_post("/v2/orders", _submit)
+    app.router.add_delete("/v2/orders", _cancel_all)
+    app.router.add_get("/v2/orders:by_client_order_id", _by_client_order_id)
+    app.router.add_get("/v2/orders/{order_id}", _get_order)
+    app.router.add_delete("/v2/orders/{order_id}", _cancel)
+    return app
+
+
+@web.middleware
+async def _alpaca_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if not request.path.startswith("/v2/"):
+        return await handler(request)
+    context = request.app[CONTEXT]
+    context.requests.record(
+        LoggedRequest(request.method, request.path, request.query_string, context.broker.now())
+    )
+    key_id, secret = context.credentials
+    if (
+        request.headers.get("APCA-API-KEY-ID") != key_id
+        or request.headers.get("APCA-API-SECRET-KEY") != secret
+    ):
+        return _error(401, CODE_UNAUTHORIZED, "request is not authorized")
+    latency = context.latency()
+    if latency:
+        await asyncio.sleep(latency)
+    fault = context.faults.take(request.method, request.path)
+    if fault is not None:
+        early = await _before(fault, request)
+        if early is not None:
+            return early
+    try:
+        response = await handler(request)
+    except SimulatorRejection as rejection:
+        return _error(rejection.http_status, rejection.code, rejection.message)
+    if fault is not None:
+        return _after(fault, request, response)
+    return response
+
+
+async def _before(fault: Fault, request: web.Request) -> web.StreamResponse | None:
+    match fault.kind:
+        case FaultKind.STATUS:
+            return _status_fault(fault.status)
+        case FaultKind.DELAY:
+            await asyncio.sleep(fault.delay)
+        case FaultKind.DROP_CONNECTION:
+            return _dropped(request)
+    return None
+
+
+def _after(fault: Fault, request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+    if fault.kind is FaultKind.LOSE_ANSWER:
+        return _dropped(request)
+    if fault.kind is FaultKind.REWRITE and fault.rewrite is not None:
+        assert isinstance(response, web.Response) and response.text is not None
+        return web.json_response(fault.rewrite(json.loads(response.text)), status=response.status)
+    return response
+
+
+def _dropped(request: web.Request) -> web.StreamResponse:
+    """Close the socket without a word: the client sees the connection die mid-request."""
+    if request.transport is not None:
+        request.transport.close()
+    return web.Response(status=599)
+
+
+def _status_fault(status: int) -> web.Response:
+    if status == 429:
+        return _error(429, CODE_RATE_LIMITED, "rate limit exceeded")
+    if status >= 500:
+        return _error(status, CODE_INTERNAL, "internal server error")
+    return _error(status, CODE_INVALID_REQUEST, "injected fault")
+
+
+async def _account(request: web.Request) -> web.Response:
+    return web.json_response(_broker(request).account_wire())
+
+
+async def _clock(request: web.Request) -> web.Response:
+    return web.json_response(_broker(request).clock_wire())
+
+
+async def _positions(request: web.Request) -> web.Response:
+    return web.json_response(_broker(request).positions_wire())
+
+
+async def _list_orders(request: web.Request) -> web.Response:
+    query = request.query
+    status = query.get("status", "open")
+    if status not in ("open", "closed", "all"):
+        raise _invalid(f"invalid status {status!r}")
+    direction = query.get("direction", "desc")
+    if direction not in ("asc", "desc"):
+        raise _invalid(f"invalid direction {direction!r}")
+    try:
+        limit = int(query.get("limit", "50"))
+    except ValueError:
+        raise _invalid("limit must be a whole number") from None
+    if not 1 <= limit <= MAX_ORDERS_LIMIT:
+        raise _invalid(f"limit must be between 1 and {MAX_ORDERS_LIMIT}")
+    symbols = [s for s in query.get("symbols", "").split(",") if s]
+    orders = _broker(request).list_orders(
+        status=status,
+        limit=limit,
+        after=_timestamp(query.get("after"), "after"),
+        until=_timestamp(query.get("until"), "until"),
+        direction=direction,
+        symbols=symbols,
+        side=query.get("side"),
+    )
+    return web.json_response(orders)
+
+
+async def _get_order(request: web.Request) -> web.Response:
+    return web.json_response(_broker(request).get_order(request.match_info["order_id"]))
+
+
+async def _by_client_order_id(request: web.Request) -> web.Response:
+    client_order_id = request.query.get("client_order_id")
+    if not client_order_id:
+        raise _invalid("client_order_id is required")
+    return web.json_response(_broker(request).get_order_by_client_id(client_order_id))
+
+
+async def _submit(request: web.Request) -> web.Response:
+    try:
+        body = json.loads(await request.text(), parse_float=Decimal)
+    except ValueError:
+        raise _invalid("request body must be JSON") from None
+    if not isinstance(body, dict):
+        raise _invalid("request body must be a JSON object")
+    return web.json_response(_broker(request).submit(body))
+
+
+async def _cancel(request: web.Request) -> web.Response:
+    _broker(request).cancel(request.match_info["order_id"])
+    return web.Response(status=204)
+
+
+async def _cancel_all(request: web.Request) -> web.Response:
+    return web.json_response(_broker(request).cancel_all(), status=207)
+
+
+def _broker(request: web.Request) -> SimulatedBroker:
+    return request.app[CONTEXT].broker
+
+
+def _timestamp(raw: str | None, name: str) -> datetime | None:
+    if raw is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        raise _invalid(f"{name} must be an RFC 3339 timestamp") from None
+    if parsed.tzinfo is None:
+        raise _invalid(f"{name} must carry a time zone")
+    return parsed
+
+
+def _invalid(message: str) -> SimulatorRejection:
+    return SimulatorRejection(422, CODE_INVALID_REQUEST, message)
+
+
+def _error(status: int, code: int, message: str) -> web.Response:
+    body: dict[str, Any] = {"code": code, "message": message}
+    return web.json_response(body, status=status)
