@@ -205,6 +205,13 @@ class SimulatedBroker:
         with self._lock:
             return [self._position_wire(p) for p in sorted(self.positions.values(), key=_symbol)]
 
+    def position_wire(self, symbol: str) -> dict[str, Any]:
+        with self._lock:
+            position = self.positions.get(symbol)
+            if position is None:
+                raise SimulatorRejection(404, CODE_NOT_FOUND, "position does not exist")
+            return self._position_wire(position)
+
     def list_orders(
         self,
         *,
@@ -542,6 +549,8 @@ class _OrderRequest:
         qty = _decimal(body.get("qty"), "qty")
         if qty is None or qty <= 0:
             raise _invalid("qty must be > 0")
+        if qty == qty.to_integral_value():
+            qty = qty.quantize(Decimal(1))  # alpaca-py sends 50.0 for 50 shares
         side = body.get("side")
         if side not in ("buy", "sell"):
             raise _invalid(f"side must be buy or sell (got {side!r})")

@@ -48,6 +48,7 @@ def build_app(context: SimulatorContext) -> web.Application:
     app.router.add_get("/v2/account", _account)
     app.router.add_get("/v2/clock", _clock)
     app.router.add_get("/v2/positions", _positions)
+    app.router.add_get("/v2/positions/{symbol}", _position)
     app.router.add_get("/v2/orders", _list_orders)
     app.router.add_post("/v2/orders", _submit)
     app.router.add_delete("/v2/orders", _cancel_all)
@@ -133,6 +134,10 @@ async def _clock(request: web.Request) -> web.Response:
 
 async def _positions(request: web.Request) -> web.Response:
     return web.json_response(_broker(request).positions_wire())
+
+
+async def _position(request: web.Request) -> web.Response:
+    return web.json_response(_broker(request).position_wire(request.match_info["symbol"]))
 
 
 async def _list_orders(request: web.Request) -> web.Response:
