@@ -100,7 +100,8 @@ def _config(args: argparse.Namespace) -> Config:
 
 
 def _db_init(config: Config) -> int:
-    from engine.store import StoreError, init_schema
+    from engine.store import StoreError
+    from engine.store.schema import init_schema
 
     try:
         report = asyncio.run(init_schema(config.db_url))

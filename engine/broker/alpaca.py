@@ -59,7 +59,7 @@ T = TypeVar("T")
 ORDERS_PAGE_LIMIT = 500  # the most Alpaca returns per call
 # Enough threads for the stops of a large book to be in flight together; the rate limiter,
 # not the pool, is what keeps recon within the broker's budget.
-MAX_CONCURRENT_REQUESTS = 16
+MAX_CONCURRENT_REQUESTS = 32
 # Alpaca answers these when it may succeed on another try; everything else 4xx is final.
 TRANSIENT_STATUS_CODES = frozenset({408, 429})
 

@@ -70,13 +70,16 @@ class Ledger(Protocol):
         *,
         event_type: str,
         detail: str,
+        journal: JournalEntry,
     ) -> None: ...
 
-    async def insert_order(self, row: LocalOrder, *, event_type: str, detail: str) -> None: ...
+    async def insert_order(
+        self, row: LocalOrder, *, event_type: str, detail: str, journal: JournalEntry
+    ) -> None: ...
 
     async def record_decision(self, seq: int, answer: DecisionAnswer) -> None: ...
 
-    async def record_outcome(self, seq: int, outcome: Outcome, detail: str) -> None: ...
+    async def record_outcome(self, entry: JournalEntry) -> None: ...
 
 
 class Outcome(StrEnum):
@@ -86,12 +89,27 @@ class Outcome(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """An action's outcome as the journal records it — in the same transaction as the change
+    it describes, so a killed run's journal never disagrees with its data."""
+
+    seq: int
+    outcome: Outcome
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
 class ActionResult:
     action: PlanAction
     outcome: Outcome
     detail: str
     decision: Decision | None = None
     broker_order: BrokerOrder | None = None  # what the broker holds after the action
+    journaled: bool = False  # already written with the action's own change
+
+    @property
+    def journal_entry(self) -> JournalEntry:
+        return JournalEntry(self.action.seq, self.outcome, self.detail)
 
 
 @dataclass
@@ -185,8 +203,10 @@ class Executor:
             self._emit(ActionSkipped(result.action, result.detail))
         else:
             self._emit(ActionSucceeded(result.action, result.detail))
+        if result.journaled:
+            return
         try:
-            await self._ledger.record_outcome(result.action.seq, result.outcome, result.detail)
+            await self._ledger.record_outcome(result.journal_entry)
         except Exception as exc:
             self._report.errors.append(f"journal: outcome of action {result.action.seq}: {exc}")
 
@@ -201,8 +221,11 @@ class Executor:
                 return await self._apply_state(action)
             case ActionKind.ADOPT_ORPHAN_STOP | ActionKind.SYNTHETIC_ENTRY:
                 row = _required(action.new_row, action)
-                await self._ledger.insert_order(row, event_type=action.kind, detail=action.reason)
-                return ActionResult(action, Outcome.SUCCEEDED, f"recorded {row.local_id}")
+                return await self._insert(
+                    ActionResult(action, Outcome.SUCCEEDED, f"recorded {row.local_id}"),
+                    row,
+                    action.reason,
+                )
             case ActionKind.CANCEL_ORPHAN:
                 return await self._cancel_orphan(action)
             case ActionKind.EMERGENCY_STOP:
@@ -211,12 +234,29 @@ class Executor:
     async def _apply_state(self, action: PlanAction) -> ActionResult:
         local = _required(action.local_order, action)
         new_state = action.new_state or local.state
+        result = ActionResult(
+            action,
+            Outcome.SUCCEEDED,
+            f"{local.local_id}: {local.state} → {new_state}",
+            journaled=True,
+        )
         await self._ledger.apply_broker_state(
-            local, new_state, action.broker_order, event_type=action.kind, detail=action.reason
+            local,
+            new_state,
+            action.broker_order,
+            event_type=action.kind,
+            detail=action.reason,
+            journal=result.journal_entry,
         )
-        return ActionResult(
-            action, Outcome.SUCCEEDED, f"{local.local_id}: {local.state} → {new_state}"
+        return result
+
+    async def _insert(self, result: ActionResult, row: LocalOrder, detail: str) -> ActionResult:
+        """Record a row and the action's outcome together."""
+        journaled = replace(result, journaled=True)
+        await self._ledger.insert_order(
+            row, event_type=result.action.kind, detail=detail, journal=journaled.journal_entry
         )
+        return journaled
 
     async def _cancel_orphan(self, action: PlanAction) -> ActionResult:
         orphan = _required(action.broker_order, action)
@@ -265,23 +305,23 @@ class Executor:
                 last_refusal = str(exc)
                 await self._pause(REJECTION_PAUSE_SECONDS)
                 continue
-            await self._ledger.insert_order(
-                _recorded(row, working), event_type=action.kind, detail=action.reason
-            )
             if not meaning_of(working.status).protects:
-                return ActionResult(
+                pending = ActionResult(
                     action,
                     Outcome.FAILED,
                     f"stop {working.id} is {working.status}, not yet confirmed working",
                     broker_order=working,
                 )
-            self._emit(StopConfirmed(order.symbol, working.id, order.qty))
-            return ActionResult(
+                return await self._insert(pending, _recorded(row, working), action.reason)
+            confirmed = ActionResult(
                 action,
                 Outcome.SUCCEEDED,
                 f"stop {working.id} {order.side} {order.qty} at {order.stop_price} confirmed",
                 broker_order=working,
             )
+            result = await self._insert(confirmed, _recorded(row, working), action.reason)
+            self._emit(StopConfirmed(order.symbol, working.id, order.qty))
+            return result
         return await self._exit_at_market(action, order, row, last_refusal)
 
     async def _exit_at_market(
@@ -305,16 +345,14 @@ class Executor:
             order_type=OrderType.MARKET,
             order_role=OrderRole.EXIT_MARKET,
         )
-        await self._ledger.insert_order(
-            _recorded(exit_row, placed), event_type="market_exit", detail=f"stop refused: {refusal}"
-        )
-        return ActionResult(
+        closed = ActionResult(
             action,
             Outcome.FAILED,
             f"stop refused {STOP_SUBMIT_ATTEMPTS} times ({refusal}); closed {stop.qty} at market "
             f"as {placed.id}",
             broker_order=placed,
         )
+        return await self._insert(closed, _recorded(exit_row, placed), f"stop refused: {refusal}")
 
     async def _submit(self, order: NewOrder) -> BrokerOrder:
         """Send once; after a lost answer, look the order up by its id before sending again,

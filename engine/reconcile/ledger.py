@@ -3,6 +3,7 @@ its `order_event` row, forced states only through the state machine's gate, and 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
@@ -10,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from engine.domain import BrokerOrder, LocalOrder, OrderState
 from engine.reconcile.events import DecisionAnswer
-from engine.reconcile.execute import Outcome
+from engine.reconcile.execute import JournalEntry
 from engine.state_machine import OrderStateMachine
 from engine.store import journal, queries
 
@@ -22,6 +23,9 @@ class StoreLedger:
         self._sessions = sessions
         self._run_id = run_id
         self._now = now
+        # SQLite takes one writer at a time and makes the others sleep and retry; queueing
+        # recon's own concurrent actions here is far faster than letting them collide.
+        self._write_turn = asyncio.Lock()
 
     async def apply_broker_state(
         self,
@@ -31,13 +35,14 @@ class StoreLedger:
         *,
         event_type: str,
         detail: str,
+        journal: JournalEntry,
     ) -> None:
         # The broker is the truth, but only a reconciliation may say so, and only through here.
         OrderStateMachine(local.state).force_state(new_state, _reconciliation=True)
         fill_price = local.avg_fill_price
         if broker is not None and broker.filled_avg_price is not None:
             fill_price = broker.filled_avg_price
-        async with self._sessions.begin() as session:
+        async with self._write_turn, self._sessions.begin() as session:
             await queries.apply_state_change(
                 session,
                 local.local_id,
@@ -53,15 +58,19 @@ class StoreLedger:
                 if broker is None
                 else queries.OrderTerms(broker.qty, broker.stop_price, broker.limit_price),
             )
+            await self._record_outcome(session, journal)
 
-    async def insert_order(self, row: LocalOrder, *, event_type: str, detail: str) -> None:
-        async with self._sessions.begin() as session:
+    async def insert_order(
+        self, row: LocalOrder, *, event_type: str, detail: str, journal: JournalEntry
+    ) -> None:
+        async with self._write_turn, self._sessions.begin() as session:
             await queries.insert_order(
                 session, row, event_type=event_type, detail=detail, at=self._now()
             )
+            await self._record_outcome(session, journal)
 
     async def record_decision(self, seq: int, answer: DecisionAnswer) -> None:
-        async with self._sessions.begin() as session:
+        async with self._write_turn, self._sessions.begin() as session:
             await journal.record_decision(
                 session,
                 self._run_id,
@@ -71,8 +80,16 @@ class StoreLedger:
                 decided_at=self._now(),
             )
 
-    async def record_outcome(self, seq: int, outcome: Outcome, detail: str) -> None:
-        async with self._sessions.begin() as session:
-            await journal.record_outcome(
-                session, self._run_id, seq, outcome=outcome, detail=detail, finished_at=self._now()
-            )
+    async def record_outcome(self, entry: JournalEntry) -> None:
+        async with self._write_turn, self._sessions.begin() as session:
+            await self._record_outcome(session, entry)
+
+    async def _record_outcome(self, session: AsyncSession, entry: JournalEntry) -> None:
+        await journal.record_outcome(
+            session,
+            self._run_id,
+            entry.seq,
+            outcome=entry.outcome,
+            detail=entry.detail,
+            finished_at=self._now(),
+        )

@@ -4,8 +4,9 @@ the demo's starting point and the integration tests'."""
 from __future__ import annotations
 
 from engine.simulator.scenarios import LocalBookSeed
-from engine.store import create_engine, init_schema, session_factory
+from engine.store import create_engine, session_factory
 from engine.store.queries import insert_order, insert_trade
+from engine.store.schema import init_schema
 
 
 async def seed_local_database(db_url: str, seed: LocalBookSeed) -> None:

@@ -1,0 +1,1 @@
+"""`make bench`: each performance target measured and printed beside its bound."""

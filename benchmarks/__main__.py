@@ -1,0 +1,150 @@
+"""Run every benchmark and print each figure beside its bound; exit 1 if any is over."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import event
+
+from benchmarks.books import large_snapshot, unprotected_positions
+from engine.reconcile.diff import diff
+from engine.reconcile.plan import plan
+from engine.simulator.local_seed import seed_local_database
+from engine.simulator.runner import SimulatorThread
+from engine.simulator.scenarios import LocalBookSeed
+from engine.store import create_engine, session_factory
+from engine.store import queries
+from tests.factories import NOW, SETTINGS, make_filled_entry, make_local_order
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    value: float
+    bound: float
+    unit: str
+
+    @property
+    def ok(self) -> bool:
+        return self.value <= self.bound
+
+    def line(self) -> str:
+        verdict = "ok" if self.ok else "OVER"
+        return f"{self.name:<58} {self.value:>9.3f} {self.unit:<8} bound {self.bound:>7.3f}  {verdict}"
+
+
+def diff_and_plan_cpu() -> Figure:
+    snapshot = large_snapshot(local_orders=10_000, broker_orders=5_000, positions=2_000)
+    start = time.process_time()
+    plan(snapshot, diff(snapshot), SETTINGS)
+    return Figure(
+        "diff + plan: 10,000 local, 5,000 broker orders, 2,000 positions",
+        time.process_time() - start,
+        0.3,
+        "s CPU",
+    )
+
+
+def local_state_query_counts() -> list[Figure]:
+    figures = []
+    counts = []
+    for size in (100, 5_000):
+        with tempfile.TemporaryDirectory() as folder:
+            counts.append(asyncio.run(_count_local_state_queries(Path(folder), size)))
+    for size, count in zip((100, 5_000), counts, strict=True):
+        figures.append(
+            Figure(f"queries to load local state, {size:,} orders", count, counts[0], "queries")
+        )
+    return figures
+
+
+async def _count_local_state_queries(folder: Path, size: int) -> int:
+    url = f"sqlite:///{folder / 'bench.db'}"
+    orders = []
+    for n in range(size):
+        symbol = f"S{n % 200}"
+        orders.append(make_local_order(f"o{n}", symbol, client_order_id=f"c{n}"))
+        entry = make_filled_entry(symbol)
+        orders.append(
+            entry.__class__(**{**entry.__dict__} if hasattr(entry, "__dict__") else {})
+            if False
+            else _renamed(entry, f"e{n}", f"trip-{n}")
+        )
+    await seed_local_database(url, LocalBookSeed(orders=tuple(orders)))
+    engine = create_engine(url)
+    statements: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    async with session_factory(engine)() as session:
+        await queries.load_open_orders(session)
+        await queries.load_orders_linked_to(session, [], [f"c{n}" for n in range(size)])
+        await queries.load_round_trips(session, [f"S{n}" for n in range(200)])
+        await queries.load_trades_between(session, NOW - timedelta(days=1), NOW)
+    await engine.dispose()
+    return len([s for s in statements if s.lstrip().upper().startswith("SELECT")])
+
+
+def _renamed(order, local_id: str, correlation_id: str):  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    return replace(order, local_id=local_id, correlation_id=correlation_id)
+
+
+def hundred_stops_process() -> Figure:
+    with tempfile.TemporaryDirectory() as folder, SimulatorThread(
+        unprotected_positions(100)
+    ) as simulator:
+        db_url = f"sqlite:///{Path(folder) / 'bench.db'}"
+        asyncio.run(seed_local_database(db_url, simulator.local_book))
+        simulator.latency = 0.05
+        env = {
+            **os.environ,
+            "APCA_API_KEY_ID": simulator.key_id,
+            "APCA_API_SECRET_KEY": simulator.secret_key,
+            "APCA_API_BASE_URL": simulator.url,
+            "RECON_DB_URL": db_url,
+        }
+        start = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-m", "engine.cli", "reconcile", "--yes", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        elapsed = time.perf_counter() - start
+        placed = simulator.requests.count("POST")
+    if done.returncode != 0 or placed != 100:
+        print(done.stderr[-2000:], file=sys.stderr)
+        raise SystemExit(f"the 100-stop run failed (exit {done.returncode}, {placed} stops)")
+    return Figure(
+        "recon reconcile, 100 emergency stops, broker at 50 ms", elapsed, 2.5, "s wall"
+    )
+
+
+BENCHMARKS: list[Callable[[], Figure | list[Figure]]] = [
+    diff_and_plan_cpu,
+    local_state_query_counts,
+    hundred_stops_process,
+]
+
+
+def main() -> int:
+    figures: list[Figure] = []
+    for benchmark in BENCHMARKS:
+        result = benchmark()
+        for figure in result if isinstance(result, list) else [result]:
+            print(figure.line(), flush=True)
+            figures.append(figure)
+    return 0 if all(figure.ok for figure in figures) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
