@@ -1,0 +1,1 @@
+"""The operator console: Textual screens over the reconciliation engine's events."""

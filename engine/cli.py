@@ -7,7 +7,10 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
+
+from platformdirs import user_data_dir
 
 from engine.config import Config, ConfigError, load_config
 
@@ -79,8 +82,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "reconcile":
         return _reconcile(args)
     if args.command == "console":
-        _config(args).require_credentials()
-    raise UsageError(f"`recon {args.command}` is not available yet")
+        return _console(args)
+    if args.command == "demo":
+        return _demo()
+    raise UsageError(f"unknown command {args.command!r}")
 
 
 def _reconcile(args: argparse.Namespace) -> int:
@@ -93,6 +98,33 @@ def _reconcile(args: argparse.Namespace) -> int:
     return asyncio.run(
         run_headless(config, yes=args.yes, dry_run=args.dry_run, json_output=args.json)
     )
+
+
+def _console(args: argparse.Namespace) -> int:
+    from console.app import Backend, ReconApp
+
+    config = _config(args)
+    config.require_credentials()
+
+    async def connect() -> Backend:
+        # Imported here, after the console's first frame: alpaca-py and SQLAlchemy are heavy.
+        from engine.reconcile.service import service_from_config
+
+        return service_from_config(config)
+
+    reports = Path(user_data_dir("recon")) / "reports"
+    return ReconApp(connect, reports_dir=reports).run() or 0
+
+
+def _demo() -> int:
+    from console.app import ReconApp
+    from engine.simulator.demo import DemoEnvironment
+
+    demo = DemoEnvironment()
+    try:
+        return ReconApp(demo.start, reports_dir=demo.reports_dir).run() or 0
+    finally:
+        demo.close()
 
 
 def _config(args: argparse.Namespace) -> Config:

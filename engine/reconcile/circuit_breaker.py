@@ -48,3 +48,11 @@ def rebuild_circuit_breaker(
         consecutive_losses=consecutive_losses,
         daily_loss_limit=loss_limit,
     )
+
+
+def describe(state: CircuitBreakerState) -> str:
+    verdict = f"PAUSED — {state.reason}" if state.paused else "ok"
+    return (
+        f"circuit breaker {verdict} · today's realized P&L {state.daily_realized_pnl} · "
+        f"{state.consecutive_losses} consecutive losses"
+    )

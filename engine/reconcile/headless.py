@@ -10,6 +10,7 @@ from typing import TextIO
 
 import structlog
 
+from engine.reconcile.circuit_breaker import describe
 from engine.reconcile.events import (
     ActionFailed,
     ActionSkipped,
@@ -95,13 +96,7 @@ def print_plan(plan: Plan, out: TextIO) -> None:
             f"{action.reason}{flags}{marker}",
             file=out,
         )
-    breaker = plan.circuit_breaker
-    print(
-        f"circuit breaker: {'PAUSED — ' + (breaker.reason or '') if breaker.paused else 'ok'} "
-        f"(today's realized P&L {breaker.daily_realized_pnl}, "
-        f"{breaker.consecutive_losses} consecutive losses)",
-        file=out,
-    )
+    print(describe(plan.circuit_breaker), file=out)
 
 
 def print_summary(result: RunResult, out: TextIO) -> None:

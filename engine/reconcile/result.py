@@ -73,6 +73,7 @@ class RunResult:
     run_id: str
     dry_run: bool
     account: AccountSummary | None = None
+    market_open: bool | None = None
     diff: Diff | None = None
     plan: Plan | None = None
     report: ExecutionReport | None = None

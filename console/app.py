@@ -1,0 +1,412 @@
+"""The operator console: the side-by-side diff, the run phase by phase, protection in colour,
+and the operator's decisions — all driven through the engine's events and its one decision
+callback, with broker and database work in workers so the screen never blocks."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+from typing import Protocol
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Label, RichLog, Static
+
+from console.messages import EngineEvent, PreviewReady, RunFinished
+from console.screens.confirm import ConfirmScreen
+from console.screens.decision import DecisionScreen
+from console.screens.help import HelpScreen
+from console.screens.live_gate import LiveGateScreen
+from console.screens.plan_preview import PlanScreen
+from console.screens.summary import SummaryScreen
+from console.views import order_lines, position_lines, short_id
+from console.widgets.account_bar import AccountBar
+from console.widgets.diff_tables import OrdersTable, PositionsTable
+from console.widgets.phase_pane import PhasePane
+from engine.reconcile.diff import Diff, Match, Protection
+from engine.reconcile.events import (
+    ActionFailed,
+    ActionSkipped,
+    ActionSucceeded,
+    Decision,
+    DecisionAnswer,
+    DecisionCallback,
+    DecisionNeeded,
+    Event,
+    Listener,
+    PhaseFinished,
+    PhaseProgress,
+    PhaseStarted,
+    RunStarted,
+    SnapshotReady,
+    StopConfirmed,
+    StopSubmitted,
+)
+from engine.reconcile.plan import ActionKind, Phase, Plan, PlanAction
+from engine.reconcile.result import RunResult
+
+
+class Backend(Protocol):
+    """What the console needs from the engine: a preview, a run, and who is at the keys."""
+
+    @property
+    def database(self) -> str: ...
+
+    @property
+    def masked_key_id(self) -> str: ...
+
+    @property
+    def paper(self) -> bool: ...
+
+    @property
+    def operator(self) -> str: ...
+
+    async def preview(self, emit: Listener) -> RunResult: ...
+
+    async def run(self, decide: DecisionCallback, emit: Listener) -> RunResult: ...
+
+
+BackendFactory = Callable[[], Awaitable[Backend]]
+
+
+class ReconApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "recon"
+    BINDINGS = [
+        Binding("r", "run", "Run"),
+        Binding("p", "plan", "Plan"),
+        Binding("slash", "filter", "Filter"),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit_asking", "Quit"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+    ]
+
+    running: reactive[bool] = reactive(False)
+    busy: reactive[bool] = reactive(False)  # any engine work in flight, preview included
+    filter_text: reactive[str] = reactive("")
+
+    def __init__(
+        self,
+        backend_factory: BackendFactory,
+        *,
+        reports_dir: Path | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self._backend_factory = backend_factory
+        self._reports_dir = reports_dir
+        self._clock = clock
+        self.backend: Backend | None = None
+        self.diff: Diff | None = None
+        self.plan: Plan | None = None
+        self.protection: dict[str, Protection] = {}
+        self.last_result: RunResult | None = None
+        self._stops_planned: Counter[str] = Counter()
+        self._stops_confirmed: Counter[str] = Counter()
+        self._confirm_all: set[ActionKind] = set()
+        self._live_confirmed = False
+
+    def compose(self) -> ComposeResult:
+        yield AccountBar("connecting…", id="account")
+        yield Static("Loading…", id="status")
+        yield Input(placeholder="symbol", id="filter", classes="-hidden", disabled=True)
+        with Vertical(id="book"):
+            yield Label("Orders — local │ broker", classes="section-title")
+            yield Static("", id="order-counts", classes="counts")
+            yield OrdersTable(id="orders")
+            yield Label("Positions — local │ broker", classes="section-title")
+            yield Static("", id="position-counts", classes="counts")
+            yield PositionsTable(id="positions")
+        with Horizontal(id="phases"):
+            for phase in Phase:
+                yield PhasePane(phase, self._clock)
+        yield RichLog(id="log", markup=True, wrap=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.connect()
+
+    # Work ----------------------------------------------------------------------------------
+
+    @work(group="engine")
+    async def connect(self) -> None:
+        """Heavy imports and connections happen here, after the first frame."""
+        self.busy = True
+        try:
+            await self._connect()
+        finally:
+            self.busy = False
+
+    async def _connect(self) -> None:
+        self.backend = await self._backend_factory()
+        self.query_one(AccountBar).show(
+            account="…",
+            masked_key_id=self.backend.masked_key_id,
+            paper=self.backend.paper,
+            market_open=None,
+            database=self.backend.database,
+        )
+        self.post_message(PreviewReady(await self.backend.preview(self._emit)))
+
+    @work(group="engine")
+    async def refresh_preview(self, then_show_plan: bool) -> None:
+        assert self.backend is not None
+        self.busy = True
+        try:
+            result = await self.backend.preview(self._emit)
+        finally:
+            self.busy = False
+        self.post_message(PreviewReady(result))
+        if then_show_plan and result.plan is not None:
+            await self.push_screen_wait(PlanScreen(result.plan))
+
+    @work(group="engine")
+    async def run_reconciliation(self) -> None:
+        assert self.backend is not None
+        self.running = self.busy = True
+        try:
+            result = await self.backend.run(self._decide, self._emit)
+        finally:
+            self.running = self.busy = False
+        self.post_message(RunFinished(result))
+
+    def _emit(self, event: Event) -> None:
+        self.post_message(EngineEvent(event))
+
+    async def _decide(self, action: PlanAction) -> DecisionAnswer:
+        assert self.backend is not None
+        operator = self.backend.operator
+        if action.kind in self._confirm_all:
+            self._write_log(f"[b]{action.symbol}[/] confirmed with the others of its kind")
+            return DecisionAnswer(Decision.CONFIRMED, operator)
+        choice = await self.push_screen_wait(DecisionScreen(action))
+        if choice.for_all_of_kind:
+            self._confirm_all.add(action.kind)
+        return DecisionAnswer(choice.decision, operator)
+
+    # Keys ----------------------------------------------------------------------------------
+
+    def action_run(self) -> None:
+        if self.busy or self.backend is None or self.diff is None:
+            return
+        if not self.backend.paper and not self._live_confirmed:
+            account = (
+                self.last_result.account.number
+                if self.last_result and self.last_result.account
+                else ""
+            )
+            self.push_screen(LiveGateScreen(account), self._after_live_gate)
+            return
+        self._start_run()
+
+    def _after_live_gate(self, confirmed: bool | None) -> None:
+        if confirmed:
+            self._live_confirmed = True
+            self._start_run()
+
+    def _start_run(self) -> None:
+        self._confirm_all.clear()
+        self._stops_confirmed.clear()
+        self._write_log("[b]run started[/]")
+        self.run_reconciliation()
+
+    def action_plan(self) -> None:
+        if not self.busy and self.backend is not None:
+            self.refresh_preview(then_show_plan=True)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.disabled = False
+        box.remove_class("-hidden")
+        box.focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.value = ""
+        box.add_class("-hidden")
+        box.disabled = True
+        self.query_one(OrdersTable).focus()
+
+    def action_quit_asking(self) -> None:
+        if not self.running:
+            self.exit(self.last_result.exit_code if self.last_result else 0)
+            return
+        self.push_screen(
+            ConfirmScreen(
+                "Quit?",
+                "A reconciliation is running. Quitting stops it where it is; "
+                "the next run reports it and picks up from the broker's state.",
+            ),
+            self._after_quit_question,
+        )
+
+    def _after_quit_question(self, quit_now: bool | None) -> None:
+        if quit_now:
+            self.exit(1)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:  # type: ignore[type-arg]
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Run reconciliation", "Fetch, plan and execute (r)", self.action_run)
+        yield SystemCommand("Show plan", "Dry run: the plan, nothing changes (p)", self.action_plan)
+        yield SystemCommand("Filter by symbol", "Show only matching rows (/)", self.action_filter)
+        yield SystemCommand("Help", "Keys and colours (?)", self.action_help)
+        yield SystemCommand("Quit recon", "Asks first during a run (q)", self.action_quit_asking)
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, changed: Input.Changed) -> None:
+        self.filter_text = changed.value.strip().upper()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self) -> None:
+        self.query_one(OrdersTable).focus()
+
+    def watch_filter_text(self) -> None:
+        self._draw_book()
+
+    # Engine news ---------------------------------------------------------------------------
+
+    def on_preview_ready(self, message: PreviewReady) -> None:
+        self._show_result(message.result)
+        result = message.result
+        status = self.query_one("#status", Static)
+        if result.aborted is not None:
+            status.update(f"[b red]Broker unreachable or answer unusable:[/] {result.aborted}")
+            status.set_class(True, "-error")
+            return
+        status.set_class(False, "-error")
+        actions = len(result.plan.actions) if result.plan else 0
+        decisions = sum(1 for a in result.plan.actions if a.needs_decision) if result.plan else 0
+        status.update(
+            f"{actions} actions planned, {decisions} need your decision — "
+            "[b]r[/] run · [b]p[/] plan · [b]?[/] help"
+            if actions
+            else "Nothing to do: local state matches the broker."
+        )
+
+    def on_run_finished(self, message: RunFinished) -> None:
+        result = message.result
+        self.last_result = result
+        for position in result.positions:
+            self.protection[position.symbol] = (
+                Protection.PROTECTED if position.protected else Protection.UNPROTECTED
+            )
+        self._draw_book()
+        self.query_one("#status", Static).update(
+            f"Run {result.run_id} finished: exit {result.exit_code} — "
+            f"{sum(p.protected for p in result.positions)} of {len(result.positions)} "
+            "positions protected"
+        )
+        self.push_screen(SummaryScreen(result, self._export(result)))
+
+    def on_engine_event(self, message: EngineEvent) -> None:
+        event = message.event
+        match event:
+            case PhaseStarted(phase, total):
+                self._pane(phase).start(total)
+            case PhaseProgress(phase, done, _, current):
+                self._pane(phase).progress(done, current)
+            case PhaseFinished(phase, done, _, errors):
+                self._pane(phase).finish(done, errors)
+            case SnapshotReady(diff, plan):
+                self._adopt(diff, plan)
+            case RunStarted(run_id, _, unfinished):
+                self._write_log(f"run [b]{run_id}[/]")
+                for earlier in unfinished:
+                    self._write_log(f"[yellow]previous run interrupted:[/] {earlier}")
+            case DecisionNeeded(action):
+                self._write_log(f"[magenta]decision needed[/] {action.symbol}: {action.reason}")
+            case ActionSucceeded(action, detail):
+                self._write_log(f"[green]✓[/] {_label(action)} {detail}")
+            case ActionSkipped(action, detail):
+                self._write_log(f"[yellow]–[/] {_label(action)} {detail}")
+            case ActionFailed(action, error):
+                self._write_log(f"[b red]✗ {_label(action)} {error}[/]")
+                self._pane(action.phase).fail(error)
+            case StopSubmitted(symbol, order_id, qty):
+                if self.protection.get(symbol) is not Protection.PROTECTED:
+                    self.protection[symbol] = Protection.STOP_PENDING
+                self._write_log(f"stop {short_id(order_id)} for {qty} {symbol} submitted")
+                self._draw_positions()
+            case StopConfirmed(symbol, order_id, qty):
+                self._stops_confirmed[symbol] += 1
+                if self._stops_confirmed[symbol] >= self._stops_planned[symbol]:
+                    self.protection[symbol] = Protection.PROTECTED
+                self._write_log(f"[green]stop {short_id(order_id)} for {qty} {symbol} confirmed[/]")
+                self._draw_positions()
+
+    # Drawing -------------------------------------------------------------------------------
+
+    def _show_result(self, result: RunResult) -> None:
+        self.last_result = result
+        if result.account is not None and self.backend is not None:
+            self.query_one(AccountBar).show(
+                account=result.account.number,
+                masked_key_id=result.account.masked_key_id,
+                paper=result.account.paper,
+                market_open=result.market_open,
+                database=self.backend.database,
+            )
+        if result.diff is not None and result.plan is not None:
+            self._adopt(result.diff, result.plan)
+
+    def _adopt(self, diff: Diff, plan: Plan) -> None:
+        self.diff, self.plan = diff, plan
+        self.protection = {row.symbol: row.protection for row in diff.positions}
+        self._stops_planned = Counter(
+            action.symbol for action in plan.actions if action.kind is ActionKind.EMERGENCY_STOP
+        )
+        self._draw_book()
+
+    def _draw_book(self) -> None:
+        if self.diff is None:
+            return
+        wanted = self.filter_text
+        orders = [line for line in order_lines(self.diff) if wanted in line.symbol]
+        self.query_one(OrdersTable).show(orders)
+        counts = self.diff.order_counts()
+        self.query_one("#order-counts", Static).update(_counts(counts))
+        self._draw_positions()
+
+    def _draw_positions(self) -> None:
+        if self.diff is None:
+            return
+        wanted = self.filter_text
+        lines = [line for line in position_lines(self.diff) if wanted in line.symbol]
+        self.query_one(PositionsTable).show(lines, self.protection)
+        protected = sum(1 for status in self.protection.values() if status is Protection.PROTECTED)
+        self.query_one("#position-counts", Static).update(
+            f"{_counts(self.diff.position_counts())} · {protected} of {len(self.protection)} "
+            "protected"
+        )
+
+    def _pane(self, phase: Phase) -> PhasePane:
+        return self.query_one(f"#phase-{phase.value}", PhasePane)
+
+    def _write_log(self, line: str) -> None:
+        self.query_one(RichLog).write(line)
+
+    def _export(self, result: RunResult) -> Path | None:
+        if self._reports_dir is None:
+            return None
+        self._reports_dir.mkdir(parents=True, exist_ok=True)
+        path = self._reports_dir / f"recon-run-{result.run_id}.json"
+        path.write_text(json.dumps(result.to_json(), indent=2))
+        return path
+
+
+def _label(action: PlanAction) -> str:
+    return f"[b]{action.symbol}[/] {str(action.kind).replace('_', ' ')}:"
+
+
+def _counts(counts: dict[Match, int]) -> str:
+    return " · ".join(f"{count} {match}" for match, count in counts.items())

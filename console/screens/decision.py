@@ -1,0 +1,60 @@
+"""The operator's decision on one orphan: `y` cancels it, `n` keeps it, `a` cancels it and every
+remaining orphan of the same kind."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Label, Static
+
+from console.views import short_id
+from engine.reconcile.events import Decision
+from engine.reconcile.plan import PlanAction
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionChoice:
+    decision: Decision
+    for_all_of_kind: bool = False
+
+
+class DecisionScreen(ModalScreen[DecisionChoice]):
+    BINDINGS = [
+        Binding("y", "answer('confirm')", "Cancel it"),
+        Binding("n", "answer('keep')", "Keep it"),
+        Binding("a", "answer('all')", "Cancel all remaining"),
+    ]
+
+    def __init__(self, action: PlanAction) -> None:
+        super().__init__()
+        self.action = action
+
+    def compose(self) -> ComposeResult:
+        order = self.action.broker_order
+        with Vertical(id="decision", classes="dialog"):
+            title = f"Cancel orphan order {short_id(order.id) if order else self.action.target}?"
+            yield Label(title, id="decision-title", classes="dialog-title")
+            if order is not None:
+                price = order.stop_price or order.limit_price
+                yield Static(
+                    f"{order.symbol}  {order.side} {order.order_type} {order.qty}"
+                    f"{f' @ {price}' if price else ''}  {order.time_in_force}  "
+                    f"status {order.status}\nbroker id {order.id}\n"
+                    f"client order id {order.client_order_id}",
+                    id="decision-order",
+                )
+            yield Static(f"Why: {self.action.reason}", id="decision-reason")
+            yield Static(
+                "[b]y[/] cancel it   [b]n[/] keep it   [b]a[/] cancel all remaining orphans",
+                classes="dialog-keys",
+            )
+
+    def action_answer(self, answer: str) -> None:
+        if answer == "keep":
+            self.dismiss(DecisionChoice(Decision.DECLINED))
+        else:
+            self.dismiss(DecisionChoice(Decision.CONFIRMED, for_all_of_kind=answer == "all"))

@@ -1,0 +1,36 @@
+"""Every key and what it does."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Label, Static
+
+KEYS = (
+    ("r", "run the reconciliation"),
+    ("p", "show the plan of a dry run; nothing changes"),
+    ("/", "filter rows by symbol (escape clears)"),
+    ("y / n", "in a decision: cancel the orphan / keep it"),
+    ("a", "in a decision: cancel this and every remaining orphan"),
+    ("ctrl+p", "command palette: every action by name"),
+    ("?", "this help"),
+    ("q", "quit (asks first while a run is in progress)"),
+)
+PROTECTION = (
+    "UNPROTECTED (red): the broker confirms no stop for all of the position's shares.\n"
+    "STOP PENDING (yellow): a stop was submitted; the broker has not confirmed it working.\n"
+    "PROTECTED (green): the broker confirms stops covering every share."
+)
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label("recon — keys", classes="dialog-title")
+            yield Static("\n".join(f"[b]{key:>7}[/]  {what}" for key, what in KEYS))
+            yield Static(PROTECTION, id="help-protection")
+            yield Static("[b]escape[/] close", classes="dialog-keys")

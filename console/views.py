@@ -1,0 +1,128 @@
+"""What the side-by-side tables show, row by row, computed from the engine's diff: plain data,
+no widgets, so it is tested without a screen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from engine.domain import BrokerOrder, LocalOrder
+from engine.reconcile.diff import Diff, Match, OrderRow, PositionRow, Protection
+
+ORDER_FIELDS = ("id", "state", "qty", "filled", "price")
+# Which diff field a column shows, so a differing field lights up its cell on both sides.
+_FIELD_OF_COLUMN = {
+    "id": "broker_id",
+    "state": "state",
+    "qty": "qty",
+    "filled": "qty_filled",
+    "price": "stop_price",
+}
+BLANK = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLine:
+    key: str
+    symbol: str
+    match: Match
+    local: tuple[str, ...]
+    broker: tuple[str, ...]
+    differing: frozenset[str]  # column names from ORDER_FIELDS
+
+
+@dataclass(frozen=True, slots=True)
+class PositionLine:
+    symbol: str
+    match: Match
+    local: tuple[str, str]  # side, qty
+    broker: tuple[str, str, str, str]  # side, qty, avg entry, current price
+    stops: str
+    protection: Protection
+    differing: frozenset[str]
+
+
+def order_lines(diff: Diff) -> list[OrderLine]:
+    return [_order_line(row) for row in diff.orders]
+
+
+def position_lines(diff: Diff) -> list[PositionLine]:
+    return [_position_line(row) for row in diff.positions]
+
+
+def _order_line(row: OrderRow) -> OrderLine:
+    differing = {
+        column
+        for column, field in _FIELD_OF_COLUMN.items()
+        for difference in row.differences
+        if difference.field == field
+    }
+    key = row.local.local_id if row.local else (row.broker.id if row.broker else "?")
+    return OrderLine(
+        key=key,
+        symbol=row.symbol,
+        match=row.match,
+        local=_local_cells(row.local) if row.local else (BLANK,) * len(ORDER_FIELDS),
+        broker=_broker_cells(row.broker) if row.broker else (BLANK,) * len(ORDER_FIELDS),
+        differing=frozenset(differing),
+    )
+
+
+def _local_cells(order: LocalOrder) -> tuple[str, ...]:
+    price = order.stop_price or order.limit_price or order.avg_fill_price
+    return (
+        order.local_id,
+        f"{order.side} {order.order_type} {order.state}",
+        _qty(order.qty_requested),
+        _qty(order.qty_filled),
+        _money(price),
+    )
+
+
+def _broker_cells(order: BrokerOrder) -> tuple[str, ...]:
+    price = order.stop_price or order.limit_price or order.filled_avg_price
+    return (
+        short_id(order.id),
+        f"{order.side} {order.order_type} {order.status}",
+        _qty(order.qty),
+        _qty(order.filled_qty),
+        _money(price),
+    )
+
+
+def _position_line(row: PositionRow) -> PositionLine:
+    broker = row.broker
+    broker_cells = (
+        (
+            str(broker.side),
+            _qty(broker.qty),
+            _money(broker.avg_entry_price),
+            _money(broker.current_price),
+        )
+        if broker
+        else (BLANK, BLANK, BLANK, BLANK)
+    )
+    local_cells = (str(row.local_side), _qty(row.local_qty)) if row.local_side else (BLANK, BLANK)
+    stops = f"{_qty(row.covered_qty)} of {_qty(broker.qty)}" if broker else BLANK
+    return PositionLine(
+        symbol=row.symbol,
+        match=row.match,
+        local=local_cells,
+        broker=broker_cells,
+        stops=stops,
+        protection=row.protection,
+        differing=frozenset(difference.field for difference in row.differences),
+    )
+
+
+def short_id(order_id: str) -> str:
+    """Broker ids are UUIDs; their first block tells them apart on screen."""
+    return order_id.split("-", 1)[0]
+
+
+def _qty(value: Decimal) -> str:
+    return f"{value:,}"
+
+
+def _money(value: Decimal | None) -> str:
+    return BLANK if value is None else f"{value:,}"

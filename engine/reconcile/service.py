@@ -1,0 +1,123 @@
+"""The reconciliation as a face (the console) drives it: preview the plan without changing
+anything, or run it under the database lock — broker and database wired here, so the face
+never touches alpaca-py or SQLAlchemy."""
+
+from __future__ import annotations
+
+import getpass
+import uuid
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from engine.broker.alpaca import AlpacaBroker
+from engine.broker.retry import RetryPolicy
+from engine.config import Config
+from engine.reconcile.events import DecisionAnswer, DecisionCallback, Listener
+from engine.reconcile.lock import reconciliation_lock
+from engine.reconcile.plan import PlanAction, PlanSettings
+from engine.reconcile.result import RunResult
+from engine.reconcile.run import RunRequest, reconcile
+from engine.store import create_engine, database_label, require_current_schema
+
+
+@dataclass(frozen=True)
+class BrokerAccess:
+    key_id: str
+    secret_key: str
+    base_url: str
+    timeout_seconds: float
+    rate_limit_per_minute: int
+    retry_policy: RetryPolicy | None = None
+
+
+@dataclass(frozen=True)
+class ReconcileService:
+    broker: BrokerAccess
+    db_url: str
+    settings: PlanSettings
+    masked_key_id: str
+    paper: bool
+    operator: str
+    now: Callable[[], datetime]
+    new_run_id: Callable[[], str]
+
+    @property
+    def database(self) -> str:
+        return database_label(self.db_url)
+
+    async def preview(self, emit: Listener) -> RunResult:
+        """Fetch, diff and plan; nothing changes anywhere."""
+        return await self._reconcile(dry_run=True, decide=_never_asked, emit=emit)
+
+    async def run(self, decide: DecisionCallback, emit: Listener) -> RunResult:
+        return await self._reconcile(dry_run=False, decide=decide, emit=emit)
+
+    async def _reconcile(
+        self, *, dry_run: bool, decide: DecisionCallback, emit: Listener
+    ) -> RunResult:
+        engine = create_engine(self.db_url)
+        broker = AlpacaBroker(
+            key_id=self.broker.key_id,
+            secret_key=self.broker.secret_key,
+            base_url=self.broker.base_url,
+            timeout_seconds=self.broker.timeout_seconds,
+            rate_limit_per_minute=self.broker.rate_limit_per_minute,
+            retry_policy=self.broker.retry_policy,
+            now=self.now,
+        )
+        try:
+            await require_current_schema(engine)
+            request = RunRequest(
+                dry_run=dry_run,
+                operator=self.operator,
+                masked_key_id=self.masked_key_id,
+                paper=self.paper,
+                settings=self.settings,
+            )
+            # A preview changes nothing, so it needs no lock and never waits on a run.
+            lock = nullcontext() if dry_run else reconciliation_lock(engine)
+            async with lock:
+                return await reconcile(
+                    request,
+                    broker=broker,
+                    engine=engine,
+                    decide=decide,
+                    emit=emit,
+                    now=self.now,
+                    run_id=self.new_run_id(),
+                )
+        finally:
+            await broker.close()
+            await engine.dispose()
+
+
+async def _never_asked(action: PlanAction) -> DecisionAnswer:
+    raise AssertionError(f"a dry run asks no decisions (asked about action {action.seq})")
+
+
+def service_from_config(
+    config: Config, *, now: Callable[[], datetime] | None = None
+) -> ReconcileService:
+    key_id, secret = config.require_credentials()
+    return ReconcileService(
+        broker=BrokerAccess(
+            key_id=key_id,
+            secret_key=secret.get_secret_value(),
+            base_url=config.broker_url,
+            timeout_seconds=config.http_timeout_seconds,
+            rate_limit_per_minute=config.rate_limit_per_minute,
+        ),
+        db_url=config.db_url,
+        settings=PlanSettings(
+            emergency_stop_pct=config.emergency_stop_pct,
+            max_daily_loss_pct=config.max_daily_loss_pct,
+            consecutive_loss_pause=config.consecutive_loss_pause,
+        ),
+        masked_key_id=config.masked_key_id,
+        paper=config.is_paper,
+        operator=getpass.getuser(),
+        now=now or (lambda: datetime.now(UTC)),
+        new_run_id=lambda: uuid.uuid4().hex[:12],
+    )
