@@ -280,7 +280,7 @@ class ReconApp(App[int]):
         result = message.result
         status = self.query_one("#status", Static)
         if result.aborted is not None:
-            status.update(f"[b red]Broker unreachable or answer unusable:[/] {result.aborted}")
+            status.update(f"[b red]Aborted before any change:[/] {result.aborted}")
             status.set_class(True, "-error")
             return
         status.set_class(False, "-error")

@@ -53,7 +53,8 @@ class PhasePane(Static):
         if self._started is not None:
             end = self._finished if self._finished is not None else self._clock()
             elapsed = f"  {end - self._started:.1f}s"
-        errors = f"  [b red]{self.errors} errors[/]" if self.errors else ""
+        plural = "s" if self.errors != 1 else ""
+        errors = f"  [b red]{self.errors} error{plural}[/]" if self.errors else ""
         return f"{self.state}  {self.done}/{self.total}{elapsed}{errors}\n{self.current}"
 
     def watch_state(self, state: str) -> None:

@@ -1,0 +1,129 @@
+"""The console against the real engine: the simulator on its own thread with a fixed clock,
+a real SQLite file, and a backend whose database label is fixed so snapshots do not depend on
+where pytest put the file."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from console.app import Backend, ReconApp
+from engine.broker.retry import RetryPolicy
+from engine.reconcile.events import DecisionCallback, Listener
+from engine.reconcile.result import RunResult
+from engine.reconcile.service import ReconcileService
+from engine.simulator.book import SimulatedBroker
+from engine.simulator.demo import demo_service
+from engine.simulator.local_seed import seed_local_database
+from engine.simulator.runner import Simulator, SimulatorThread
+from engine.simulator.scenarios import LocalBookSeed, Scenario, load_scenario
+
+CRASH_TIME = datetime(2026, 11, 24, 15, 31, tzinfo=UTC)
+SIZE = (160, 48)
+FAST_RETRIES = RetryPolicy(delays=(0.01, 0.01, 0.01), jitter=0.0)
+D = Decimal
+
+
+@dataclass(frozen=True)
+class LabelledBackend:
+    """The real service, shown under a fixed database name."""
+
+    service: ReconcileService
+    database: str = "engine.db"
+
+    @property
+    def masked_key_id(self) -> str:
+        return self.service.masked_key_id
+
+    @property
+    def paper(self) -> bool:
+        return self.service.paper
+
+    @property
+    def operator(self) -> str:
+        return "ops"
+
+    async def preview(self, emit: Listener) -> RunResult:
+        return await self.service.preview(emit)
+
+    async def run(self, decide: DecisionCallback, emit: Listener) -> RunResult:
+        return await self.service.run(decide, emit)
+
+
+def small_day() -> Scenario:
+    """Part of the crashed day: AAPL protected, NVDA's stop canceled, and two orphan limit
+    orders (GOOGL, QQQ) — one stop to place, so the log reads the same every time."""
+
+    def seed(broker: SimulatedBroker) -> LocalBookSeed:
+        crashed = load_scenario("crashed_day").seed(broker)
+        keep = {"AAPL", "NVDA", "GOOGL"}
+        for symbol in list(broker.positions):
+            if symbol not in keep:
+                del broker.positions[symbol]
+        for order_id, order in list(broker.orders.items()):
+            if order.symbol not in keep:
+                del broker.orders[order_id]
+        broker.prices["QQQ"] = D("510.00")
+        broker.seed_order(
+            symbol="QQQ", side="buy", type="limit", qty=D(5), limit_price=D("490.00"),
+            client_order_id="phone-qqq-dip", submitted_at=broker.now() - timedelta(minutes=5),
+        )  # fmt: skip
+        return LocalBookSeed(
+            orders=tuple(o for o in crashed.orders if o.symbol in keep), trades=crashed.trades
+        )
+
+    return Scenario("small_day", "three symbols, two orphans", seed)
+
+
+@contextmanager
+def console_app(
+    tmp_path: Path,
+    scenario: str | Scenario = "crashed_day",
+    *,
+    paper: bool = True,
+    accept_delay: timedelta = timedelta(0),
+) -> Iterator[tuple[ReconApp, Simulator]]:
+    """The app, ready to run under the pilot or the snapshot plugin."""
+    chosen = load_scenario(scenario) if isinstance(scenario, str) else scenario
+    with SimulatorThread(chosen, now=lambda: CRASH_TIME) as simulator:
+        simulator.broker.accept_delay = accept_delay
+        db_url = f"sqlite:///{tmp_path / 'engine.db'}"
+        # Its own thread and loop: the pilot's tests already run inside one.
+        with ThreadPoolExecutor(max_workers=1) as seeder:
+            seeder.submit(asyncio.run, seed_local_database(db_url, simulator.local_book)).result()
+        run_ids = (f"run-{n}" for n in itertools.count(1))
+        service = replace(
+            demo_service(simulator, db_url),
+            paper=paper,
+            now=lambda: CRASH_TIME,
+            new_run_id=lambda: next(run_ids),
+            broker=replace(
+                demo_service(simulator, db_url).broker,
+                retry_policy=FAST_RETRIES,
+                timeout_seconds=2.0,
+            ),
+        )
+
+        async def connect() -> Backend:
+            return LabelledBackend(service)
+
+        yield ReconApp(connect, clock=lambda: 0.0), simulator
+
+
+async def settle(pilot: Pilot[int], until: Callable[[], bool], *, seconds: float = 20) -> None:
+    """Let the app work until `until()` holds; fail loudly if it never does."""
+    for _ in range(int(seconds / 0.05)):
+        if until():
+            await pilot.pause()
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("the console never reached the expected state")

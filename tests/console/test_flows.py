@@ -1,0 +1,146 @@
+"""The console's flows under the pilot, against the real engine and simulator."""
+
+from datetime import timedelta
+from pathlib import Path
+
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from console.app import ReconApp
+from console.screens.confirm import ConfirmScreen
+from console.screens.decision import DecisionScreen
+from console.screens.live_gate import LiveGateScreen
+from console.screens.summary import SummaryScreen
+from engine.simulator.runner import Simulator
+from tests.console.harness import SIZE, console_app, settle, small_day
+
+ORPHANS = {"mobile-googl-dip-buy": "GOOGL", "phone-qqq-dip": "QQQ"}
+
+
+def ready(app: ReconApp) -> bool:
+    return app.diff is not None and not app.busy
+
+
+def open_orphans(simulator: Simulator) -> set[str]:
+    return {
+        ORPHANS[order.client_order_id]
+        for order in simulator.broker.orders.values()
+        if order.is_open and order.client_order_id in ORPHANS
+    }
+
+
+async def until_asked(app: ReconApp, pilot: Pilot[int]) -> None:
+    await settle(pilot, lambda: isinstance(app.screen, DecisionScreen))
+
+
+async def start_run(app: ReconApp, pilot: Pilot[int]) -> None:
+    await settle(pilot, lambda: ready(app))
+    await pilot.press("r")
+
+
+async def until_finished(app: ReconApp, pilot: Pilot[int]) -> None:
+    await settle(pilot, lambda: isinstance(app.screen, SummaryScreen))
+
+
+async def test_confirming_cancels_the_orphan(tmp_path: Path) -> None:
+    with console_app(tmp_path, small_day()) as (app, simulator):
+        async with app.run_test(size=SIZE) as pilot:
+            await start_run(app, pilot)
+            await until_asked(app, pilot)
+            assert str(app.screen.query_one("#decision-title").render()).startswith(
+                "Cancel orphan order"
+            )
+            await pilot.press("y")
+            await until_asked(app, pilot)
+            await pilot.press("y")
+            await until_finished(app, pilot)
+    assert open_orphans(simulator) == set()
+
+
+async def test_declining_keeps_the_orphan(tmp_path: Path) -> None:
+    with console_app(tmp_path, small_day()) as (app, simulator):
+        async with app.run_test(size=SIZE) as pilot:
+            await start_run(app, pilot)
+            for _ in ORPHANS:
+                await until_asked(app, pilot)
+                await pilot.press("n")
+            await until_finished(app, pilot)
+    assert open_orphans(simulator) == {"GOOGL", "QQQ"}
+    assert app.last_result is not None
+    assert app.last_result.to_json()["orphan_orders_kept"] == 2
+
+
+async def test_confirm_all_answers_the_remaining_orphans_of_that_kind(tmp_path: Path) -> None:
+    with console_app(tmp_path, small_day()) as (app, simulator):
+        async with app.run_test(size=SIZE) as pilot:
+            await start_run(app, pilot)
+            await until_asked(app, pilot)
+            await pilot.press("a")
+            await until_finished(app, pilot)
+    assert open_orphans(simulator) == set()
+    assert app.last_result is not None
+    assert app.last_result.to_json()["orphan_orders_canceled"] == 2
+
+
+async def test_quit_during_a_run_asks_first(tmp_path: Path) -> None:
+    with console_app(tmp_path, small_day(), accept_delay=timedelta(hours=1)) as (app, _):
+        async with app.run_test(size=SIZE) as pilot:
+            await start_run(app, pilot)
+            await until_asked(app, pilot)
+            await pilot.press("a")
+            await settle(pilot, lambda: not isinstance(app.screen, DecisionScreen))
+            assert app.running
+            await pilot.press("q")
+            await settle(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            await pilot.press("n")
+            await settle(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
+            assert app.is_running and app.running
+            await pilot.press("q")
+            await settle(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            await pilot.press("y")
+            await pilot.pause()
+        assert app.return_value == 1
+
+
+async def test_live_account_requires_typing_the_account_number(tmp_path: Path) -> None:
+    with console_app(tmp_path, small_day(), paper=False) as (app, simulator):
+        async with app.run_test(size=SIZE) as pilot:
+            await start_run(app, pilot)
+            await settle(pilot, lambda: isinstance(app.screen, LiveGateScreen))
+            gate = app.screen
+            gate.query_one(Input).value = "PA-WRONG"
+            await pilot.press("enter")
+            await pilot.pause()
+            assert isinstance(app.screen, LiveGateScreen)
+            assert not app.running
+            assert simulator.requests.count("POST") == simulator.requests.count("DELETE") == 0
+            gate.query_one(Input).value = "PA3SIMRECON1"
+            await pilot.press("enter")
+            await until_asked(app, pilot)
+            assert app.running
+
+
+async def test_filter_shows_only_matching_symbols(tmp_path: Path) -> None:
+    with console_app(tmp_path) as (app, _):
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot, lambda: ready(app))
+            await pilot.press("slash", "n", "v", "d", "a", "enter")
+            await pilot.pause()
+            orders = app.query_one("#orders")
+            positions = app.query_one("#positions")
+            assert [str(key.value) for key in orders.rows] == ["NVDA-stop"]  # type: ignore[attr-defined]
+            assert [str(key.value) for key in positions.rows] == ["NVDA"]  # type: ignore[attr-defined]
+            await pilot.press("escape")
+            await pilot.pause()
+            assert len(positions.rows) == 12  # type: ignore[attr-defined]
+
+
+async def test_help_lists_every_key(tmp_path: Path) -> None:
+    with console_app(tmp_path) as (app, _):
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("question_mark")
+            await pilot.pause()
+            assert type(app.screen).__name__ == "HelpScreen"
+            text = " ".join(str(s.render()) for s in app.screen.query("Static"))
+            for key in ("r", "p", "/", "y / n", "a", "?", "q"):
+                assert key in text

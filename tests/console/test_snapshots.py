@@ -1,0 +1,91 @@
+"""The console's key states, pinned as SVG snapshots: a fixed clock, fixed ids, nothing that
+moves in frame."""
+
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from console.app import ReconApp
+from console.screens.decision import DecisionScreen
+from console.screens.summary import SummaryScreen
+from engine.reconcile.diff import Protection
+from engine.simulator.faults import Fault, FaultKind
+from tests.console.harness import SIZE, console_app, settle, small_day
+
+SnapCompare = Callable[..., bool]
+
+
+def ready(app: ReconApp) -> Callable[[], bool]:
+    return lambda: app.diff is not None and not app.busy
+
+
+def test_before_the_run(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    with console_app(tmp_path) as (app, _):
+
+        async def loaded(pilot: Pilot[int]) -> None:
+            await settle(pilot, ready(app))
+
+        assert snap_compare(app, terminal_size=SIZE, run_before=loaded)
+
+
+def test_plan_preview(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    with console_app(tmp_path) as (app, _):
+
+        async def plan_shown(pilot: Pilot[int]) -> None:
+            await settle(pilot, ready(app))
+            await pilot.press("p")
+            await settle(pilot, lambda: type(app.screen).__name__ == "PlanScreen")
+
+        assert snap_compare(app, terminal_size=SIZE, run_before=plan_shown)
+
+
+def test_orphan_dialog(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    with console_app(tmp_path) as (app, _):
+
+        async def asked(pilot: Pilot[int]) -> None:
+            await settle(pilot, ready(app))
+            await pilot.press("r")
+            await settle(pilot, lambda: isinstance(app.screen, DecisionScreen))
+
+        assert snap_compare(app, terminal_size=SIZE, run_before=asked)
+
+
+def test_mid_run_with_a_stop_pending(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    # The simulator's clock stands still, so the broker never confirms the stop.
+    with console_app(tmp_path, small_day(), accept_delay=timedelta(hours=1)) as (app, _):
+
+        async def pending(pilot: Pilot[int]) -> None:
+            await settle(pilot, ready(app))
+            await pilot.press("r")
+            for _ in range(2):
+                await settle(pilot, lambda: isinstance(app.screen, DecisionScreen))
+                await pilot.press("y")
+            await settle(pilot, lambda: app.protection.get("NVDA") is Protection.STOP_PENDING)
+
+        assert snap_compare(app, terminal_size=SIZE, run_before=pending)
+
+
+def test_finished_with_every_position_protected(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    with console_app(tmp_path, small_day()) as (app, _):
+
+        async def finished(pilot: Pilot[int]) -> None:
+            await settle(pilot, ready(app))
+            await pilot.press("r")
+            await settle(pilot, lambda: isinstance(app.screen, DecisionScreen))
+            await pilot.press("a")
+            await settle(pilot, lambda: isinstance(app.screen, SummaryScreen))
+
+        assert snap_compare(app, terminal_size=SIZE, run_before=finished)
+        assert set(app.protection.values()) == {Protection.PROTECTED}
+
+
+def test_broker_unreachable(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    with console_app(tmp_path) as (app, simulator):
+        simulator.faults.add(Fault(FaultKind.STATUS, path="/v2/account", status=503, times=None))
+
+        async def refused(pilot: Pilot[int]) -> None:
+            await settle(pilot, lambda: app.last_result is not None and not app.busy)
+
+        assert snap_compare(app, terminal_size=SIZE, run_before=refused)
