@@ -1,0 +1,71 @@
+"""`make screenshots`: drive `recon demo` by its keys and save an SVG of each state the README
+shows into the given folder."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from console.app import ReconApp
+from console.screens.decision import DecisionScreen
+from console.screens.plan_preview import PlanScreen
+from console.screens.summary import SummaryScreen
+from engine.reconcile.diff import Protection
+from engine.simulator.demo import DemoEnvironment
+
+SIZE = (160, 48)
+PATIENCE_SECONDS = 60
+
+
+async def capture(folder: Path) -> list[Path]:
+    demo = DemoEnvironment()
+    app = ReconApp(demo.start, reports_dir=demo.reports_dir)
+    written: list[Path] = []
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+
+            async def until(condition: Callable[[], bool]) -> None:
+                for _ in range(PATIENCE_SECONDS * 20):
+                    if condition():
+                        await pilot.pause()
+                        return
+                    await pilot.pause(0.05)
+                raise SystemExit("the demo never reached the state to capture")
+
+            def save(name: str) -> None:
+                written.append(Path(app.save_screenshot(f"{name}.svg", path=str(folder))))
+
+            await until(lambda: app.diff is not None and not app.busy)
+            save("1-before-the-run")
+            await pilot.press("p")
+            await until(lambda: isinstance(app.screen, PlanScreen))
+            save("2-plan-preview")
+            await pilot.press("escape")
+            await pilot.press("r")
+            await until(lambda: isinstance(app.screen, DecisionScreen))
+            save("3-orphan-decision")
+            await pilot.press("y")
+            await until(lambda: Protection.STOP_PENDING in app.protection.values())
+            save("4-stops-pending")
+            await until(lambda: isinstance(app.screen, SummaryScreen))
+            save("5-finished-summary")
+            await pilot.press("escape")
+            await until(lambda: not isinstance(app.screen, SummaryScreen))
+            save("6-every-position-protected")
+    finally:
+        demo.close()
+    return written
+
+
+def main() -> int:
+    folder = Path(sys.argv[1] if len(sys.argv) > 1 else "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in asyncio.run(capture(folder)):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
