@@ -334,15 +334,13 @@ class ReconApp(App[int]):
                 self._pane(action.phase).fail(error)
             case StopSubmitted(symbol, order_id, qty):
                 if self.protection.get(symbol) is not Protection.PROTECTED:
-                    self.protection[symbol] = Protection.STOP_PENDING
+                    self._set_protection(symbol, Protection.STOP_PENDING)
                 self._write_log(f"stop {short_id(order_id)} for {qty} {symbol} submitted")
-                self._draw_positions()
             case StopConfirmed(symbol, order_id, qty):
                 self._stops_confirmed[symbol] += 1
                 if self._stops_confirmed[symbol] >= self._stops_planned[symbol]:
-                    self.protection[symbol] = Protection.PROTECTED
+                    self._set_protection(symbol, Protection.PROTECTED)
                 self._write_log(f"[green]stop {short_id(order_id)} for {qty} {symbol} confirmed[/]")
-                self._draw_positions()
 
     # Drawing -------------------------------------------------------------------------------
 
@@ -383,6 +381,16 @@ class ReconApp(App[int]):
         wanted = self.filter_text
         lines = [line for line in position_lines(self.diff) if wanted in line.symbol]
         self.query_one(PositionsTable).show(lines, self.protection)
+        self._count_positions()
+
+    def _set_protection(self, symbol: str, status: Protection) -> None:
+        self.protection[symbol] = status
+        self.query_one(PositionsTable).set_protection(symbol, status)
+        self._count_positions()
+
+    def _count_positions(self) -> None:
+        if self.diff is None:
+            return
         protected = sum(1 for status in self.protection.values() if status is Protection.PROTECTED)
         self.query_one("#position-counts", Static).update(
             f"{_counts(self.diff.position_counts())} · {protected} of {len(self.protection)} "

@@ -49,49 +49,69 @@ class OrdersTable(DataTable[Text]):
             )
 
 
+POSITION_COLUMNS = (
+    ("match", "match"),
+    ("symbol", "symbol"),
+    ("local side", "local_side"),
+    ("local qty", "local_qty"),
+    (DIVIDER, "divider"),
+    ("broker side", "broker_side"),
+    ("broker qty", "broker_qty"),
+    ("avg entry", "entry"),
+    ("price", "price"),
+    ("stops cover", "stops"),
+    ("protection", "protection"),
+)
+ROW_STYLES = {
+    Protection.UNPROTECTED: "red",
+    Protection.STOP_PENDING: "yellow",
+    Protection.PROTECTED: "green",
+}
+
+
 class PositionsTable(DataTable[Text]):
     def on_mount(self) -> None:
         self.cursor_type = "row"
-        self.add_columns(
-            "match",
-            "symbol",
-            "local side",
-            "local qty",
-            DIVIDER,
-            "broker side",
-            "broker qty",
-            "avg entry",
-            "price",
-            "stops cover",
-            "protection",
-        )
+        self._lines: dict[str, PositionLine] = {}
+        for label, key in POSITION_COLUMNS:
+            self.add_column(label, key=key)
 
     def show(self, lines: list[PositionLine], protection: dict[str, Protection]) -> None:
         self.clear()
+        self._lines = {line.symbol: line for line in lines}
         for line in lines:
-            status = protection.get(line.symbol, line.protection)
-            # The whole row carries its protection colour, so red reads from across the room.
-            row_style = {
-                Protection.UNPROTECTED: "red",
-                Protection.STOP_PENDING: "yellow",
-                Protection.PROTECTED: "green",
-            }[status]
-            local_side, local_qty = line.local
-            broker_side, broker_qty, entry, price = line.broker
             self.add_row(
-                Text(str(line.match), style=MATCH_STYLES[line.match]),
-                Text(line.symbol, style=f"bold {row_style}"),
-                _cell(local_side, "side" in line.differing, row_style),
-                _cell(local_qty, "qty" in line.differing, row_style),
-                Text(DIVIDER, style="dim"),
-                _cell(broker_side, "side" in line.differing, row_style),
-                _cell(broker_qty, "qty" in line.differing, row_style),
-                Text(entry, style=row_style),
-                Text(price, style=row_style),
-                Text(line.stops, style=row_style),
-                Text(f" {status} ", style=PROTECTION_STYLES[status]),
+                *_position_cells(line, protection.get(line.symbol, line.protection)),
                 key=line.symbol,
             )
+
+    def set_protection(self, symbol: str, status: Protection) -> None:
+        """Recolour one row in place: a large book is not redrawn for every stop."""
+        line = self._lines.get(symbol)
+        if line is None:
+            return  # filtered out of view
+        for (_, key), cell in zip(POSITION_COLUMNS, _position_cells(line, status), strict=True):
+            self.update_cell(symbol, key, cell)
+
+
+def _position_cells(line: PositionLine, status: Protection) -> list[Text]:
+    # The whole row carries its protection colour, so red reads from across the room.
+    row_style = ROW_STYLES[status]
+    local_side, local_qty = line.local
+    broker_side, broker_qty, entry, price = line.broker
+    return [
+        Text(str(line.match), style=MATCH_STYLES[line.match]),
+        Text(line.symbol, style=f"bold {row_style}"),
+        _cell(local_side, "side" in line.differing, row_style),
+        _cell(local_qty, "qty" in line.differing, row_style),
+        Text(DIVIDER, style="dim"),
+        _cell(broker_side, "side" in line.differing, row_style),
+        _cell(broker_qty, "qty" in line.differing, row_style),
+        Text(entry, style=row_style),
+        Text(price, style=row_style),
+        Text(line.stops, style=row_style),
+        Text(f" {status} ", style=PROTECTION_STYLES[status]),
+    ]
 
 
 def _cells(values: tuple[str, ...], differing: frozenset[str]) -> list[Text]:
