@@ -8,19 +8,16 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-from platformdirs import user_data_dir
+from engine.errors import UsageError
 
-from engine.config import Config, ConfigError, load_config
+if TYPE_CHECKING:
+    from engine.config import Config
 
 EXIT_OK = 0
 EXIT_ERRORS = 1
 EXIT_USAGE = 64
-
-
-class UsageError(Exception):
-    """A command line or configuration the operator must fix; exits 64."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -67,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return _run(args)
-    except (UsageError, ConfigError) as exc:
+    except UsageError as exc:
         _say(f"recon: {exc}")
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -112,6 +109,8 @@ def _console(args: argparse.Namespace) -> int:
 
         return service_from_config(config)
 
+    from platformdirs import user_data_dir
+
     reports = Path(user_data_dir("recon")) / "reports"
     return ReconApp(connect, reports_dir=reports).run() or 0
 
@@ -128,6 +127,10 @@ def _demo() -> int:
 
 
 def _config(args: argparse.Namespace) -> Config:
+    # Imported on demand: settings and database URLs pull in pydantic and SQLAlchemy, which
+    # `recon demo` must not wait for before its first frame.
+    from engine.config import load_config
+
     return load_config(broker_url=args.broker_url, db_url=args.db, stop_pct=args.stop_pct)
 
 

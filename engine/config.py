@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from engine.errors import UsageError
 from engine.store.database import default_db_url, normalize_db_url
 from engine.store.errors import StoreConfigError
 
@@ -24,8 +25,8 @@ RATE_LIMIT_BOUNDS = (1, 10_000)
 HTTP_TIMEOUT_BOUNDS = (Decimal("0.1"), Decimal("120"))
 
 
-class ConfigError(Exception):
-    """Bad usage or configuration; the message is the one line the operator sees."""
+class ConfigError(UsageError):
+    """Bad configuration; the message is the one line the operator sees."""
 
 
 class _Environment(BaseSettings):

@@ -1,5 +1,7 @@
-"""The local database shared with the trading engine, and recon's journal in it."""
+"""The local database shared with the trading engine and recon's journal in it, without schema
+creation (`engine.store.schema`, which loads Alembic, is imported only where it is needed)."""
 
+from engine.store import journal, queries
 from engine.store.database import (
     create_engine,
     database_label,
@@ -14,20 +16,76 @@ from engine.store.errors import (
     StoreConfigError,
     StoreError,
 )
-from engine.store.schema import SchemaReport, init_schema, require_current_schema
+from engine.store.journal import (
+    JournaledAction,
+    PlannedActionRecord,
+    UnfinishedRun,
+    close_unfinished_run,
+    find_unfinished_runs,
+    finish_run,
+    load_run_actions,
+    record_decision,
+    record_outcome,
+    record_planned_actions,
+    start_run,
+)
+from engine.store.queries import (
+    OrderTerms,
+    apply_state_change,
+    insert_order,
+    insert_trade,
+    load_filled_entries,
+    load_open_orders,
+    load_orders_by_broker_ids,
+    load_orders_by_client_ids,
+    load_orders_by_correlation_ids,
+    load_orders_linked_to,
+    load_round_trips,
+    load_trades_between,
+)
+from engine.store.revision import SCHEMA_REVISION, require_current_schema, schema_is_current
+from engine.store.types import CorruptValue, DecimalText, UtcTimestamp
 
 __all__ = [
+    "SCHEMA_REVISION",
     "ConcurrentChange",
     "CorruptRow",
+    "CorruptValue",
+    "DecimalText",
+    "JournaledAction",
+    "OrderTerms",
+    "PlannedActionRecord",
     "SchemaNotReady",
-    "SchemaReport",
     "StoreConfigError",
     "StoreError",
+    "UnfinishedRun",
+    "UtcTimestamp",
+    "apply_state_change",
+    "close_unfinished_run",
     "create_engine",
     "database_label",
     "default_db_url",
-    "init_schema",
+    "find_unfinished_runs",
+    "finish_run",
+    "insert_order",
+    "insert_trade",
+    "journal",
+    "load_filled_entries",
+    "load_open_orders",
+    "load_orders_by_broker_ids",
+    "load_orders_by_client_ids",
+    "load_orders_by_correlation_ids",
+    "load_orders_linked_to",
+    "load_round_trips",
+    "load_run_actions",
+    "load_trades_between",
     "normalize_db_url",
+    "queries",
+    "record_decision",
+    "record_outcome",
+    "record_planned_actions",
     "require_current_schema",
+    "schema_is_current",
     "session_factory",
+    "start_run",
 ]

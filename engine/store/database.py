@@ -1,56 +1,87 @@
 """Where the database is and how to open it: URL normalisation, the default file, and engines
-with SQLite set up for a shared file (WAL, a busy timeout, foreign keys)."""
+with SQLite set up for a file shared with the trading engine (WAL, a busy timeout, foreign keys)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 from platformdirs import user_data_dir
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
 from engine.store.errors import StoreConfigError, StoreError
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
-_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
+DEFAULT_DB_FILENAME = "recon.db"
+# The synchronous spellings the trading engine's own config may hold, and the async driver
+# recon runs them through. `postgres://` is what many hosting providers hand out.
+_ASYNC_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+pysqlite": "sqlite+aiosqlite",
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+psycopg2": "postgresql+asyncpg",
+}
+_PASSWORD_IN_URL = re.compile(r"(://[^:/@]*:)[^@]*@")
+_URL_EXAMPLE = "expected e.g. sqlite:///path/to/recon.db or postgresql://user@host/recon"
 
 
 def default_db_url() -> str:
-    return f"sqlite+aiosqlite:///{Path(user_data_dir('recon')) / 'recon.db'}"
+    """A SQLite file in the user's data directory; the directory is made when an engine is."""
+    return f"sqlite+aiosqlite:///{Path(user_data_dir('recon')) / DEFAULT_DB_FILENAME}"
 
 
 def normalize_db_url(raw: str) -> str:
     """A bare `sqlite:///path` (what the trading engine's config holds) runs through aiosqlite,
-    `postgresql://` through asyncpg; async URLs pass unchanged."""
-    url = _parsed(raw)
+    `postgresql://` through asyncpg; async URLs pass unchanged. Anything that is not a URL of
+    a database SQLAlchemy can reach asynchronously raises `StoreConfigError`."""
+    text = raw.strip()
+    url = _parsed(text)
     driver = _ASYNC_DRIVERS.get(url.drivername)
     if driver is not None:
-        url = url.set(drivername=driver)
-    return url.render_as_string(hide_password=False)
+        # Swap only the scheme, so the rest reads exactly as the operator wrote it.
+        text = driver + text[text.index("://") :]
+        url = _parsed(text)
+    try:
+        dialect = url.get_dialect(_is_async=True)
+    except NoSuchModuleError:
+        raise StoreConfigError(
+            f"RECON_DB_URL (--db) names an unknown database {url.drivername!r} ({_URL_EXAMPLE})"
+        ) from None
+    if not dialect.is_async:
+        raise StoreConfigError(
+            f"RECON_DB_URL (--db) uses {url.drivername!r}, which has no asyncio driver "
+            "(use e.g. sqlite+aiosqlite:// or postgresql+asyncpg://)"
+        )
+    return text
 
 
 def create_engine(raw_url: str) -> AsyncEngine:
+    """An async engine for the URL; for SQLite the file's folder is created first and every
+    connection gets WAL, a busy timeout and foreign keys."""
     url = _parsed(normalize_db_url(raw_url))
-    if url.get_backend_name() == "sqlite":
-        if url.database and url.database != ":memory:":
-            folder = Path(url.database).expanduser().parent
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreError(
-                    f"cannot create the database folder {folder}: {exc.strerror}"
-                ) from None
-        engine = _create_async_engine(url)
-        event.listen(engine.sync_engine, "connect", _configure_sqlite)
-        return engine
-    return _create_async_engine(url, pool_pre_ping=True)
+    if url.get_backend_name() != "sqlite":
+        return _create_async_engine(url, pool_pre_ping=True)
+    if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
+        folder = Path(url.database).expanduser().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create the database folder {folder}: {exc.strerror}"
+            ) from None
+    engine = _create_async_engine(url)
+    event.listen(engine.sync_engine, "connect", _configure_sqlite)
+    return engine
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    # Rows outlive their transaction: each read or change is its own short transaction.
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
@@ -64,8 +95,8 @@ def database_label(raw_url: str) -> str:
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    # WAL lets the console read while the trading engine writes; the timeout waits out the
-    # engine's short write transactions instead of failing on them.
+    # WAL lets recon read while the trading engine writes; the timeout waits out the engine's
+    # short write transactions instead of failing on them.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -75,8 +106,12 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
 def _parsed(raw: str) -> URL:
     try:
         return make_url(raw.strip())
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         raise StoreConfigError(
-            f"RECON_DB_URL (--db) is not a database URL: {raw!r} "
-            "(expected e.g. sqlite:///path/to/recon.db)"
+            f"RECON_DB_URL (--db) is not a database URL: {_without_password(raw)!r} "
+            f"({_URL_EXAMPLE})"
         ) from None
+
+
+def _without_password(raw: str) -> str:
+    return _PASSWORD_IN_URL.sub(r"\1***@", raw.strip())

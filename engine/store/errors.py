@@ -28,9 +28,12 @@ class CorruptRow(StoreError):
 class ConcurrentChange(StoreError):
     """The trading engine changed an order between recon's read and its write."""
 
-    def __init__(self, local_id: str, expected_state: str) -> None:
+    def __init__(self, local_id: str, expected_state: str, actual_state: str | None) -> None:
+        now = f"now {actual_state}" if actual_state is not None else "the row is gone"
         super().__init__(
-            f"order {local_id} is no longer {expected_state}: something else changed it; "
-            "run again to see the new state"
+            f"order {local_id} is no longer {expected_state} ({now}): something else changed "
+            "it; run again to see the new state"
         )
         self.local_id = local_id
+        self.expected_state = expected_state
+        self.actual_state = actual_state

@@ -1,5 +1,5 @@
-"""recon's own journal: each run (who, when, which account, dry or not, how it ended) and each
-planned action with the operator's decision and its outcome."""
+"""recon's own journal, tables `recon_run` and `recon_action`: each run (who, when, which account,
+dry or not, how it ended) and each planned action with the operator's decision and its outcome."""
 
 from __future__ import annotations
 
@@ -7,14 +7,33 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from engine.store.errors import StoreError
 from engine.store.models import ReconAction, ReconRun
+
+DECISIONS = frozenset({"confirmed", "declined", "undecided"})
+OUTCOMES = frozenset({"succeeded", "failed", "skipped"})
 
 
 @dataclass(frozen=True, slots=True)
 class PlannedActionRecord:
+    """One action of a plan as the journal records it before anything is changed."""
+
+    seq: int
+    phase: str
+    kind: str
+    symbol: str
+    target: str  # the order id or symbol the action is about
+    reason: str
+    needs_decision: bool
+
+
+@dataclass(frozen=True, slots=True)
+class JournaledAction:
+    """A journaled action with what became of it; `None` where that has not happened yet."""
+
     seq: int
     phase: str
     kind: str
@@ -22,13 +41,22 @@ class PlannedActionRecord:
     target: str
     reason: str
     needs_decision: bool
+    decision: str | None
+    decided_by: str | None
+    decided_at: datetime | None
+    outcome: str | None
+    outcome_detail: str | None
+    finished_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
 class UnfinishedRun:
+    """A run that started and never finished: killed halfway."""
+
     run_id: str
     started_at: datetime
     operator: str
+    account_number: str
     actions_planned: int
     actions_finished: int
 
@@ -59,6 +87,7 @@ async def start_run(
 async def record_planned_actions(
     session: AsyncSession, run_id: str, actions: Sequence[PlannedActionRecord]
 ) -> None:
+    """The whole plan in one statement, before its first action is carried out."""
     if not actions:
         return
     await session.execute(
@@ -88,11 +117,14 @@ async def record_decision(
     decided_by: str,
     decided_at: datetime,
 ) -> None:
-    await session.execute(
+    """`decision` is `confirmed`, `declined` or `undecided`."""
+    _require_one_of(decision, DECISIONS, "decision")
+    result = await session.execute(
         update(ReconAction)
         .where(ReconAction.run_id == run_id, ReconAction.seq == seq)
         .values(decision=decision, decided_by=decided_by, decided_at=decided_at)
     )
+    _require_one_row(result, f"action {seq} of run {run_id}")
 
 
 async def record_outcome(
@@ -104,11 +136,14 @@ async def record_outcome(
     detail: str,
     finished_at: datetime,
 ) -> None:
-    await session.execute(
+    """`outcome` is `succeeded`, `failed` or `skipped`."""
+    _require_one_of(outcome, OUTCOMES, "outcome")
+    result = await session.execute(
         update(ReconAction)
         .where(ReconAction.run_id == run_id, ReconAction.seq == seq)
         .values(outcome=outcome, outcome_detail=detail, finished_at=finished_at)
     )
+    _require_one_row(result, f"action {seq} of run {run_id}")
 
 
 async def finish_run(
@@ -117,42 +152,48 @@ async def finish_run(
     *,
     outcome: str,
     finished_at: datetime,
-    summary_json: str,
+    summary_json: str | None,
 ) -> None:
-    await session.execute(
+    result = await session.execute(
         update(ReconRun)
         .where(ReconRun.run_id == run_id)
         .values(outcome=outcome, finished_at=finished_at, summary_json=summary_json)
     )
+    _require_one_row(result, f"run {run_id}")
 
 
 async def find_unfinished_runs(session: AsyncSession) -> list[UnfinishedRun]:
-    """Runs that started and never finished: killed halfway, to be reported by the next."""
-    runs = (
-        await session.scalars(
-            select(ReconRun).where(ReconRun.finished_at.is_(None)).order_by(ReconRun.id)
+    """Runs that started and never finished, oldest first, each with how far it got: killed
+    halfway, to be reported by the next run."""
+    planned = func.count(ReconAction.id)
+    finished = func.count(ReconAction.outcome)
+    query = (
+        select(
+            ReconRun.run_id,
+            ReconRun.started_at,
+            ReconRun.operator,
+            ReconRun.account_number,
+            planned,
+            finished,
         )
-    ).all()
-    if not runs:
-        return []
-    actions = (
-        await session.scalars(
-            select(ReconAction).where(ReconAction.run_id.in_([run.run_id for run in runs]))
+        .outerjoin(ReconAction, ReconAction.run_id == ReconRun.run_id)
+        .where(ReconRun.finished_at.is_(None))
+        .group_by(ReconRun.id)
+        .order_by(ReconRun.id)
+    )
+    return [
+        UnfinishedRun(
+            run_id=run_id,
+            started_at=started_at,
+            operator=operator,
+            account_number=account_number,
+            actions_planned=actions_planned,
+            actions_finished=actions_finished,
         )
-    ).all()
-    unfinished = []
-    for run in runs:
-        mine = [action for action in actions if action.run_id == run.run_id]
-        unfinished.append(
-            UnfinishedRun(
-                run_id=run.run_id,
-                started_at=run.started_at,
-                operator=run.operator,
-                actions_planned=len(mine),
-                actions_finished=sum(1 for action in mine if action.outcome is not None),
-            )
-        )
-    return unfinished
+        for run_id, started_at, operator, account_number, actions_planned, actions_finished in (
+            await session.execute(query)
+        ).all()
+    ]
 
 
 async def close_unfinished_run(
@@ -166,11 +207,36 @@ async def close_unfinished_run(
     )
 
 
-async def load_run_actions(session: AsyncSession, run_id: str) -> list[ReconAction]:
-    return list(
-        (
-            await session.scalars(
-                select(ReconAction).where(ReconAction.run_id == run_id).order_by(ReconAction.seq)
-            )
-        ).all()
+async def load_run_actions(session: AsyncSession, run_id: str) -> list[JournaledAction]:
+    rows = await session.scalars(
+        select(ReconAction).where(ReconAction.run_id == run_id).order_by(ReconAction.seq)
     )
+    return [
+        JournaledAction(
+            seq=row.seq,
+            phase=row.phase,
+            kind=row.kind,
+            symbol=row.symbol,
+            target=row.target,
+            reason=row.reason,
+            needs_decision=row.needs_decision,
+            decision=row.decision,
+            decided_by=row.decided_by,
+            decided_at=row.decided_at,
+            outcome=row.outcome,
+            outcome_detail=row.outcome_detail,
+            finished_at=row.finished_at,
+        )
+        for row in rows
+    ]
+
+
+def _require_one_of(value: str, allowed: frozenset[str], what: str) -> None:
+    if value not in allowed:
+        raise ValueError(f"{what} must be one of {', '.join(sorted(allowed))}, not {value!r}")
+
+
+def _require_one_row(result: object, what: str) -> None:
+    # A journal write that lands nowhere would leave the operator's record silently incomplete.
+    if getattr(result, "rowcount", 0) != 1:
+        raise StoreError(f"the journal has no {what}")

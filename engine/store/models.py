@@ -1,13 +1,13 @@
 """The tables: `order_state`, `order_event` and `trade` exactly as SPEC §2 (shared with the
-trading engine), and recon's own journal, `recon_run` and `recon_action`. Every column the
-engine does not name has a server default, since it inserts naming only its own columns."""
+trading engine, which inserts naming only those columns), and recon's journal, `recon_run` and
+`recon_action`."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, Text, text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from engine.store.types import DecimalText, UtcTimestamp
@@ -15,6 +15,11 @@ from engine.store.types import DecimalText, UtcTimestamp
 
 class Base(DeclarativeBase):
     pass
+
+
+# The trading engine's tables, never altered by recon. The engine inserts naming only SPEC
+# columns, so any column ever added to them needs a server default.
+SPEC_TABLES = ("order_state", "order_event", "trade")
 
 
 class OrderStateRow(Base):
@@ -99,6 +104,7 @@ class ReconAction(Base):
     """One planned action of a run, with the operator's decision and what came of it."""
 
     __tablename__ = "recon_action"
+    __table_args__ = (UniqueConstraint("run_id", "seq"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[str] = mapped_column(ForeignKey("recon_run.run_id"), index=True)

@@ -4,14 +4,14 @@ state change written together with its `order_event` row."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from sqlalchemy import Row, Select, Text, and_, insert, or_, select, type_coerce, update
+from sqlalchemy import Row, Select, Text, insert, or_, select, type_coerce, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine.domain import (
@@ -26,7 +26,7 @@ from engine.domain import (
 )
 from engine.store.errors import ConcurrentChange, CorruptRow
 from engine.store.models import OrderEventRow, OrderStateRow, TradeRow
-from engine.store.types import CorruptValue, parse_decimal, parse_utc
+from engine.store.types import CorruptValue, format_utc, parse_decimal, parse_utc
 
 E = TypeVar("E", bound=StrEnum)
 V = TypeVar("V")
@@ -37,6 +37,9 @@ _T = TradeRow.__table__.c
 MAX_IDS_PER_QUERY = 10_000
 _TERMINAL_STATES = sorted(state.value for state in TERMINAL_STATES)
 _FILLED_ENTRY_STATES = [OrderState.FILLED.value, OrderState.PARTIALLY_FILLED.value]
+# An entry canceled or expired after a partial fill still holds the shares it bought.
+_ENDED_ENTRY_STATES = [OrderState.CANCELED.value, OrderState.EXPIRED.value]
+CREATED_EVENT = "created"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +62,62 @@ async def load_open_orders(session: AsyncSession) -> list[LocalOrder]:
     """Every order the trading engine still considers working. Selected as "not terminal" so a
     row with a state nobody knows is read, and reported, rather than silently left out."""
     return await _orders(session, _select_orders().where(_O.state.not_in(_TERMINAL_STATES)))
+
+
+async def load_orders_by_client_ids(
+    session: AsyncSession, client_order_ids: Iterable[str]
+) -> dict[str, LocalOrder]:
+    """Rows in any state, by the `client_order_id` they were sent with."""
+    ids = sorted(set(client_order_ids))
+    orders: list[LocalOrder] = []
+    for chunk in _chunks(ids):
+        orders += await _orders(session, _select_orders().where(_O.client_order_id.in_(chunk)))
+    return _by_unique(orders, "client_order_id", lambda order: order.client_order_id)
+
+
+async def load_orders_by_broker_ids(
+    session: AsyncSession, broker_ids: Iterable[str]
+) -> dict[str, LocalOrder]:
+    """Rows in any state, by the broker's order id. Two rows claiming one broker order is a
+    corrupt book, reported rather than resolved by picking one."""
+    ids = sorted(set(broker_ids))
+    orders: list[LocalOrder] = []
+    for chunk in _chunks(ids):
+        orders += await _orders(session, _select_orders().where(_O.broker_id.in_(chunk)))
+    return _by_unique(orders, "broker_id", lambda order: order.broker_id)
+
+
+async def load_orders_by_correlation_ids(
+    session: AsyncSession, correlation_ids: Iterable[str]
+) -> dict[str, list[LocalOrder]]:
+    """Every row of each round trip, by correlation id, oldest row first; ids with no rows are
+    absent."""
+    ids = sorted(set(correlation_ids))
+    grouped: dict[str, list[LocalOrder]] = {}
+    for chunk in _chunks(ids):
+        query = _select_orders().where(_O.correlation_id.in_(chunk))
+        for order in await _orders(session, query):
+            grouped.setdefault(order.correlation_id, []).append(order)
+    return grouped
+
+
+async def load_filled_entries(session: AsyncSession, symbols: Iterable[str]) -> list[LocalOrder]:
+    """Entries in these symbols that hold shares: filled, partially filled, or canceled or
+    expired after a partial fill."""
+    wanted = sorted(set(symbols))
+    if not wanted:
+        return []
+    query = (
+        _select_orders()
+        .where(_O.symbol.in_(wanted))
+        .where(_O.order_role == OrderRole.ENTRY.value)
+        .where(_O.state.in_(_FILLED_ENTRY_STATES + _ENDED_ENTRY_STATES))
+    )
+    return [
+        order
+        for order in await _orders(session, query)
+        if order.state.value in _FILLED_ENTRY_STATES or order.qty_filled > 0
+    ]
 
 
 async def load_orders_linked_to(
@@ -92,21 +151,30 @@ async def load_round_trips(session: AsyncSession, symbols: Iterable[str]) -> lis
 
 
 async def load_trades_between(session: AsyncSession, start: datetime, end: datetime) -> list[Trade]:
-    """Closed round trips with `exit_at` in [start, end), in exit order. Timestamps are stored
-    as sortable UTC text, so the range is a plain text comparison."""
+    """Closed round trips with `exit_at` in [start, end), in exit order. The text range is
+    widened to whole seconds, since `...00Z`, `...00.5Z` and `...00+00:00` do not sort as the
+    times they name; the exact range and order are then applied to the parsed times."""
+    exit_text = type_coerce(_T.exit_at, Text)
     query = (
         select(TradeRow.__table__)
-        .where(and_(_T.exit_at >= start, _T.exit_at < end))
-        .order_by(_T.exit_at, _T.trade_id)
+        .where(exit_text >= _second_prefix(start))
+        .where(exit_text < _second_prefix(end + timedelta(seconds=1)))
     )
     rows = (await session.execute(_as_text(query))).all()
-    return [_trade(row) for row in rows]
+    trades = [trade for trade in map(_trade, rows) if start <= trade.exit_at < end]
+    return sorted(trades, key=lambda trade: (trade.exit_at, trade.trade_id))
 
 
 async def insert_order(
-    session: AsyncSession, order: LocalOrder, *, event_type: str, detail: str, at: datetime
+    session: AsyncSession,
+    order: LocalOrder,
+    *,
+    event_type: str = CREATED_EVENT,
+    detail: str | None = None,
+    at: datetime | None = None,
 ) -> None:
-    """A new row and its creation event, in the caller's transaction."""
+    """A new row and its creation event (recorded at `at`, else the order's `created_at`), in
+    the caller's transaction."""
     session.add(
         OrderStateRow(
             local_id=order.local_id,
@@ -140,7 +208,7 @@ async def insert_order(
             fill_price=order.avg_fill_price,
             broker_id=order.broker_id,
             detail=detail,
-            recorded_at=at,
+            recorded_at=at or order.created_at,
         )
     )
     await session.flush()
@@ -159,24 +227,33 @@ async def apply_state_change(
     detail: str,
     at: datetime,
     terms: OrderTerms | None = None,
+    last_error: str | None = None,
 ) -> None:
     """Update only if the row is still in `expected_state` — the trading engine may have moved
-    it meanwhile — and append the event, all in the caller's transaction."""
+    it meanwhile, and then `ConcurrentChange` is raised and nothing is written — and append the
+    event, both in the caller's transaction, which this never commits. `at` is the row's new
+    `updated_at` and the event's `recorded_at`; `terms` and `last_error` change only if given."""
+    changes: dict[str, object] = {
+        "state": new_state.value,
+        "broker_id": broker_id,
+        "qty_filled": qty_filled,
+        "avg_fill_price": avg_fill_price,
+        "updated_at": at,
+    }
+    if terms is not None:
+        changes.update(terms.columns())
+    if last_error is not None:
+        changes["last_error"] = last_error
     result = await session.execute(
         update(OrderStateRow)
         .where(OrderStateRow.local_id == local_id, OrderStateRow.state == expected_state.value)
-        .values(
-            state=new_state.value,
-            broker_id=broker_id,
-            qty_filled=qty_filled,
-            avg_fill_price=avg_fill_price,
-            updated_at=at,
-            **(terms.columns() if terms is not None else {}),
-        )
+        .values(changes)
         .execution_options(synchronize_session=False)
     )
     if getattr(result, "rowcount", 0) != 1:
-        raise ConcurrentChange(local_id, expected_state.value)
+        # Only on this rare path is the row read again, to say what it became.
+        actual = await session.scalar(select(_O.state).where(_O.local_id == local_id))
+        raise ConcurrentChange(local_id, expected_state.value, actual)
     await session.execute(
         insert(OrderEventRow).values(
             order_local_id=local_id,
@@ -219,6 +296,35 @@ async def insert_trade(session: AsyncSession, trade: Trade) -> None:
 # row it sits in instead of failing somewhere inside the ORM.
 
 
+def _chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(ids), MAX_IDS_PER_QUERY):
+        yield ids[start : start + MAX_IDS_PER_QUERY]
+
+
+def _by_unique(
+    orders: list[LocalOrder], column: str, key: Callable[[LocalOrder], str | None]
+) -> dict[str, LocalOrder]:
+    found: dict[str, LocalOrder] = {}
+    for order in orders:
+        value = key(order)
+        if value is None:
+            continue
+        if value in found:
+            raise CorruptRow(
+                "order_state",
+                f"local_id {found[value].local_id} and {order.local_id}",
+                column,
+                f"{value!r} is claimed by both rows",
+            )
+        found[value] = order
+    return found
+
+
+def _second_prefix(moment: datetime) -> str:
+    """`2026-11-24T15:31:00`: every stored form of a time within that second starts with it."""
+    return format_utc(moment)[:19]
+
+
 def _select_orders() -> AnySelect:
     return select(OrderStateRow.__table__).order_by(_O.id)
 
@@ -236,7 +342,8 @@ async def _orders(session: AsyncSession, query: AnySelect) -> list[LocalOrder]:
 
 
 def _local_order(row: Row[Any]) -> LocalOrder:
-    reader = _Reader("order_state", f"local_id {row.local_id}", row)
+    key = f"local_id {row.local_id}" if row.local_id else f"id {row.id}, no local_id"
+    reader = _Reader("order_state", key, row)
     return LocalOrder(
         local_id=reader.text("local_id"),
         broker_id=reader.optional_text("broker_id"),
@@ -261,7 +368,8 @@ def _local_order(row: Row[Any]) -> LocalOrder:
 
 
 def _trade(row: Row[Any]) -> Trade:
-    reader = _Reader("trade", f"trade_id {row.trade_id}", row)
+    key = f"trade_id {row.trade_id}" if row.trade_id else f"id {row.id}, no trade_id"
+    reader = _Reader("trade", key, row)
     return Trade(
         trade_id=reader.text("trade_id"),
         correlation_id=reader.text("correlation_id"),

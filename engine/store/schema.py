@@ -1,6 +1,6 @@
-"""`recon db init`: create or upgrade the schema with Alembic, run from code so no alembic.ini
-has to travel with the package. Safe to run twice, and on a database the trading engine
-created itself."""
+"""`recon db init`: create or upgrade the schema with Alembic run from code (no alembic.ini
+travels with the package), safe to run twice and on a database whose SPEC tables the trading
+engine created itself, which are completed around and never altered."""
 
 from __future__ import annotations
 
@@ -11,26 +11,33 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Connection, inspect
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from engine.store.database import create_engine, database_label
 from engine.store.errors import SchemaNotReady, StoreError
-from engine.store.models import Base
+from engine.store.models import SPEC_TABLES, Base
+from engine.store.revision import VERSION_TABLE
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
 @dataclass(frozen=True, slots=True)
 class SchemaReport:
+    """What `init_schema` found and did."""
+
     database: str
-    previous_revision: str | None
+    previous_revision: str | None  # None: the database had never been initialised by recon
     current_revision: str
     created_tables: tuple[str, ...]
 
+    @property
+    def already_current(self) -> bool:
+        return self.previous_revision == self.current_revision
+
     def describe(self) -> str:
-        if self.previous_revision == self.current_revision:
+        if self.already_current:
             return f"{self.database}: schema already current (revision {self.current_revision})"
         created = ", ".join(self.created_tables) or "no tables"
         return (
@@ -40,43 +47,71 @@ class SchemaReport:
 
 
 async def init_schema(url: str) -> SchemaReport:
+    """Create what is missing and bring the schema to the newest revision."""
+    label = database_label(url)
     engine = create_engine(url)
     try:
         async with engine.begin() as connection:
             before, tables_before = await connection.run_sync(_revision_and_tables)
+            if before is None:
+                await connection.run_sync(_check_engine_tables)
+            elif before != head_revision() and before not in _known_revisions():
+                raise SchemaNotReady(_newer_revision_message(before))
             await connection.run_sync(_upgrade_to_head)
             after, tables_after = await connection.run_sync(_revision_and_tables)
     except SQLAlchemyError as exc:
-        raise StoreError(f"cannot initialise {database_label(url)}: {_first_line(exc)}") from exc
+        raise StoreError(f"cannot initialise {label}: {_first_line(exc)}") from exc
+    except CommandError as exc:
+        raise StoreError(f"cannot migrate {label}: {_first_line(exc)}") from exc
     finally:
         await engine.dispose()
     return SchemaReport(
-        database=database_label(url),
+        database=label,
         previous_revision=before,
         current_revision=after or "none",
         created_tables=tuple(sorted(tables_after - tables_before)),
     )
 
 
-async def require_current_schema(engine: AsyncEngine) -> None:
-    """Refuse to work on a database `recon db init` has not prepared."""
-    try:
-        async with engine.connect() as connection:
-            revision, _ = await connection.run_sync(_revision_and_tables)
-    except SQLAlchemyError as exc:
-        raise StoreError(f"cannot open the database: {_first_line(exc)}") from exc
-    if revision != _head_revision():
-        raise SchemaNotReady(
-            f"the database schema is at revision {revision or 'none'}, recon needs "
-            f"{_head_revision()}: run `recon db init` first"
-        )
+def head_revision() -> str:
+    """The newest migration shipped with this recon."""
+    head = _script_directory().get_current_head()
+    if head is None:
+        raise StoreError("recon's migrations are missing from the installation")
+    return head
 
 
-def _alembic_config(connection: Connection) -> AlembicConfig:
+def _check_engine_tables(connection: Connection) -> None:
+    """The trading engine's own tables, if it made them, must hold every SPEC column: recon
+    adds tables beside them but never alters them."""
+    inspector = inspect(connection)
+    existing = set(inspector.get_table_names())
+    for table in SPEC_TABLES:
+        if table not in existing:
+            continue
+        present = {column["name"] for column in inspector.get_columns(table)}
+        missing = [c.name for c in Base.metadata.tables[table].columns if c.name not in present]
+        if missing:
+            raise SchemaNotReady(
+                f"the existing table {table} lacks {', '.join(missing)}; recon does not alter "
+                "the trading engine's tables (is this the engine's database?)"
+            )
+
+
+def _alembic_config(connection: Connection | None = None) -> AlembicConfig:
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.attributes["connection"] = connection
+    if connection is not None:
+        config.attributes["connection"] = connection
     return config
+
+
+def _script_directory() -> ScriptDirectory:
+    return ScriptDirectory.from_config(_alembic_config())
+
+
+def _known_revisions() -> set[str]:
+    return {script.revision for script in _script_directory().walk_revisions()}
 
 
 def _upgrade_to_head(connection: Connection) -> None:
@@ -84,18 +119,18 @@ def _upgrade_to_head(connection: Connection) -> None:
 
 
 def _revision_and_tables(connection: Connection) -> tuple[str | None, set[str]]:
-    revision = MigrationContext.configure(connection).get_current_revision()
+    revision = MigrationContext.configure(
+        connection, opts={"version_table": VERSION_TABLE}
+    ).get_current_revision()
     tables = set(inspect(connection).get_table_names()) & set(Base.metadata.tables)
     return revision, tables
 
 
-def _head_revision() -> str:
-    config = AlembicConfig()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    head = ScriptDirectory.from_config(config).get_current_head()
-    if head is None:
-        raise StoreError("recon's migrations are missing from the installation")
-    return head
+def _newer_revision_message(revision: str) -> str:
+    return (
+        f"the database schema is at revision {revision}, which this recon does not know "
+        f"(it knows up to {head_revision()}): a newer recon migrated it; upgrade recon"
+    )
 
 
 def _first_line(error: Exception) -> str:

@@ -1,5 +1,5 @@
-"""The two column types money and time go through: Decimal as exact TEXT, and aware UTC
-datetimes as ISO-8601 TEXT ending in `Z`. A stored value neither can read raises `CorruptValue`."""
+"""The two column types money and time go through, Decimal as exact TEXT and aware UTC datetimes
+as ISO-8601 TEXT ending in `Z`, each raising `CorruptValue` on a stored value it cannot read."""
 
 from __future__ import annotations
 

@@ -109,6 +109,7 @@ def upgrade() -> None:
             sa.Column("outcome", sa.Text),
             sa.Column("outcome_detail", sa.Text),
             sa.Column("finished_at", sa.Text),
+            sa.UniqueConstraint("run_id", "seq"),
         )
     indexes = [
         ("ix_order_state_broker_id", "order_state", ["broker_id"]),
