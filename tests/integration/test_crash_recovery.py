@@ -9,12 +9,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
+from engine.reconcile.lock import reconciliation_lock
 from engine.simulator.local_seed import seed_local_database
 from engine.simulator.runner import Simulator, SimulatorThread
+from engine.store import create_engine
 from tests.integration.reconcile_harness import held, stop_cover
 
 KILL_DEADLINE_SECONDS = 30
@@ -96,29 +97,23 @@ def test_killed_run_is_reported_and_the_next_converges_without_duplicates(
     assert json.loads(again.stdout)["actions"] == []
 
 
-def test_second_reconciliation_on_the_same_database_exits_3(
-    crashed_day: Simulator, db_url: str, tmp_path: Path
+async def test_second_reconciliation_on_the_same_database_exits_3(
+    crashed_day: Simulator, db_url: str
 ) -> None:
-    crashed_day.latency = 0.3
-    first = subprocess.Popen(
-        reconcile_command(),
-        env=environment(crashed_day, db_url),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    engine = create_engine(db_url)
     try:
-        deadline = time.monotonic() + KILL_DEADLINE_SECONDS
-        while crashed_day.requests.count("GET") == 0 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        second = subprocess.run(
-            reconcile_command(),
-            env=environment(crashed_day, db_url),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        # This test holds the lock as a running reconciliation would, in another process's
+        # stead; the real `recon` process must see it and step back.
+        async with reconciliation_lock(engine):
+            second = await asyncio.create_subprocess_exec(
+                *reconcile_command(),
+                env=environment(crashed_day, db_url),
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            _, stderr = await second.communicate()
     finally:
-        first.kill()
-        first.wait()
+        await engine.dispose()
     assert second.returncode == 3
-    assert "another reconciliation" in second.stderr
+    assert b"another reconciliation" in stderr
+    assert crashed_day.requests.count("GET") == 0
