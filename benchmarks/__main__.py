@@ -21,8 +21,7 @@ from engine.reconcile.plan import plan
 from engine.simulator.local_seed import seed_local_database
 from engine.simulator.runner import SimulatorThread
 from engine.simulator.scenarios import LocalBookSeed
-from engine.store import create_engine, session_factory
-from engine.store import queries
+from engine.store import create_engine, queries, session_factory
 from tests.factories import NOW, SETTINGS, make_filled_entry, make_local_order
 
 
@@ -39,7 +38,8 @@ class Figure:
 
     def line(self) -> str:
         verdict = "ok" if self.ok else "OVER"
-        return f"{self.name:<58} {self.value:>9.3f} {self.unit:<8} bound {self.bound:>7.3f}  {verdict}"
+        figure = f"{self.value:>9.3f} {self.unit:<8}"
+        return f"{self.name:<62} {figure} bound {self.bound:>7.3f}  {verdict}"
 
 
 def diff_and_plan_cpu() -> Figure:
@@ -99,9 +99,10 @@ def _renamed(order, local_id: str, correlation_id: str):  # type: ignore[no-unty
 
 
 def hundred_stops_process() -> Figure:
-    with tempfile.TemporaryDirectory() as folder, SimulatorThread(
-        unprotected_positions(100)
-    ) as simulator:
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        SimulatorThread(unprotected_positions(100)) as simulator,
+    ):
         db_url = f"sqlite:///{Path(folder) / 'bench.db'}"
         asyncio.run(seed_local_database(db_url, simulator.local_book))
         simulator.latency = 0.05
@@ -124,9 +125,7 @@ def hundred_stops_process() -> Figure:
     if done.returncode != 0 or placed != 100:
         print(done.stderr[-2000:], file=sys.stderr)
         raise SystemExit(f"the 100-stop run failed (exit {done.returncode}, {placed} stops)")
-    return Figure(
-        "recon reconcile, 100 emergency stops, broker at 50 ms", elapsed, 2.5, "s wall"
-    )
+    return Figure("recon reconcile, 100 emergency stops, broker at 50 ms", elapsed, 2.5, "s wall")
 
 
 BENCHMARKS: list[Callable[[], Figure | list[Figure]]] = [

@@ -4,6 +4,8 @@ callback, with broker and database work in workers so the screen never blocks.""
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import json
 import time
 from collections import Counter
@@ -26,7 +28,7 @@ from console.screens.help import HelpScreen
 from console.screens.live_gate import LiveGateScreen
 from console.screens.plan_preview import PlanScreen
 from console.screens.summary import SummaryScreen
-from console.views import order_lines, position_lines, short_id
+from console.views import OrderLine, PositionLine, order_lines, position_lines
 from console.widgets.account_bar import AccountBar
 from console.widgets.diff_tables import OrdersTable, PositionsTable
 from console.widgets.phase_pane import PhasePane
@@ -74,6 +76,7 @@ class Backend(Protocol):
 
 
 BackendFactory = Callable[[], Awaitable[Backend]]
+LOG_LINES_KEPT = 1_000
 
 
 class ReconApp(App[int]):
@@ -108,6 +111,7 @@ class ReconApp(App[int]):
         self.plan: Plan | None = None
         self.protection: dict[str, Protection] = {}
         self.last_result: RunResult | None = None
+        self._protection_counts: Counter[Protection] = Counter()
         self._stops_planned: Counter[str] = Counter()
         self._stops_confirmed: Counter[str] = Counter()
         self._confirm_all: set[ActionKind] = set()
@@ -127,11 +131,12 @@ class ReconApp(App[int]):
         with Horizontal(id="phases"):
             for phase in Phase:
                 yield PhasePane(phase, self._clock)
-        yield RichLog(id="log", markup=True, wrap=True)
+        yield RichLog(id="log", markup=True, wrap=True, max_lines=LOG_LINES_KEPT)
         yield Footer()
 
     def on_mount(self) -> None:
-        self.connect()
+        # After the first frame: connecting imports alpaca-py and SQLAlchemy, which take a while.
+        self.call_after_refresh(self.connect)
 
     # Work ----------------------------------------------------------------------------------
 
@@ -297,10 +302,11 @@ class ReconApp(App[int]):
         result = message.result
         self.last_result = result
         for position in result.positions:
-            self.protection[position.symbol] = (
-                Protection.PROTECTED if position.protected else Protection.UNPROTECTED
-            )
-        self._draw_book()
+            if position.symbol in self.protection:
+                self._set_protection(
+                    position.symbol,
+                    Protection.PROTECTED if position.protected else Protection.UNPROTECTED,
+                )
         self.query_one("#status", Static).update(
             f"Run {result.run_id} finished: exit {result.exit_code} — "
             f"{sum(p.protected for p in result.positions)} of {len(result.positions)} "
@@ -332,15 +338,13 @@ class ReconApp(App[int]):
             case ActionFailed(action, error):
                 self._write_log(f"[b red]✗ {_label(action)} {error}[/]")
                 self._pane(action.phase).fail(error)
-            case StopSubmitted(symbol, order_id, qty):
+            case StopSubmitted(symbol, _, _):
                 if self.protection.get(symbol) is not Protection.PROTECTED:
                     self._set_protection(symbol, Protection.STOP_PENDING)
-                self._write_log(f"stop {short_id(order_id)} for {qty} {symbol} submitted")
-            case StopConfirmed(symbol, order_id, qty):
+            case StopConfirmed(symbol, _, _):
                 self._stops_confirmed[symbol] += 1
                 if self._stops_confirmed[symbol] >= self._stops_planned[symbol]:
                     self._set_protection(symbol, Protection.PROTECTED)
-                self._write_log(f"[green]stop {short_id(order_id)} for {qty} {symbol} confirmed[/]")
 
     # Drawing -------------------------------------------------------------------------------
 
@@ -360,30 +364,38 @@ class ReconApp(App[int]):
     def _adopt(self, diff: Diff, plan: Plan) -> None:
         self.diff, self.plan = diff, plan
         self.protection = {row.symbol: row.protection for row in diff.positions}
+        self._protection_counts = Counter(self.protection.values())
         self._stops_planned = Counter(
             action.symbol for action in plan.actions if action.kind is ActionKind.EMERGENCY_STOP
         )
         self._draw_book()
 
-    def _draw_book(self) -> None:
-        if self.diff is None:
-            return
-        wanted = self.filter_text
-        orders = [line for line in order_lines(self.diff) if wanted in line.symbol]
-        self.query_one(OrdersTable).show(orders)
-        counts = self.diff.order_counts()
-        self.query_one("#order-counts", Static).update(_counts(counts))
-        self._draw_positions()
+    @property
+    def settled(self) -> bool:
+        """No engine work and no drawing in flight: what is on screen is the whole story."""
+        drawing = any(w.group == "draw" and w.is_running for w in self.workers)
+        return not self.busy and not drawing
 
-    def _draw_positions(self) -> None:
+    @work(exclusive=True, group="draw")
+    async def _draw_book(self) -> None:
         if self.diff is None:
             return
-        wanted = self.filter_text
-        lines = [line for line in position_lines(self.diff) if wanted in line.symbol]
-        self.query_one(PositionsTable).show(lines, self.protection)
+        diff, wanted = self.diff, self.filter_text
+        # Turning 10,000 orders into lines is pure work: off the event loop, so frames keep
+        # coming while it runs.
+        orders, positions = await asyncio.to_thread(_lines, diff, wanted)
+        await self.query_one(OrdersTable).show(orders)
+        self.query_one("#order-counts", Static).update(_counts(diff.order_counts()))
+        await self.query_one(PositionsTable).show(positions, self.protection)
         self._count_positions()
+        # A large book is hundreds of thousands of long-lived objects; a full collection that
+        # walks them all stalls the screen for a third of a second. They stay until the next
+        # draw, so the collector is told to leave them be.
+        gc.freeze()
 
     def _set_protection(self, symbol: str, status: Protection) -> None:
+        self._protection_counts[self.protection[symbol]] -= 1
+        self._protection_counts[status] += 1
         self.protection[symbol] = status
         self.query_one(PositionsTable).set_protection(symbol, status)
         self._count_positions()
@@ -391,7 +403,7 @@ class ReconApp(App[int]):
     def _count_positions(self) -> None:
         if self.diff is None:
             return
-        protected = sum(1 for status in self.protection.values() if status is Protection.PROTECTED)
+        protected = self._protection_counts[Protection.PROTECTED]
         self.query_one("#position-counts", Static).update(
             f"{_counts(self.diff.position_counts())} · {protected} of {len(self.protection)} "
             "protected"
@@ -410,6 +422,13 @@ class ReconApp(App[int]):
         path = self._reports_dir / f"recon-run-{result.run_id}.json"
         path.write_text(json.dumps(result.to_json(), indent=2))
         return path
+
+
+def _lines(diff: Diff, wanted: str) -> tuple[list[OrderLine], list[PositionLine]]:
+    return (
+        [line for line in order_lines(diff) if wanted in line.symbol],
+        [line for line in position_lines(diff) if wanted in line.symbol],
+    )
 
 
 def _label(action: PlanAction) -> str:

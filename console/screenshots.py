@@ -37,7 +37,7 @@ async def capture(folder: Path) -> list[Path]:
             def save(name: str) -> None:
                 written.append(Path(app.save_screenshot(f"{name}.svg", path=str(folder))))
 
-            await until(lambda: app.diff is not None and not app.busy)
+            await until(lambda: app.diff is not None and app.settled)
             save("1-before-the-run")
             await pilot.press("p")
             await until(lambda: isinstance(app.screen, PlanScreen))

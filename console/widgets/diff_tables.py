@@ -3,6 +3,9 @@ there is no partner, differing cells highlighted; and the positions with their p
 
 from __future__ import annotations
 
+import asyncio
+from typing import Generic, TypeVar
+
 from rich.text import Text
 from textual.widgets import DataTable
 
@@ -24,29 +27,80 @@ PROTECTION_STYLES = {
 }
 
 
-class OrdersTable(DataTable[Text]):
+Line = TypeVar("Line")
+
+# Rows are added this many at a time, yielding between batches, so a 10,000-order book never
+# holds the screen still for long while it is measured and drawn.
+ROWS_PER_BATCH = 100
+ORDER_COLUMNS = (
+    "match",
+    "symbol",
+    *(f"local {name}" for name in ORDER_FIELDS),
+    DIVIDER,
+    *(f"broker {name}" for name in ORDER_FIELDS),
+)
+
+
+class _KeyedTable(DataTable[Text], Generic[Line]):
+    """A table whose rows are redrawn only where their line changed."""
+
+    column_keys: tuple[str, ...] = ()
+
     def on_mount(self) -> None:
         self.cursor_type = "row"
-        self.zebra_stripes = True
-        self.add_columns(
-            "match",
-            "symbol",
-            *(f"local {name}" for name in ORDER_FIELDS),
-            DIVIDER,
-            *(f"broker {name}" for name in ORDER_FIELDS),
-        )
+        self._drawn: dict[str, Line] = {}
 
-    def show(self, lines: list[OrderLine]) -> None:
+    def cells(self, line: Line) -> list[Text]:
+        raise NotImplementedError
+
+    async def show_rows(self, rows: list[tuple[str, Line]]) -> None:
+        if [key for key, _ in rows] == list(self._drawn):
+            for n, (key, line) in enumerate(rows, start=1):
+                if line != self._drawn[key]:
+                    self._replace(key, line)
+                if n % ROWS_PER_BATCH == 0:
+                    await asyncio.sleep(0)
+            return
         self.clear()
-        for line in lines:
-            self.add_row(
-                Text(str(line.match), style=MATCH_STYLES[line.match]),
-                Text(line.symbol, style="bold"),
-                *_cells(line.local, line.differing),
-                Text(DIVIDER, style="dim"),
-                *_cells(line.broker, line.differing),
-                key=line.key,
-            )
+        self._drawn = {}
+        for start in range(0, len(rows), ROWS_PER_BATCH):
+            for key, line in rows[start : start + ROWS_PER_BATCH]:
+                self.add_row(*self.cells(line), key=key)
+                self._drawn[key] = line
+            await asyncio.sleep(0)
+
+    def _replace(self, key: str, line: Line) -> None:
+        old_cells = self.cells(self._drawn[key])
+        for column, old, new in zip(self.column_keys, old_cells, self.cells(line), strict=True):
+            if old != new:
+                self.update_cell(key, column, new)
+        self._drawn[key] = line
+
+
+class OrdersTable(_KeyedTable[OrderLine]):
+    column_keys = ORDER_COLUMNS
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.zebra_stripes = True
+        for label in ORDER_COLUMNS:
+            self.add_column(label, key=label)
+
+    async def show(self, lines: list[OrderLine]) -> None:
+        await self.show_rows([(line.key, line) for line in lines])
+
+    def cells(self, line: OrderLine) -> list[Text]:
+        return _order_cells(line)
+
+
+def _order_cells(line: OrderLine) -> list[Text]:
+    return [
+        Text(str(line.match), style=MATCH_STYLES[line.match]),
+        Text(line.symbol, style="bold"),
+        *_cells(line.local, line.differing),
+        Text(DIVIDER, style="dim"),
+        *_cells(line.broker, line.differing),
+    ]
 
 
 POSITION_COLUMNS = (
@@ -69,29 +123,27 @@ ROW_STYLES = {
 }
 
 
-class PositionsTable(DataTable[Text]):
+class PositionsTable(_KeyedTable[tuple[PositionLine, Protection]]):
+    column_keys = tuple(key for _, key in POSITION_COLUMNS)
+
     def on_mount(self) -> None:
-        self.cursor_type = "row"
-        self._lines: dict[str, PositionLine] = {}
+        super().on_mount()
         for label, key in POSITION_COLUMNS:
             self.add_column(label, key=key)
 
-    def show(self, lines: list[PositionLine], protection: dict[str, Protection]) -> None:
-        self.clear()
-        self._lines = {line.symbol: line for line in lines}
-        for line in lines:
-            self.add_row(
-                *_position_cells(line, protection.get(line.symbol, line.protection)),
-                key=line.symbol,
-            )
+    async def show(self, lines: list[PositionLine], protection: dict[str, Protection]) -> None:
+        await self.show_rows(
+            [(line.symbol, (line, protection.get(line.symbol, line.protection))) for line in lines]
+        )
+
+    def cells(self, line: tuple[PositionLine, Protection]) -> list[Text]:
+        return _position_cells(*line)
 
     def set_protection(self, symbol: str, status: Protection) -> None:
         """Recolour one row in place: a large book is not redrawn for every stop."""
-        line = self._lines.get(symbol)
-        if line is None:
-            return  # filtered out of view
-        for (_, key), cell in zip(POSITION_COLUMNS, _position_cells(line, status), strict=True):
-            self.update_cell(symbol, key, cell)
+        drawn = self._drawn.get(symbol)
+        if drawn is not None:  # else filtered out of view
+            self._replace(symbol, (drawn[0], status))
 
 
 def _position_cells(line: PositionLine, status: Protection) -> list[Text]:

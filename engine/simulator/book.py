@@ -8,9 +8,10 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from zoneinfo import ZoneInfo
 
 PENNY = Decimal("0.01")
 SUB_PENNY = Decimal("0.0001")
@@ -20,6 +21,12 @@ ORDER_TYPES = frozenset({"market", "limit", "stop", "stop_limit"})
 TIMES_IN_FORCE = frozenset({"day", "gtc", "opg", "cls", "ioc", "fok"})
 STOP_TYPES = frozenset({"stop", "stop_limit", "trailing_stop"})
 ID_NAMESPACE = uuid.UUID("5f1d8c3e-2b7a-4c55-9d0e-7a1b2c3d4e5f")
+NEW_YORK = ZoneInfo("America/New_York")
+SESSION_OPEN = time(9, 30)
+SESSION_CLOSE = time(16, 0)
+SATURDAY = 5
+# Far beyond any real order; keeps Decimal arithmetic (and quantize) inside its precision.
+MAX_WIRE_NUMBER = Decimal("1e12")
 
 # Alpaca's error codes, as its API returns them.
 CODE_INVALID_REQUEST = 40010001
@@ -190,15 +197,26 @@ class SimulatedBroker:
                 "last_maintenance_margin": "0",
                 "sma": "0",
                 "daytrade_count": 0,
+                "position_market_value": str(long_value - short_value),
+                "effective_buying_power": str(equity * 2),
+                "options_buying_power": str(self.account.cash),
+                "options_approved_level": 0,
+                "options_trading_level": 0,
+                "pending_transfer_in": "0",
+                "pending_transfer_out": "0",
+                "balance_asof": self.now().astimezone(NEW_YORK).date().isoformat(),
             }
 
     def clock_wire(self) -> dict[str, Any]:
         now = self.now()
+        with self._lock:
+            is_open = self.market_open
+        next_open, next_close = _session_edges(now, is_open)
         return {
             "timestamp": _ts(now),
-            "is_open": self.market_open,
-            "next_open": _ts(now + timedelta(days=1)),
-            "next_close": _ts(now + timedelta(hours=5)),
+            "is_open": is_open,
+            "next_open": _ts(next_open),
+            "next_close": _ts(next_close),
         }
 
     def positions_wire(self) -> list[dict[str, Any]]:
@@ -211,6 +229,12 @@ class SimulatedBroker:
             if position is None:
                 raise SimulatorRejection(404, CODE_NOT_FOUND, "position does not exist")
             return self._position_wire(position)
+
+    def position_qty(self, symbol: str) -> Decimal:
+        """Signed shares held: negative for a short, zero when flat."""
+        with self._lock:
+            position = self.positions.get(symbol)
+            return Decimal(0) if position is None else position.qty
 
     def list_orders(
         self,
@@ -284,11 +308,11 @@ class SimulatedBroker:
                 asset_id=self._asset_id(request.symbol),
             )
             self._store(order)
+            if order.type == "market" and not self.market_open:
+                order.status = "accepted"  # fills when the market opens
+            self._notify("pending_new" if order.status == "pending_new" else "new", order)
             if order.type == "market" and self.market_open:
                 self._fill(order, price)
-            elif order.type == "market":
-                order.status = "accepted"
-            self._notify("new", order)
             return order.to_wire()
 
     def cancel(self, order_id: str) -> None:
@@ -325,7 +349,33 @@ class SimulatedBroker:
                 ):
                     self._fill(order, price)
 
+    def set_market_open(self, is_open: bool) -> None:
+        """Open or close the market; on opening, market orders accepted meanwhile fill."""
+        with self._lock:
+            self.market_open = is_open
+            if not is_open:
+                return
+            for order in list(self.orders.values()):
+                price = self.prices.get(order.symbol)
+                if order.type == "market" and order.status == "accepted" and price is not None:
+                    self._fill(order, price)
+
     # Seeding (scenarios and tests) ---------------------------------------------------------
+
+    def set_account(
+        self,
+        *,
+        account_number: str | None = None,
+        cash: Decimal | None = None,
+        last_equity: Decimal | None = None,
+    ) -> None:
+        with self._lock:
+            if account_number is not None:
+                self.account.account_number = account_number
+            if cash is not None:
+                self.account.cash = cash
+            if last_equity is not None:
+                self.account.last_equity = last_equity
 
     def seed_position(self, symbol: str, qty: Decimal, avg_entry_price: Decimal) -> None:
         with self._lock:
@@ -352,7 +402,9 @@ class SimulatedBroker:
             return order
 
     def subscribe(self, listener: Callable[[str, dict[str, Any]], None]) -> None:
-        """Hear every order event (`new`, `fill`, `canceled`) as the trade stream reports it."""
+        """Hear every order event (`new`, `fill`, `canceled`) as the trade stream reports it.
+        Listeners run under the book's lock on whichever thread changed it: hand off, never
+        block."""
         with self._lock:
             self._listeners.append(listener)
 
@@ -555,10 +607,10 @@ class _OrderRequest:
         if side not in ("buy", "sell"):
             raise _invalid(f"side must be buy or sell (got {side!r})")
         order_type = body.get("type") or body.get("order_type")
-        if order_type not in ORDER_TYPES:
+        if not isinstance(order_type, str) or order_type not in ORDER_TYPES:
             raise _invalid(f"unsupported order type {order_type!r}")
         time_in_force = body.get("time_in_force")
-        if time_in_force not in TIMES_IN_FORCE:
+        if not isinstance(time_in_force, str) or time_in_force not in TIMES_IN_FORCE:
             raise _invalid(f"invalid time_in_force {time_in_force!r}")
         stop_price = _decimal(body.get("stop_price"), "stop_price")
         limit_price = _decimal(body.get("limit_price"), "limit_price")
@@ -598,11 +650,33 @@ def _decimal(value: object, name: str) -> Decimal | None:
         raise _invalid(f"{name} must be a number") from None
     if not number.is_finite():
         raise _invalid(f"{name} must be a finite number")
+    if abs(number) >= MAX_WIRE_NUMBER:
+        raise _invalid(f"{name} is out of range")
     return number
 
 
 def _invalid(message: str) -> SimulatorRejection:
     return SimulatorRejection(422, CODE_INVALID_REQUEST, message)
+
+
+def _session_edges(now: datetime, is_open: bool) -> tuple[datetime, datetime]:
+    """The next regular-session open and close in New York, weekends skipped (holidays are
+    not): while open, the close is today's."""
+    local = now.astimezone(NEW_YORK)
+    day = local.date()
+    if is_open:
+        close = datetime.combine(day, SESSION_CLOSE, NEW_YORK)
+        return _next_session_open(day + timedelta(days=1)), close
+    if local.time() >= SESSION_OPEN:
+        day += timedelta(days=1)
+    opening = _next_session_open(day)
+    return opening, datetime.combine(opening.date(), SESSION_CLOSE, NEW_YORK)
+
+
+def _next_session_open(day: date) -> datetime:
+    while day.weekday() >= SATURDAY:
+        day += timedelta(days=1)
+    return datetime.combine(day, SESSION_OPEN, NEW_YORK)
 
 
 def _tick(price: Decimal) -> Decimal:

@@ -23,7 +23,9 @@ class FaultKind(StrEnum):
 @dataclass
 class Fault:
     """Applies to requests whose method matches (`*` for any) and whose path starts with
-    `path`; `times` is how many requests it spoils, None for every one."""
+    `path` — a prefix, so `/v2/orders` also spoils `/v2/orders/{id}` and
+    `/v2/orders:by_client_order_id`; `exact=True` spoils only `path` itself. `times` is how
+    many requests it spoils, None for every one. The first matching fault wins."""
 
     kind: FaultKind
     path: str = "/v2/"
@@ -32,13 +34,22 @@ class Fault:
     status: int = 500
     delay: float = 0.0
     rewrite: Callable[[Any], Any] | None = None
+    exact: bool = False
+
+    def __post_init__(self) -> None:
+        self.kind = FaultKind(self.kind)  # "status" reads as FaultKind.STATUS
+        self.method = self.method.upper()
 
     def matches(self, method: str, path: str) -> bool:
-        return (self.method == "*" or self.method == method) and path.startswith(self.path)
+        if self.method not in ("*", method):
+            return False
+        return path == self.path if self.exact else path.startswith(self.path)
 
 
 @dataclass(frozen=True, slots=True)
 class LoggedRequest:
+    """One request as it arrived, before auth, latency or faults: `at` is the book's clock."""
+
     method: str
     path: str
     query: str
@@ -80,6 +91,10 @@ class RequestLog:
     def record(self, entry: LoggedRequest) -> None:
         with self._lock:
             self._entries.append(entry)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
 
     def entries(self) -> list[LoggedRequest]:
         with self._lock:

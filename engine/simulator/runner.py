@@ -17,13 +17,18 @@ from engine.simulator.book import SimulatedBroker
 from engine.simulator.faults import Faults, RequestLog
 from engine.simulator.scenarios import LocalBookSeed, Scenario, load_scenario
 from engine.simulator.server import SimulatorContext, build_app
+from engine.simulator.stream import STREAM_PATH
 
 DEMO_KEY_ID = "PKSIMULATORDEMO00007Q"
 DEMO_SECRET_KEY = "simulator-demo-secret-not-a-real-key"
+# On stop, requests still in flight (a delay fault, say) get this long before they are cut off:
+# nobody is waiting for a simulator that is going away.
+SHUTDOWN_GRACE_SECONDS = 0.25
 
 
 class Simulator:
-    """One simulated broker behind one HTTP server."""
+    """One simulated broker behind one HTTP server: point alpaca-py's `TradingClient` at `url`
+    and its `TradingStream` at `stream_url`."""
 
     def __init__(
         self,
@@ -41,6 +46,7 @@ class Simulator:
         self.key_id = key_id
         self.secret_key = secret_key
         self.url = ""
+        self.stream_url = ""
         self._runner: web.AppRunner | None = None
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -51,7 +57,12 @@ class Simulator:
             credentials=(self.key_id, self.secret_key),
             latency=lambda: self.latency,
         )
-        self._runner = web.AppRunner(build_app(context), access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(
+            build_app(context),
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=SHUTDOWN_GRACE_SECONDS,
+        )
         await self._runner.setup()
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -59,6 +70,7 @@ class Simulator:
         await web.SockSite(self._runner, listener).start()
         bound_host, bound_port = listener.getsockname()[:2]
         self.url = f"http://{bound_host}:{bound_port}"
+        self.stream_url = f"ws://{bound_host}:{bound_port}{STREAM_PATH}"
 
     async def stop(self) -> None:
         if self._runner is not None:
@@ -91,8 +103,12 @@ class SimulatorThread:
         scenario: str | Scenario = "empty",
         *,
         now: Callable[[], datetime] | None = None,
+        key_id: str = DEMO_KEY_ID,
+        secret_key: str = DEMO_SECRET_KEY,
     ) -> None:
-        self.simulator = Simulator(_scenario(scenario), now=now)
+        self.simulator = Simulator(
+            _scenario(scenario), now=now, key_id=key_id, secret_key=secret_key
+        )
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 

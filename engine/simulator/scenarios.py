@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from engine.domain import (
@@ -21,6 +21,9 @@ from engine.domain import (
 from engine.simulator.book import SimAccount, SimOrder, SimulatedBroker
 
 D = Decimal
+# The moment the trading engine died in `crashed_day`: 10:31 in New York, the market open. Tests
+# and snapshots run the simulator's clock here; `recon demo` and `recon sim` use the wall clock.
+CRASH_TIME = datetime(2026, 11, 24, 15, 31, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +36,9 @@ class LocalBookSeed:
 
 @dataclass(frozen=True, slots=True)
 class Scenario:
+    """A named starting point: `seed` writes the broker's side into a fresh book, relative to
+    the book's clock, and returns the rows the trading engine's database holds."""
+
     name: str
     description: str
     seed: Callable[[SimulatedBroker], LocalBookSeed]
@@ -49,6 +55,9 @@ def load_scenario(name: str) -> Scenario:
         raise UnknownScenario(
             f"unknown scenario {name!r}; choose from {', '.join(SCENARIOS)}"
         ) from None
+
+
+load = load_scenario
 
 
 def _empty(broker: SimulatedBroker) -> LocalBookSeed:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,8 +23,11 @@ from engine.simulator.book import (
     SimulatorRejection,
 )
 from engine.simulator.faults import Fault, FaultKind, Faults, LoggedRequest, RequestLog
+from engine.simulator.stream import add_stream_route
 
 MAX_ORDERS_LIMIT = 500
+ORDER_SIDES = ("buy", "sell")
+log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -55,6 +59,7 @@ def build_app(context: SimulatorContext) -> web.Application:
     app.router.add_get("/v2/orders:by_client_order_id", _by_client_order_id)
     app.router.add_get("/v2/orders/{order_id}", _get_order)
     app.router.add_delete("/v2/orders/{order_id}", _cancel)
+    add_stream_route(app, context.broker, context.credentials)
     return app
 
 
@@ -72,6 +77,14 @@ async def _alpaca_middleware(request: web.Request, handler: Handler) -> web.Stre
         or request.headers.get("APCA-API-SECRET-KEY") != secret
     ):
         return _error(401, CODE_UNAUTHORIZED, "request is not authorized")
+    try:
+        # The whole request arrives before any wait: a client that gives up during the latency
+        # or a delay fault has still sent its order, as it would have to a real broker.
+        await request.read()
+    except ConnectionError:
+        return _error(400, CODE_INVALID_REQUEST, "connection lost while reading the request")
+    except web.HTTPException as exc:  # larger than aiohttp accepts
+        return _error(exc.status, _code_for(exc.status), exc.reason.lower())
     latency = context.latency()
     if latency:
         await asyncio.sleep(latency)
@@ -80,13 +93,23 @@ async def _alpaca_middleware(request: web.Request, handler: Handler) -> web.Stre
         early = await _before(fault, request)
         if early is not None:
             return early
-    try:
-        response = await handler(request)
-    except SimulatorRejection as rejection:
-        return _error(rejection.http_status, rejection.code, rejection.message)
+    response = await _answer(request, handler)
     if fault is not None:
         return _after(fault, request, response)
     return response
+
+
+async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The route's answer, every failure as an Alpaca error body rather than aiohttp's text."""
+    try:
+        return await handler(request)
+    except SimulatorRejection as rejection:
+        return _error(rejection.http_status, rejection.code, rejection.message)
+    except web.HTTPException as exc:  # no such route, or not this method
+        return _error(exc.status, _code_for(exc.status), exc.reason.lower())
+    except Exception:
+        log.exception("simulator_route_failed method=%s path=%s", request.method, request.path)
+        return _error(500, CODE_INTERNAL, "internal server error")
 
 
 async def _before(fault: Fault, request: web.Request) -> web.StreamResponse | None:
@@ -103,8 +126,12 @@ async def _before(fault: Fault, request: web.Request) -> web.StreamResponse | No
 def _after(fault: Fault, request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
     if fault.kind is FaultKind.LOSE_ANSWER:
         return _dropped(request)
-    if fault.kind is FaultKind.REWRITE and fault.rewrite is not None:
-        assert isinstance(response, web.Response) and response.text is not None
+    if (
+        fault.kind is FaultKind.REWRITE
+        and fault.rewrite is not None
+        and isinstance(response, web.Response)
+        and response.text  # a 204 has nothing to rewrite
+    ):
         return web.json_response(fault.rewrite(json.loads(response.text)), status=response.status)
     return response
 
@@ -121,7 +148,12 @@ def _status_fault(status: int) -> web.Response:
         return _error(429, CODE_RATE_LIMITED, "rate limit exceeded")
     if status >= 500:
         return _error(status, CODE_INTERNAL, "internal server error")
-    return _error(status, CODE_INVALID_REQUEST, "injected fault")
+    return _error(status, _code_for(status), "injected fault")
+
+
+def _code_for(status: int) -> int:
+    """Alpaca's codes are the HTTP status followed by a five-digit reason: 404 -> 40410000."""
+    return status * 100_000 + 10_000
 
 
 async def _account(request: web.Request) -> web.Response:
@@ -154,7 +186,10 @@ async def _list_orders(request: web.Request) -> web.Response:
         raise _invalid("limit must be a whole number") from None
     if not 1 <= limit <= MAX_ORDERS_LIMIT:
         raise _invalid(f"limit must be between 1 and {MAX_ORDERS_LIMIT}")
-    symbols = [s for s in query.get("symbols", "").split(",") if s]
+    symbols = [s.strip() for s in query.get("symbols", "").split(",") if s.strip()]
+    side = query.get("side")
+    if side is not None and side not in ORDER_SIDES:
+        raise _invalid(f"invalid side {side!r}")
     orders = _broker(request).list_orders(
         status=status,
         limit=limit,
@@ -162,7 +197,7 @@ async def _list_orders(request: web.Request) -> web.Response:
         until=_timestamp(query.get("until"), "until"),
         direction=direction,
         symbols=symbols,
-        side=query.get("side"),
+        side=side,
     )
     return web.json_response(orders)
 
@@ -205,7 +240,8 @@ def _timestamp(raw: str | None, name: str) -> datetime | None:
     if raw is None:
         return None
     try:
-        parsed = datetime.fromisoformat(raw)
+        # An unescaped `+` in a query string arrives as a space.
+        parsed = datetime.fromisoformat(raw.replace(" ", "+"))
     except ValueError:
         raise _invalid(f"{name} must be an RFC 3339 timestamp") from None
     if parsed.tzinfo is None:

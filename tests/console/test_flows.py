@@ -18,7 +18,7 @@ ORPHANS = {"mobile-googl-dip-buy": "GOOGL", "phone-qqq-dip": "QQQ"}
 
 
 def ready(app: ReconApp) -> bool:
-    return app.diff is not None and not app.busy
+    return app.diff is not None and app.settled
 
 
 def open_orphans(simulator: Simulator) -> set[str]:

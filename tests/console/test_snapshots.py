@@ -18,7 +18,7 @@ SnapCompare = Callable[..., bool]
 
 
 def ready(app: ReconApp) -> Callable[[], bool]:
-    return lambda: app.diff is not None and not app.busy
+    return lambda: app.diff is not None and app.settled
 
 
 def test_before_the_run(snap_compare: SnapCompare, tmp_path: Path) -> None:
@@ -86,6 +86,6 @@ def test_broker_unreachable(snap_compare: SnapCompare, tmp_path: Path) -> None:
         simulator.faults.add(Fault(FaultKind.STATUS, path="/v2/account", status=503, times=None))
 
         async def refused(pilot: Pilot[int]) -> None:
-            await settle(pilot, lambda: app.last_result is not None and not app.busy)
+            await settle(pilot, lambda: app.last_result is not None and app.settled)
 
         assert snap_compare(app, terminal_size=SIZE, run_before=refused)

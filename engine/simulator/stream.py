@@ -1,0 +1,153 @@
+"""The simulator's `trade_updates` websocket, spoken as alpaca-py's `TradingStream` expects it:
+authenticate, listen, then one message for every order event in the book."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from engine.simulator.book import ID_NAMESPACE, SimulatedBroker
+
+STREAM_PATH = "/stream"
+TRADE_UPDATES = "trade_updates"
+# alpaca-py authenticates right after connecting; a silent client is let go.
+AUTH_TIMEOUT_SECONDS = 10.0
+# Going away: the simulator is shutting down.
+CLOSE_GOING_AWAY = 1001
+
+
+def add_stream_route(
+    app: web.Application, broker: SimulatedBroker, credentials: tuple[str, str]
+) -> None:
+    streams = _TradeStreams(broker, credentials)
+    app.router.add_get(STREAM_PATH, streams.handle)
+    app.on_shutdown.append(streams.close_all)
+
+
+def trade_update(event: str, order: dict[str, Any], position_qty: Decimal) -> dict[str, Any]:
+    """One `trade_updates` message; fills carry their price, quantity and the position after."""
+    data: dict[str, Any] = {"event": event, "order": order, "timestamp": order["updated_at"]}
+    if event in ("fill", "partial_fill"):
+        execution = f"{order['id']}:{event}:{order['filled_qty']}"
+        data.update(
+            execution_id=str(uuid.uuid5(ID_NAMESPACE, execution)),
+            price=order["filled_avg_price"],
+            qty=order["filled_qty"],
+            position_qty=str(position_qty),
+        )
+    return {"stream": TRADE_UPDATES, "data": data}
+
+
+class _TradeStreams:
+    """Every open stream connection: each listens to the book while it wants trade updates."""
+
+    def __init__(self, broker: SimulatedBroker, credentials: tuple[str, str]) -> None:
+        self._broker = broker
+        self._credentials = credentials
+        self._open: set[web.WebSocketResponse] = set()
+
+    async def handle(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._open.add(ws)
+        try:
+            if await self._authenticate(ws):
+                await self._converse(ws)
+        finally:
+            self._open.discard(ws)
+            await ws.close()
+        return ws
+
+    async def close_all(self, app: web.Application) -> None:
+        for ws in list(self._open):
+            await ws.close(code=CLOSE_GOING_AWAY, message=b"simulator stopping")
+
+    async def _authenticate(self, ws: web.WebSocketResponse) -> bool:
+        try:
+            async with asyncio.timeout(AUTH_TIMEOUT_SECONDS):
+                message = await _receive(ws)
+        except TimeoutError:
+            return False
+        data = message.get("data") if message is not None else None
+        authorized = (
+            message is not None
+            and message.get("action") in ("authenticate", "auth")
+            and isinstance(data, dict)
+            and (data.get("key_id"), data.get("secret_key")) == self._credentials
+        )
+        status = "authorized" if authorized else "unauthorized"
+        await ws.send_json(
+            {"stream": "authorization", "data": {"action": "authenticate", "status": status}}
+        )
+        return authorized
+
+    async def _converse(self, ws: web.WebSocketResponse) -> None:
+        loop = asyncio.get_running_loop()
+        updates: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+        def hear(event: str, order: dict[str, Any]) -> None:
+            # Runs under the book's lock, maybe on a test's thread: compute now, send later.
+            message = trade_update(event, order, self._broker.position_qty(order["symbol"]))
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nobody to tell
+                loop.call_soon_threadsafe(updates.put_nowait, message)
+
+        sender = asyncio.create_task(_forward(updates, ws))
+        listening = False
+        try:
+            while not ws.closed:
+                message = await _receive(ws)
+                if message is None:
+                    break
+                if message.get("action") != "listen":
+                    await _send_error(ws, "unrecognized action")
+                    continue
+                data = message.get("data")
+                wanted = data.get("streams") if isinstance(data, dict) else None
+                wants_updates = isinstance(wanted, list) and TRADE_UPDATES in wanted
+                if wants_updates and not listening:
+                    self._broker.subscribe(hear)
+                elif listening and not wants_updates:
+                    self._broker.unsubscribe(hear)
+                listening = wants_updates
+                streams = [TRADE_UPDATES] if listening else []
+                await ws.send_json({"stream": "listening", "data": {"streams": streams}})
+        finally:
+            if listening:
+                self._broker.unsubscribe(hear)
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
+
+
+async def _forward(updates: asyncio.Queue[dict[str, Any]], ws: web.WebSocketResponse) -> None:
+    while True:
+        message = await updates.get()
+        if ws.closed:
+            return
+        await ws.send_json(message)
+
+
+async def _receive(ws: web.WebSocketResponse) -> dict[str, Any] | None:
+    """The next JSON object from the client (text or binary frame), or None once it has gone;
+    anything that is not a JSON object reads as an empty one."""
+    while True:
+        frame = await ws.receive()
+        if frame.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+            return None
+        if frame.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+            continue
+        try:
+            parsed = json.loads(frame.data)
+        except ValueError:
+            return {}
+        return parsed if isinstance(parsed, dict) else {}
+
+
+async def _send_error(ws: web.WebSocketResponse, message: str) -> None:
+    await ws.send_json({"stream": "error", "data": {"error_message": message}})
