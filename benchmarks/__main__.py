@@ -9,13 +9,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import event
 
 from benchmarks.books import large_snapshot, unprotected_positions
+from benchmarks.console import first_frame_seconds, longest_frame_gap_seconds
 from engine.reconcile.diff import diff
 from engine.reconcile.plan import plan
 from engine.simulator.local_seed import seed_local_database
@@ -73,29 +74,23 @@ async def _count_local_state_queries(folder: Path, size: int) -> int:
     for n in range(size):
         symbol = f"S{n % 200}"
         orders.append(make_local_order(f"o{n}", symbol, client_order_id=f"c{n}"))
-        entry = make_filled_entry(symbol)
-        orders.append(
-            entry.__class__(**{**entry.__dict__} if hasattr(entry, "__dict__") else {})
-            if False
-            else _renamed(entry, f"e{n}", f"trip-{n}")
-        )
+        orders.append(replace(make_filled_entry(symbol), local_id=f"e{n}", correlation_id=f"t{n}"))
     await seed_local_database(url, LocalBookSeed(orders=tuple(orders)))
     engine = create_engine(url)
-    statements: list[str] = []
-    event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    selects: list[str] = []
+
+    def count(*execute: object) -> None:
+        if str(execute[2]).lstrip().upper().startswith("SELECT"):
+            selects.append(str(execute[2]))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
     async with session_factory(engine)() as session:
         await queries.load_open_orders(session)
         await queries.load_orders_linked_to(session, [], [f"c{n}" for n in range(size)])
         await queries.load_round_trips(session, [f"S{n}" for n in range(200)])
         await queries.load_trades_between(session, NOW - timedelta(days=1), NOW)
     await engine.dispose()
-    return len([s for s in statements if s.lstrip().upper().startswith("SELECT")])
-
-
-def _renamed(order, local_id: str, correlation_id: str):  # type: ignore[no-untyped-def]
-    from dataclasses import replace
-
-    return replace(order, local_id=local_id, correlation_id=correlation_id)
+    return len(selects)
 
 
 def hundred_stops_process() -> Figure:
@@ -128,10 +123,27 @@ def hundred_stops_process() -> Figure:
     return Figure("recon reconcile, 100 emergency stops, broker at 50 ms", elapsed, 2.5, "s wall")
 
 
+def console_first_frame() -> Figure:
+    return Figure(
+        "recon demo: first frame after process start", first_frame_seconds(), 1.0, "s wall"
+    )
+
+
+def console_frame_gap() -> Figure:
+    return Figure(
+        "console, 10,000-order book, longest stall while a run streams",
+        longest_frame_gap_seconds(),
+        0.1,
+        "s wall",
+    )
+
+
 BENCHMARKS: list[Callable[[], Figure | list[Figure]]] = [
     diff_and_plan_cpu,
     local_state_query_counts,
     hundred_stops_process,
+    console_first_frame,
+    console_frame_gap,
 ]
 
 
