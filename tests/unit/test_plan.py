@@ -1,9 +1,12 @@
 """The plan for each case of SPEC §3, over hand-built snapshots: no network, no database."""
 
+from dataclasses import replace
 from decimal import Decimal
 
 from engine.domain import (
+    BrokerOrder,
     BrokerOrderStatus,
+    LocalOrder,
     OrderRole,
     OrderState,
     OrderType,
@@ -49,7 +52,8 @@ def test_protected_position_with_matching_stop_plans_nothing() -> None:
     assert diff(snapshot).positions[0].protection is Protection.PROTECTED
 
 
-def test_order_filled_while_down_takes_the_broker_state() -> None:
+def entry_filled_while_down(price: str) -> tuple[LocalOrder, BrokerOrder]:
+    """MSFT's entry: `submitted` locally, filled 50 at `price` on the broker."""
     entry_id = broker_id()
     local = make_local_order(
         "entry-MSFT", "MSFT", Side.BUY, OrderRole.ENTRY, OrderType.MARKET,
@@ -57,8 +61,13 @@ def test_order_filled_while_down_takes_the_broker_state() -> None:
     )  # fmt: skip
     filled = make_broker_order(
         "MSFT", Side.BUY, "50", OrderType.MARKET, BrokerOrderStatus.FILLED,
-        stop_price=None, filled_qty="50", filled_avg_price="412.10", id=entry_id,
+        stop_price=None, filled_qty="50", filled_avg_price=price, id=entry_id,
     )  # fmt: skip
+    return local, filled
+
+
+def test_order_filled_while_down_takes_the_broker_state() -> None:
+    local, filled = entry_filled_while_down("412.10")
     result = plan_for(make_snapshot(recent_orders=(filled,), local_open=(local,)))
     action = result.actions[0]
     assert action.kind is ActionKind.TAKE_BROKER_STATE
@@ -324,15 +333,7 @@ def test_synthetic_entry_is_not_added_twice() -> None:
 
 
 def test_entry_filled_while_down_is_not_given_a_synthetic_twin() -> None:
-    entry_id = broker_id()
-    local = make_local_order(
-        "entry-MSFT", "MSFT", Side.BUY, OrderRole.ENTRY, OrderType.MARKET,
-        OrderState.SUBMITTED, qty="50", stop_price=None, broker_id=entry_id,
-    )  # fmt: skip
-    filled = make_broker_order(
-        "MSFT", Side.BUY, "50", OrderType.MARKET, BrokerOrderStatus.FILLED,
-        stop_price=None, filled_qty="50", filled_avg_price="400", id=entry_id,
-    )  # fmt: skip
+    local, filled = entry_filled_while_down("400")
     result = plan_for(
         make_snapshot(
             positions=(make_position("MSFT", "50", entry="400"),),
@@ -404,3 +405,9 @@ def test_actions_are_numbered_in_execution_order() -> None:
     assert [action.seq for action in result.actions] == [1, 2]
     assert [action.phase for action in result.actions] == [Phase.ORDERS, Phase.POSITIONS]
     assert result.actions[1].exposure == Decimal(10000)
+
+
+def test_numbering_keeps_every_field() -> None:
+    result = plan_for(make_snapshot(positions=(make_position("NVDA", "100"),)))
+    action = result.actions[0]
+    assert action.numbered(7) == replace(action, seq=7)
