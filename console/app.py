@@ -115,6 +115,7 @@ class ReconApp(App[int]):
         self._stops_planned: Counter[str] = Counter()
         self._stops_confirmed: Counter[str] = Counter()
         self._confirm_all: set[ActionKind] = set()
+        self._pending_log: list[str] = []
         self._live_confirmed = False
 
     def compose(self) -> ComposeResult:
@@ -413,7 +414,15 @@ class ReconApp(App[int]):
         return self.query_one(f"#phase-{phase.value}", PhasePane)
 
     def _write_log(self, line: str) -> None:
-        self.query_one(RichLog).write(line)
+        # Lines are gathered and written together on the next frame: a large run publishes
+        # thousands, and the log renders a batch for little more than the price of one.
+        if not self._pending_log:
+            self.call_after_refresh(self._flush_log)
+        self._pending_log.append(line)
+
+    def _flush_log(self) -> None:
+        lines, self._pending_log = self._pending_log, []
+        self.query_one(RichLog).write("\n".join(lines))
 
     def _export(self, result: RunResult) -> Path | None:
         if self._reports_dir is None:

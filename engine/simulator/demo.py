@@ -27,7 +27,10 @@ class DemoEnvironment:
 
     @property
     def reports_dir(self) -> Path:
-        return self.folder / "reports"
+        """Outlives the demo's scratch folder, so the report it shows the path of is kept."""
+        from platformdirs import user_data_dir
+
+        return Path(user_data_dir("recon")) / "demo-reports"
 
     async def start(self) -> ReconcileService:
         # Heavy imports wait for the console's first frame.
