@@ -38,6 +38,7 @@ from engine.broker.errors import (
     OrderNotFound,
 )
 from engine.broker.retry import RetryPolicy, TransientFailure, with_retries
+from engine.broker.trade_updates import TradeUpdates, stream_url
 from engine.broker.wire import (
     account_from_wire,
     clock_from_wire,
@@ -99,6 +100,7 @@ class AlpacaBroker:
         retry_policy: RetryPolicy | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        self._base_url, self._key_id, self._secret_key = base_url, key_id, secret_key
         self._client = TradingClient(
             api_key=key_id, secret_key=secret_key, raw_data=True, url_override=base_url
         )
@@ -164,6 +166,12 @@ class AlpacaBroker:
         await self._read(
             f"cancel order {broker_id}", lambda: self._client.cancel_order_by_id(broker_id)
         )
+
+    async def open_trade_updates(self) -> TradeUpdates | None:
+        updates = TradeUpdates(
+            url=stream_url(self._base_url), key_id=self._key_id, secret_key=self._secret_key
+        )
+        return updates if await updates.start() else None
 
     async def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

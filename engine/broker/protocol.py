@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from engine.broker.trade_updates import TradeUpdates
 from engine.domain import Account, BrokerOrder, BrokerPosition, MarketClock, NewOrder
 
 
@@ -32,5 +33,9 @@ class Broker(Protocol):
         ...
 
     async def cancel_order(self, broker_id: str) -> None: ...
+
+    async def open_trade_updates(self) -> TradeUpdates | None:
+        """The broker's live order stream, started; None when it cannot be had."""
+        ...
 
     async def close(self) -> None: ...

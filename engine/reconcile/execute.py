@@ -20,6 +20,7 @@ from engine.broker.errors import (
 )
 from engine.broker.protocol import Broker
 from engine.broker.status_map import meaning_of
+from engine.broker.trade_updates import TradeUpdates
 from engine.domain import (
     BrokerOrder,
     LocalOrder,
@@ -135,9 +136,11 @@ class Executor:
         decide: DecisionCallback,
         emit: Listener,
         now: Callable[[], datetime],
+        updates: TradeUpdates | None = None,
         pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._broker = broker
+        self._updates = updates
         self._ledger = ledger
         self._decide = decide
         self._emit = emit
@@ -377,7 +380,8 @@ class Executor:
         )
 
     async def _confirmed(self, placed: BrokerOrder) -> BrokerOrder:
-        """Placed means the broker reports it working; wait a little for a pending stop."""
+        """Placed means the broker reports it working. The trade stream usually says so first;
+        when it is silent (or absent), the order is asked for."""
         order = placed
         for _ in range(CONFIRMATION_POLLS):
             meaning = meaning_of(order.status)
@@ -385,9 +389,20 @@ class Executor:
                 return order
             if not meaning.is_open:
                 raise StopNotPlaced(f"{order.id} is {order.status}")
-            await self._pause(CONFIRMATION_POLL_SECONDS)
-            order = await self._broker.get_order(order.id)
+            heard = None
+            if self._updates is not None:
+                heard = await self._updates.wait_until(
+                    order.id, _no_longer_pending, CONFIRMATION_POLL_SECONDS
+                )
+            else:
+                await self._pause(CONFIRMATION_POLL_SECONDS)
+            order = heard or await self._broker.get_order(order.id)
         return order
+
+
+def _no_longer_pending(order: BrokerOrder) -> bool:
+    meaning = meaning_of(order.status)
+    return meaning.protects or not meaning.is_open
 
 
 def _recorded(row: LocalOrder, order: BrokerOrder) -> LocalOrder:

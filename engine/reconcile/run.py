@@ -27,7 +27,7 @@ from engine.reconcile.execute import Executor
 from engine.reconcile.fetch import fetch_snapshot
 from engine.reconcile.ledger import StoreLedger
 from engine.reconcile.local_book import StoreLocalBook
-from engine.reconcile.plan import Phase, Plan, PlanSettings, plan
+from engine.reconcile.plan import ActionKind, Phase, Plan, PlanSettings, plan
 from engine.reconcile.result import AccountSummary, RunResult, position_outcomes
 from engine.reconcile.snapshot import InvalidSnapshot, validate
 from engine.store import CorruptRow, journal, session_factory
@@ -89,13 +89,21 @@ async def reconcile(
 
     unfinished = await _open_journal(request, sessions, run_id, account.number, the_plan, now)
     emit(RunStarted(run_id=run_id, dry_run=False, unfinished_runs=unfinished))
-    report = await Executor(
-        broker=broker,
-        ledger=StoreLedger(sessions, run_id, now),
-        decide=decide,
-        emit=emit,
-        now=now,
-    ).run(the_plan)
+    # Only a run that places stops needs to hear them confirmed.
+    needs_stream = any(a.kind is ActionKind.EMERGENCY_STOP for a in the_plan.actions)
+    updates = await broker.open_trade_updates() if needs_stream else None
+    try:
+        report = await Executor(
+            broker=broker,
+            ledger=StoreLedger(sessions, run_id, now),
+            decide=decide,
+            emit=emit,
+            now=now,
+            updates=updates,
+        ).run(the_plan)
+    finally:
+        if updates is not None:
+            await updates.close()
 
     errors = [*the_plan.findings, *report.errors, *guard_errors]
     try:

@@ -1,0 +1,122 @@
+"""The broker's `trade_updates` websocket: orders as the broker reports them, the moment it
+does. Used to confirm stops without waiting on a poll; when the stream cannot be had, callers
+fall back to asking for each order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import aiohttp
+import structlog
+
+from engine.broker.errors import MalformedBrokerResponse
+from engine.broker.wire import order_from_wire
+from engine.domain import BrokerOrder
+
+log = structlog.get_logger("recon.trade_updates")
+
+CONNECT_TIMEOUT_SECONDS = 5.0
+
+
+def stream_url(base_url: str) -> str:
+    """Alpaca serves the trade stream beside the REST API: https://host → wss://host/stream."""
+    parts = urlsplit(base_url)
+    scheme = "wss" if parts.scheme == "https" else "ws"
+    return urlunsplit((scheme, parts.netloc, f"{parts.path.rstrip('/')}/stream", "", ""))
+
+
+class TradeUpdates:
+    """One listening connection; `latest(order_id)` and `wait(order_id)` read what it heard."""
+
+    def __init__(self, *, url: str, key_id: str, secret_key: str) -> None:
+        self._url = url
+        self._key_id = key_id
+        self._secret_key = secret_key
+        self._orders: dict[str, BrokerOrder] = {}
+        self._heard = asyncio.Condition()
+        self._session: aiohttp.ClientSession | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> bool:
+        """Connect, authenticate and listen; False (and a warning) if the broker will not."""
+        self._session = aiohttp.ClientSession()
+        try:
+            async with asyncio.timeout(CONNECT_TIMEOUT_SECONDS):
+                ws = await self._session.ws_connect(self._url)
+                await ws.send_json(
+                    {
+                        "action": "authenticate",
+                        "data": {"key_id": self._key_id, "secret_key": self._secret_key},
+                    }
+                )
+                if _status(await _receive(ws)) != "authorized":
+                    raise ConnectionRefusedError("the broker refused the stream's credentials")
+                await ws.send_json({"action": "listen", "data": {"streams": ["trade_updates"]}})
+        except (OSError, TimeoutError, aiohttp.ClientError, ValueError) as exc:
+            log.warning("trade_updates_unavailable", url=self._url, error=str(exc))
+            await self.close()
+            return False
+        self._task = asyncio.create_task(self._listen(ws))
+        return True
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._session is not None:
+            await self._session.close()
+
+    async def wait_until(
+        self, order_id: str, done: Callable[[BrokerOrder], bool], within_seconds: float
+    ) -> BrokerOrder | None:
+        """The order as the stream last reported it once `done` holds for it, or None if the
+        stream says nothing of the kind within `within_seconds`."""
+
+        def reached() -> bool:
+            order = self._orders.get(order_id)
+            return order is not None and done(order)
+
+        async with self._heard:
+            try:
+                await asyncio.wait_for(self._heard.wait_for(reached), within_seconds)
+            except TimeoutError:
+                return None
+            return self._orders[order_id]
+
+    async def _listen(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        while True:
+            message = await _receive(ws)
+            if message is None:
+                log.warning("trade_updates_closed", url=self._url)
+                return
+            data = message.get("data")
+            if message.get("stream") != "trade_updates" or not isinstance(data, dict):
+                continue
+            try:
+                order = order_from_wire(data.get("order"))
+            except MalformedBrokerResponse as exc:
+                log.warning("trade_update_unreadable", error=str(exc))
+                continue
+            async with self._heard:
+                self._orders[order.id] = order
+                self._heard.notify_all()
+
+
+async def _receive(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any] | None:
+    """Alpaca sends JSON in binary frames, the simulator in text ones; both are read."""
+    frame = await ws.receive()
+    if frame.type not in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
+        return None
+    decoded = json.loads(frame.data)
+    return decoded if isinstance(decoded, dict) else None
+
+
+def _status(message: dict[str, Any] | None) -> str | None:
+    data = message.get("data") if message else None
+    return data.get("status") if isinstance(data, dict) else None
