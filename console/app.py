@@ -116,6 +116,7 @@ class ReconApp(App[int]):
         self._stops_confirmed: Counter[str] = Counter()
         self._confirm_all: set[ActionKind] = set()
         self._pending_log: list[str] = []
+        self._recount_pending = False
         self._live_confirmed = False
 
     def compose(self) -> ComposeResult:
@@ -399,9 +400,13 @@ class ReconApp(App[int]):
         self._protection_counts[status] += 1
         self.protection[symbol] = status
         self.query_one(PositionsTable).set_protection(symbol, status)
-        self._count_positions()
+        # Recounted on the next frame, once, however many stops it confirmed.
+        if not self._recount_pending:
+            self._recount_pending = True
+            self.call_after_refresh(self._count_positions)
 
     def _count_positions(self) -> None:
+        self._recount_pending = False
         if self.diff is None:
             return
         protected = self._protection_counts[Protection.PROTECTED]
