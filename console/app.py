@@ -77,6 +77,7 @@ class Backend(Protocol):
 
 BackendFactory = Callable[[], Awaitable[Backend]]
 LOG_LINES_KEPT = 1_000
+TALLY_SECONDS = 0.25
 
 
 class ReconApp(App[int]):
@@ -139,6 +140,9 @@ class ReconApp(App[int]):
     def on_mount(self) -> None:
         # After the first frame: connecting imports alpaca-py and SQLAlchemy, which take a while.
         self.call_after_refresh(self.connect)
+        # The log and the tallies change with every event of a run; they are brought up to
+        # date a few times a second, since each update makes the screen lay itself out again.
+        self.set_interval(TALLY_SECONDS, self._catch_up)
 
     # Work ----------------------------------------------------------------------------------
 
@@ -193,6 +197,7 @@ class ReconApp(App[int]):
         if action.kind in self._confirm_all:
             self._write_log(f"[b]{action.symbol}[/] confirmed with the others of its kind")
             return DecisionAnswer(Decision.CONFIRMED, operator)
+        self._catch_up()  # the log up to now, behind the question
         choice = await self.push_screen_wait(DecisionScreen(action))
         if choice.for_all_of_kind:
             self._confirm_all.add(action.kind)
@@ -301,6 +306,7 @@ class ReconApp(App[int]):
         )
 
     def on_run_finished(self, message: RunFinished) -> None:
+        self._catch_up()
         result = message.result
         self.last_result = result
         for position in result.positions:
@@ -400,10 +406,7 @@ class ReconApp(App[int]):
         self._protection_counts[status] += 1
         self.protection[symbol] = status
         self.query_one(PositionsTable).set_protection(symbol, status)
-        # Recounted on the next frame, once, however many stops it confirmed.
-        if not self._recount_pending:
-            self._recount_pending = True
-            self.call_after_refresh(self._count_positions)
+        self._recount_pending = True
 
     def _count_positions(self) -> None:
         self._recount_pending = False
@@ -419,15 +422,14 @@ class ReconApp(App[int]):
         return self.query_one(f"#phase-{phase.value}", PhasePane)
 
     def _write_log(self, line: str) -> None:
-        # Lines are gathered and written together on the next frame: a large run publishes
-        # thousands, and the log renders a batch for little more than the price of one.
-        if not self._pending_log:
-            self.call_after_refresh(self._flush_log)
         self._pending_log.append(line)
 
-    def _flush_log(self) -> None:
-        lines, self._pending_log = self._pending_log, []
-        self.query_one(RichLog).write("\n".join(lines))
+    def _catch_up(self) -> None:
+        if self._pending_log:
+            lines, self._pending_log = self._pending_log, []
+            self.query_one(RichLog).write("\n".join(lines))
+        if self._recount_pending:
+            self._count_positions()
 
     def _export(self, result: RunResult) -> Path | None:
         if self._reports_dir is None:

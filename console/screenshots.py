@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from console.app import ReconApp
+from console.app import TALLY_SECONDS, ReconApp
 from console.screens.decision import DecisionScreen
 from console.screens.plan_preview import PlanScreen
 from console.screens.summary import SummaryScreen
@@ -29,7 +29,7 @@ async def capture(folder: Path) -> list[Path]:
             async def until(condition: Callable[[], bool]) -> None:
                 for _ in range(PATIENCE_SECONDS * 20):
                     if condition():
-                        await pilot.pause()
+                        await pilot.pause(TALLY_SECONDS * 2)  # let the log catch up
                         return
                     await pilot.pause(0.05)
                 raise SystemExit("the demo never reached the state to capture")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from console.app import Backend, ReconApp
+from console.app import TALLY_SECONDS, Backend, ReconApp
 from engine.broker.retry import RetryPolicy
 from engine.reconcile.events import DecisionCallback, Listener
 from engine.reconcile.result import RunResult
@@ -123,7 +123,8 @@ async def settle(pilot: Pilot[int], until: Callable[[], bool], *, seconds: float
     """Let the app work until `until()` holds; fail loudly if it never does."""
     for _ in range(int(seconds / 0.05)):
         if until():
-            await pilot.pause()
+            # The log and tallies catch up on a timer; let one tick pass so the frame is whole.
+            await pilot.pause(TALLY_SECONDS * 2)
             return
         await pilot.pause(0.05)
     raise AssertionError("the console never reached the expected state")
