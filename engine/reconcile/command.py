@@ -1,21 +1,16 @@
-"""`recon reconcile`: wire configuration, database, lock and broker around one headless run and
-map every way it can end to SPEC §1's exit codes."""
+"""`recon reconcile`: one headless run of the same service the console drives, every way it
+can end mapped to SPEC §1's exit codes."""
 
 from __future__ import annotations
 
-import getpass
 import json
 import sys
-import uuid
-from datetime import UTC, datetime
 
-from engine.broker.alpaca import AlpacaBroker
 from engine.config import Config
 from engine.reconcile.headless import decision_callback, log_event, print_summary
-from engine.reconcile.lock import ReconciliationLocked, reconciliation_lock
-from engine.reconcile.plan import PlanSettings
-from engine.reconcile.run import RunRequest, reconcile
-from engine.store import SchemaNotReady, StoreError, create_engine, require_current_schema
+from engine.reconcile.lock import ReconciliationLocked
+from engine.reconcile.service import service_from_config
+from engine.store import SchemaNotReady, StoreError
 
 EXIT_ABORTED = 2
 EXIT_LOCKED = 3
@@ -23,39 +18,15 @@ EXIT_USAGE = 64
 
 
 async def run_headless(config: Config, *, yes: bool, dry_run: bool, json_output: bool) -> int:
-    key_id, secret = config.require_credentials()
-    operator = getpass.getuser()
-    engine = create_engine(config.db_url)
+    service = service_from_config(config)
+    decide = decision_callback(
+        confirm_all=yes, operator=service.operator, prompt=sys.stdin.isatty()
+    )
     try:
-        await require_current_schema(engine)
-        async with reconciliation_lock(engine):
-            broker = AlpacaBroker(
-                key_id=key_id,
-                secret_key=secret.get_secret_value(),
-                base_url=config.broker_url,
-                timeout_seconds=config.http_timeout_seconds,
-                rate_limit_per_minute=config.rate_limit_per_minute,
-            )
-            try:
-                result = await reconcile(
-                    RunRequest(
-                        dry_run=dry_run,
-                        operator=operator,
-                        masked_key_id=config.masked_key_id,
-                        paper=config.is_paper,
-                        settings=plan_settings(config),
-                    ),
-                    broker=broker,
-                    engine=engine,
-                    decide=decision_callback(
-                        confirm_all=yes, operator=operator, prompt=sys.stdin.isatty()
-                    ),
-                    emit=log_event,
-                    now=lambda: datetime.now(UTC),
-                    run_id=uuid.uuid4().hex[:12],
-                )
-            finally:
-                await broker.close()
+        if dry_run:
+            result = await service.preview(log_event)
+        else:
+            result = await service.run(decide, log_event)
     except SchemaNotReady as exc:
         _say(f"recon: {exc}")
         return EXIT_USAGE
@@ -65,21 +36,11 @@ async def run_headless(config: Config, *, yes: bool, dry_run: bool, json_output:
     except ReconciliationLocked as exc:
         _say(f"recon: {exc}")
         return EXIT_LOCKED
-    finally:
-        await engine.dispose()
     if json_output:
         print(json.dumps(result.to_json(), indent=2))
     else:
         print_summary(result, sys.stdout)
     return result.exit_code
-
-
-def plan_settings(config: Config) -> PlanSettings:
-    return PlanSettings(
-        emergency_stop_pct=config.emergency_stop_pct,
-        max_daily_loss_pct=config.max_daily_loss_pct,
-        consecutive_loss_pause=config.consecutive_loss_pause,
-    )
 
 
 def _say(line: str) -> None:

@@ -175,8 +175,10 @@ async def insert_order(
 ) -> None:
     """A new row and its creation event (recorded at `at`, else the order's `created_at`), in
     the caller's transaction."""
-    session.add(
-        OrderStateRow(
+    # Core inserts: one statement each, without the unit of work's bookkeeping, which costs
+    # more than the write itself when a run records a hundred stops.
+    await session.execute(
+        insert(OrderStateRow).values(
             local_id=order.local_id,
             broker_id=order.broker_id,
             client_order_id=order.client_order_id,
@@ -198,8 +200,8 @@ async def insert_order(
             updated_at=order.updated_at,
         )
     )
-    session.add(
-        OrderEventRow(
+    await session.execute(
+        insert(OrderEventRow).values(
             order_local_id=order.local_id,
             event_type=event_type,
             old_state=None,
@@ -211,7 +213,6 @@ async def insert_order(
             recorded_at=at or order.created_at,
         )
     )
-    await session.flush()
 
 
 async def apply_state_change(
