@@ -119,9 +119,6 @@ class ExecutionReport:
     errors: list[str] = field(default_factory=list)
     market_exits: int = 0
 
-    def of_kind(self, kind: ActionKind) -> list[ActionResult]:
-        return [result for result in self.results if result.action.kind is kind]
-
 
 class StopNotPlaced(Exception):
     """The broker refused the stop, or never confirmed it working."""

@@ -362,21 +362,6 @@ class SimulatedBroker:
 
     # Seeding (scenarios and tests) ---------------------------------------------------------
 
-    def set_account(
-        self,
-        *,
-        account_number: str | None = None,
-        cash: Decimal | None = None,
-        last_equity: Decimal | None = None,
-    ) -> None:
-        with self._lock:
-            if account_number is not None:
-                self.account.account_number = account_number
-            if cash is not None:
-                self.account.cash = cash
-            if last_equity is not None:
-                self.account.last_equity = last_equity
-
     def seed_position(self, symbol: str, qty: Decimal, avg_entry_price: Decimal) -> None:
         with self._lock:
             self.positions[symbol] = SimPosition(
