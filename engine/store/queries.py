@@ -139,13 +139,14 @@ async def load_orders_linked_to(
 
 
 async def load_round_trips(session: AsyncSession, symbols: Iterable[str]) -> list[LocalOrder]:
-    """Every row of each round trip whose entry filled in one of these symbols: the entries
-    and the stops and exits that share their correlation id."""
+    """Every row of each round trip whose entry may hold shares in one of these symbols — the
+    entries (an entry canceled or expired after a partial fill included) and the stops and
+    exits that share their correlation id."""
     entries = (
         select(_O.correlation_id)
         .where(_O.symbol.in_(sorted(set(symbols))))
         .where(_O.order_role == OrderRole.ENTRY.value)
-        .where(_O.state.in_(_FILLED_ENTRY_STATES))
+        .where(_O.state.in_(_FILLED_ENTRY_STATES + _ENDED_ENTRY_STATES))
     )
     return await _orders(session, _select_orders().where(_O.correlation_id.in_(entries)))
 

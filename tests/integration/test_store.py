@@ -705,3 +705,19 @@ async def test_an_entry_written_by_recon_is_seen_by_the_loaders_at_once(sessions
         await insert_order(session, entry, event_type="synthetic_entry", detail="broker position")
         trips = await load_orders_by_correlation_ids(session, [entry.correlation_id])
     assert trips == {entry.correlation_id: [entry]}
+
+
+async def test_round_trips_include_an_entry_canceled_after_a_partial_fill(
+    sessions: Sessions, db_path: Path
+) -> None:
+    insert_engine_orders(
+        db_path,
+        [
+            engine_order("partial", role="entry", state="canceled", qty_filled="30"),
+            engine_order("stop", qty_filled="0"),
+            engine_order("elsewhere", role="entry", state="filled", symbol="MSFT"),
+        ],
+    )
+    async with sessions() as session:
+        rows = await load_round_trips(session, ["AAPL"])
+    assert [row.local_id for row in rows] == ["partial", "stop"]

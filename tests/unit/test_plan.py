@@ -411,3 +411,11 @@ def test_numbering_keeps_every_field() -> None:
     result = plan_for(make_snapshot(positions=(make_position("NVDA", "100"),)))
     action = result.actions[0]
     assert action.numbered(7) == replace(action, seq=7)
+
+
+def test_entry_canceled_after_a_partial_fill_still_owns_its_shares() -> None:
+    partial = replace(
+        make_filled_entry("COIN", "30"), qty_requested=D(50), state=OrderState.CANCELED
+    )
+    snapshot = make_snapshot(positions=(make_position("COIN", "30"),), position_orders=(partial,))
+    assert ActionKind.SYNTHETIC_ENTRY not in kinds(plan_for(snapshot))
