@@ -7,7 +7,7 @@ from sqlalchemy import Connection, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from engine.store.errors import SchemaNotReady, StoreError
+from engine.store.errors import SchemaNotReady, StoreError, first_line
 
 # The head of engine/store/migrations; a test keeps the two in step.
 SCHEMA_REVISION = "0001"
@@ -35,7 +35,7 @@ async def current_revision(engine: AsyncEngine) -> str | None:
         async with engine.connect() as connection:
             return await connection.run_sync(_stamped_revision)
     except SQLAlchemyError as exc:
-        raise StoreError(f"cannot open the database: {_first_line(exc)}") from exc
+        raise StoreError(f"cannot open the database: {first_line(exc)}") from exc
 
 
 def _stamped_revision(connection: Connection) -> str | None:
@@ -44,7 +44,3 @@ def _stamped_revision(connection: Connection) -> str | None:
     revisions = connection.scalars(text(f"SELECT version_num FROM {VERSION_TABLE}")).all()
     # One row on a linear history; several would mean branches this recon never made.
     return revisions[0] if len(revisions) == 1 else ", ".join(sorted(revisions)) or None
-
-
-def _first_line(error: Exception) -> str:
-    return (str(error).splitlines() or [type(error).__name__])[0]

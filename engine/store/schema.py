@@ -16,7 +16,7 @@ from sqlalchemy import Connection, inspect
 from sqlalchemy.exc import SQLAlchemyError
 
 from engine.store.database import create_engine, database_label
-from engine.store.errors import SchemaNotReady, StoreError
+from engine.store.errors import SchemaNotReady, StoreError, first_line
 from engine.store.models import SPEC_TABLES, Base
 from engine.store.revision import VERSION_TABLE
 
@@ -60,9 +60,9 @@ async def init_schema(url: str) -> SchemaReport:
             await connection.run_sync(_upgrade_to_head)
             after, tables_after = await connection.run_sync(_revision_and_tables)
     except SQLAlchemyError as exc:
-        raise StoreError(f"cannot initialise {label}: {_first_line(exc)}") from exc
+        raise StoreError(f"cannot initialise {label}: {first_line(exc)}") from exc
     except CommandError as exc:
-        raise StoreError(f"cannot migrate {label}: {_first_line(exc)}") from exc
+        raise StoreError(f"cannot migrate {label}: {first_line(exc)}") from exc
     finally:
         await engine.dispose()
     return SchemaReport(
@@ -131,7 +131,3 @@ def _newer_revision_message(revision: str) -> str:
         f"the database schema is at revision {revision}, which this recon does not know "
         f"(it knows up to {head_revision()}): a newer recon migrated it; upgrade recon"
     )
-
-
-def _first_line(error: Exception) -> str:
-    return (str(error).splitlines() or [type(error).__name__])[0]
