@@ -26,22 +26,13 @@ class SummaryScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         result = self.result
-        summary = result.to_json()
         verdict = {0: "completed", 1: "completed with errors", 2: "aborted"}.get(
             result.exit_code, "ended"
         )
         with Vertical(id="summary", classes="dialog -wide"):
             yield Label(f"Run {result.run_id}: {verdict}", classes="dialog-title")
             with VerticalScroll():
-                yield Static(
-                    f"{summary['orders_reconciled']} orders reconciled · "
-                    f"{summary['stale_orders_failed']} stale submissions failed · "
-                    f"{summary['orphan_orders_adopted']} orphan stops adopted · "
-                    f"{summary['orphan_orders_canceled']} orphans canceled · "
-                    f"{summary['orphan_orders_kept']} kept · "
-                    f"{summary['emergency_stops_placed']} emergency stops · "
-                    f"{summary['market_exits']} market exits"
-                )
+                yield Static(" · ".join(result.tallies()))
                 positions = Text()
                 for position in result.positions:
                     status = "PROTECTED" if position.protected else "UNPROTECTED"

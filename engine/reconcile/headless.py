@@ -105,18 +105,8 @@ def print_summary(result: RunResult, out: TextIO) -> None:
         return
     if result.dry_run and result.plan is not None:
         print_plan(result.plan, out)
-    summary = result.to_json()
     if not result.dry_run:
-        print(
-            f"run {result.run_id}: {summary['orders_reconciled']} orders reconciled, "
-            f"{summary['stale_orders_failed']} stale submissions failed, "
-            f"{summary['orphan_orders_adopted']} orphan stops adopted, "
-            f"{summary['orphan_orders_canceled']} orphans canceled, "
-            f"{summary['orphan_orders_kept']} kept, "
-            f"{summary['emergency_stops_placed']} emergency stops placed, "
-            f"{summary['market_exits']} market exits",
-            file=out,
-        )
+        print(f"run {result.run_id}: {', '.join(result.tallies())}", file=out)
     for position in result.positions:
         state = "PROTECTED" if position.protected else "UNPROTECTED"
         print(f"  {position.symbol:<6} {position.side:<5} {position.qty:>10}  {state}", file=out)

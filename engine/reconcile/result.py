@@ -163,6 +163,19 @@ class RunResult:
             ],
         }
 
+    def tallies(self) -> list[str]:
+        """What the run did, in words, for any face to join as it likes."""
+        summary = self.to_json()
+        return [
+            f"{summary['orders_reconciled']} orders reconciled",
+            f"{summary['stale_orders_failed']} stale submissions failed",
+            f"{summary['orphan_orders_adopted']} orphan stops adopted",
+            f"{summary['orphan_orders_canceled']} orphans canceled",
+            f"{summary['orphan_orders_kept']} kept",
+            f"{summary['emergency_stops_placed']} emergency stops",
+            f"{summary['market_exits']} market exits",
+        ]
+
     def _results(self) -> list[ActionResult]:
         return self.report.results if self.report else []
 
