@@ -289,14 +289,8 @@ def _adopted_stop_row(snapshot: Snapshot, order: BrokerOrder) -> LocalOrder:
 
 def _position_correlation_id(snapshot: Snapshot, symbol: str) -> str:
     """The round trip a position belongs to: its latest filled entry, or the synthetic one."""
-    entries = [
-        order
-        for order in snapshot.local.position_orders
-        if order.symbol == symbol and order.order_role is OrderRole.ENTRY and order.qty_filled > 0
-    ]
-    if entries:
-        return max(entries, key=lambda entry: entry.created_at).correlation_id
-    return synthetic_correlation_id(symbol, snapshot)
+    entry = snapshot.local.latest_entry_by_symbol.get(symbol)
+    return entry.correlation_id if entry else synthetic_correlation_id(symbol, snapshot)
 
 
 def synthetic_correlation_id(symbol: str, snapshot: Snapshot) -> str:

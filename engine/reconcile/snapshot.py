@@ -15,6 +15,7 @@ from engine.domain import (
     BrokerPosition,
     LocalOrder,
     MarketClock,
+    OrderRole,
     Trade,
 )
 
@@ -74,6 +75,19 @@ class LocalSnapshot:
             order.local_id: order
             for order in (*self.position_orders, *self.linked_orders, *self.open_orders)
         }
+
+    @cached_property
+    def latest_entry_by_symbol(self) -> dict[str, LocalOrder]:
+        """Per symbol, the most recent entry that filled shares: the round trip a position
+        belongs to. Built once; every stop of a large book asks."""
+        latest: dict[str, LocalOrder] = {}
+        for order in self.position_orders:
+            if order.order_role is not OrderRole.ENTRY or order.qty_filled <= 0:
+                continue
+            known = latest.get(order.symbol)
+            if known is None or order.created_at > known.created_at:
+                latest[order.symbol] = order
+        return latest
 
 
 @dataclass(frozen=True)
