@@ -78,6 +78,9 @@ class Backend(Protocol):
 BackendFactory = Callable[[], Awaitable[Backend]]
 LOG_LINES_KEPT = 1_000
 TALLY_SECONDS = 0.25
+# A catch-up writes the log this many lines at a time and lets a frame through between, so a
+# burst of hundreds of events never holds the screen still while it is rendered.
+LOG_LINES_PER_WRITE = 100
 
 
 class ReconApp(App[int]):
@@ -197,7 +200,7 @@ class ReconApp(App[int]):
         if action.kind in self._confirm_all:
             self._write_log(f"[b]{action.symbol}[/] confirmed with the others of its kind")
             return DecisionAnswer(Decision.CONFIRMED, operator)
-        self._catch_up()  # the log up to now, behind the question
+        await self._catch_up()  # the log up to now, behind the question
         choice = await self.push_screen_wait(DecisionScreen(action))
         if choice.for_all_of_kind:
             self._confirm_all.add(action.kind)
@@ -305,8 +308,8 @@ class ReconApp(App[int]):
             else "Nothing to do: local state matches the broker."
         )
 
-    def on_run_finished(self, message: RunFinished) -> None:
-        self._catch_up()
+    async def on_run_finished(self, message: RunFinished) -> None:
+        await self._catch_up()
         result = message.result
         self.last_result = result
         for position in result.positions:
@@ -424,12 +427,15 @@ class ReconApp(App[int]):
     def _write_log(self, line: str) -> None:
         self._pending_log.append(line)
 
-    def _catch_up(self) -> None:
-        if self._pending_log:
-            lines, self._pending_log = self._pending_log, []
-            self.query_one(RichLog).write("\n".join(lines))
+    async def _catch_up(self) -> None:
         if self._recount_pending:
             self._count_positions()
+        log = self.query_one(RichLog)
+        while self._pending_log:
+            lines = self._pending_log[:LOG_LINES_PER_WRITE]
+            del self._pending_log[:LOG_LINES_PER_WRITE]
+            log.write("\n".join(lines))
+            await asyncio.sleep(0)
 
     def _export(self, result: RunResult) -> Path | None:
         if self._reports_dir is None:
