@@ -57,6 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     sim = commands.add_parser("sim", help="run the Alpaca-compatible simulator on 127.0.0.1")
     sim.add_argument("--scenario", default="crashed_day", help="scenario to load")
     sim.add_argument("--port", type=int, default=0, help="port (default: any free port)")
+    sim.add_argument(
+        "--seed-db",
+        metavar="URL",
+        help="first write the scenario's local rows into this database (it must hold no orders)",
+    )
     return parser
 
 
@@ -75,7 +80,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "db":
         return _db_init(_config(args))
     if args.command == "sim":
-        return _sim(args.scenario, args.port)
+        return _sim(args.scenario, args.port, args.seed_db)
     if args.command == "reconcile":
         return _reconcile(args)
     if args.command == "console":
@@ -147,9 +152,10 @@ def _db_init(config: Config) -> int:
     return EXIT_OK
 
 
-def _sim(scenario: str, port: int) -> int:
+def _sim(scenario: str, port: int, seed_db: str | None) -> int:
     from engine.simulator.runner import serve
     from engine.simulator.scenarios import UnknownScenario, load_scenario
+    from engine.store import StoreConfigError, StoreError, normalize_db_url
 
     try:
         load_scenario(scenario)
@@ -157,7 +163,16 @@ def _sim(scenario: str, port: int) -> int:
         raise UsageError(str(exc)) from None
     if not 0 <= port <= 65535:
         raise UsageError(f"--port must be between 0 and 65535 (got {port})")
-    serve(scenario, port=port)
+    if seed_db is not None:
+        try:
+            normalize_db_url(seed_db, setting="--seed-db")
+        except StoreConfigError as exc:
+            raise UsageError(str(exc)) from None
+    try:
+        serve(scenario, port=port, seed_db=seed_db)
+    except StoreError as exc:
+        _say(f"recon: {exc}")
+        return EXIT_ERRORS
     return EXIT_OK
 
 

@@ -129,11 +129,18 @@ class SimulatorThread:
         self._loop.close()
 
 
-def serve(scenario_name: str, *, host: str = "127.0.0.1", port: int = 0) -> None:
-    """`recon sim`: run until Ctrl-C, printing where to point alpaca-py."""
+def serve(
+    scenario_name: str, *, host: str = "127.0.0.1", port: int = 0, seed_db: str | None = None
+) -> None:
+    """`recon sim`: run until Ctrl-C, printing where to point alpaca-py; with `seed_db`, first
+    write the scenario's local rows there, so recon sees the day from both sides."""
 
     async def forever() -> None:
         simulator = Simulator(load_scenario(scenario_name))
+        if seed_db is not None:
+            from engine.simulator.local_seed import seed_local_database
+
+            await seed_local_database(seed_db, simulator.local_book)
         await simulator.start(host, port)
         print(f"recon simulator listening on {simulator.url}", flush=True)
         print(
@@ -141,6 +148,13 @@ def serve(scenario_name: str, *, host: str = "127.0.0.1", port: int = 0) -> None
             f"APCA_API_SECRET_KEY={simulator.secret_key} APCA_API_BASE_URL={simulator.url}",
             flush=True,
         )
+        if seed_db is not None:
+            book = simulator.local_book
+            print(
+                f"local rows written: {len(book.orders)} orders, {len(book.trades)} trades; "
+                f"RECON_DB_URL={seed_db}",
+                flush=True,
+            )
         try:
             await asyncio.Event().wait()
         finally:

@@ -28,6 +28,8 @@ _ASYNC_DRIVERS = {
     "postgresql+psycopg2": "postgresql+asyncpg",
 }
 _PASSWORD_IN_URL = re.compile(r"(://[^:/@]*:)[^@]*@")
+# Where a database URL came from, as error messages name it.
+DB_URL_SETTING = "RECON_DB_URL (--db)"
 _URL_EXAMPLE = "expected e.g. sqlite:///path/to/recon.db or postgresql://user@host/recon"
 
 
@@ -36,26 +38,26 @@ def default_db_url() -> str:
     return f"sqlite+aiosqlite:///{Path(user_data_dir('recon')) / DEFAULT_DB_FILENAME}"
 
 
-def normalize_db_url(raw: str) -> str:
+def normalize_db_url(raw: str, *, setting: str = DB_URL_SETTING) -> str:
     """A bare `sqlite:///path` (what the trading engine's config holds) runs through aiosqlite,
     `postgresql://` through asyncpg; async URLs pass unchanged. Anything that is not a URL of
     a database SQLAlchemy can reach asynchronously raises `StoreConfigError`."""
     text = raw.strip()
-    url = _parsed(text)
+    url = _parsed(text, setting)
     driver = _ASYNC_DRIVERS.get(url.drivername)
     if driver is not None:
         # Swap only the scheme, so the rest reads exactly as the operator wrote it.
         text = driver + text[text.index("://") :]
-        url = _parsed(text)
+        url = _parsed(text, setting)
     try:
         dialect = url.get_dialect(_is_async=True)
     except NoSuchModuleError:
         raise StoreConfigError(
-            f"RECON_DB_URL (--db) names an unknown database {url.drivername!r} ({_URL_EXAMPLE})"
+            f"{setting} names an unknown database {url.drivername!r} ({_URL_EXAMPLE})"
         ) from None
     if not dialect.is_async:
         raise StoreConfigError(
-            f"RECON_DB_URL (--db) uses {url.drivername!r}, which has no asyncio driver "
+            f"{setting} uses {url.drivername!r}, which has no asyncio driver "
             "(use e.g. sqlite+aiosqlite:// or postgresql+asyncpg://)"
         )
     return text
@@ -103,13 +105,12 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _parsed(raw: str) -> URL:
+def _parsed(raw: str, setting: str = DB_URL_SETTING) -> URL:
     try:
         return make_url(raw.strip())
     except (ArgumentError, ValueError):
         raise StoreConfigError(
-            f"RECON_DB_URL (--db) is not a database URL: {_without_password(raw)!r} "
-            f"({_URL_EXAMPLE})"
+            f"{setting} is not a database URL: {_without_password(raw)!r} ({_URL_EXAMPLE})"
         ) from None
 
 

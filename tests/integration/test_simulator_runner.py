@@ -5,9 +5,12 @@ import asyncio
 import contextlib
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import requests
 from alpaca.trading.client import TradingClient
@@ -16,10 +19,11 @@ from engine.simulator.faults import Fault, FaultKind
 from engine.simulator.runner import (
     DEMO_KEY_ID,
     DEMO_SECRET_KEY,
+    Simulator,
     SimulatorThread,
     running_simulator,
 )
-from engine.simulator.scenarios import CRASH_TIME
+from engine.simulator.scenarios import CRASH_TIME, load_scenario
 
 
 async def test_running_simulator_starts_in_the_loop_on_a_free_port_in_milliseconds() -> None:
@@ -77,3 +81,67 @@ async def test_stopping_does_not_wait_for_a_delayed_request() -> None:
     assert time.monotonic() - stopping < 1
     with contextlib.suppress(requests.ConnectionError):
         await waiting
+
+
+@contextlib.contextmanager
+def recon_sim(*args: str) -> Iterator[subprocess.Popen[str]]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "engine.cli", "sim", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield process
+    finally:
+        process.kill()
+        process.wait()
+
+
+def order_and_trade_ids(db: Path) -> tuple[set[str], int]:
+    with contextlib.closing(sqlite3.connect(db)) as connection:
+        orders = {row[0] for row in connection.execute("SELECT local_id FROM order_state")}
+        [(trades,)] = connection.execute("SELECT count(*) FROM trade")
+    return orders, trades
+
+
+def test_recon_sim_seed_db_writes_the_days_local_rows_before_serving(tmp_path: Path) -> None:
+    db = tmp_path / "day.db"
+    with recon_sim("--seed-db", f"sqlite:///{db}") as process:
+        assert process.stdout is not None
+        lines = [process.stdout.readline().strip() for _ in range(3)]
+        # Serving means seeded: the rows are there before the URL is printed.
+        orders, trades = order_and_trade_ids(db)
+    expected = Simulator(load_scenario("crashed_day")).local_book
+    assert lines[0].startswith("recon simulator listening on http://127.0.0.1:")
+    assert lines[2] == (
+        f"local rows written: {len(expected.orders)} orders, {len(expected.trades)} trades; "
+        f"RECON_DB_URL=sqlite:///{db}"
+    )
+    assert orders == {order.local_id for order in expected.orders}
+    assert trades == len(expected.trades) > 0
+
+
+def test_recon_sim_seeds_only_a_database_without_orders(tmp_path: Path) -> None:
+    db = tmp_path / "day.db"
+    with recon_sim("--seed-db", f"sqlite:///{db}") as first:
+        assert first.stdout is not None
+        first.stdout.readline()
+    before = order_and_trade_ids(db)
+    with recon_sim("--seed-db", f"sqlite:///{db}") as second:
+        _, err = second.communicate(timeout=30)
+    assert second.returncode == 1
+    assert err.strip() == (
+        f"recon: {db} already holds {len(before[0])} orders; a scenario's local rows are "
+        "written only into a database with none"
+    )
+    assert order_and_trade_ids(db) == before
+
+
+def test_recon_sim_names_a_bad_seed_db_url_in_one_line() -> None:
+    with recon_sim("--seed-db", "::nonsense::") as process:
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 64
+    assert err.startswith("recon: --seed-db is not a database URL")
+    assert len(err.strip().splitlines()) == 1
+    assert out == ""
