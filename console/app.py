@@ -114,7 +114,9 @@ class ReconApp(App[int]):
         self.diff: Diff | None = None
         self.plan: Plan | None = None
         self.protection: dict[str, Protection] = {}
-        self.last_result: RunResult | None = None
+        self.last_result: RunResult | None = None  # what the screen shows: a preview or a run
+        self.last_run: RunResult | None = None
+        self._run_line = ""  # how the last run ended, kept in the status line after it
         self._protection_counts: Counter[Protection] = Counter()
         self._stops_planned: Counter[str] = Counter()
         self._stops_confirmed: Counter[str] = Counter()
@@ -141,6 +143,10 @@ class ReconApp(App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
+        # Held, not queried: the catch-up timer may tick while the app is shutting down and its
+        # screen is already gone.
+        self._event_log = self.query_one(RichLog)
+        self._position_counts = self.query_one("#position-counts", Static)
         # After the first frame: connecting imports alpaca-py and SQLAlchemy, which take a while.
         self.call_after_refresh(self.connect)
         # The log and the tallies change with every event of a run; they are brought up to
@@ -254,7 +260,8 @@ class ReconApp(App[int]):
 
     def action_quit_asking(self) -> None:
         if not self.running:
-            self.exit(self.last_result.exit_code if self.last_result else 0)
+            shown = self.last_run or self.last_result
+            self.exit(shown.exit_code if shown else 0)
             return
         self.push_screen(
             ConfirmScreen(
@@ -294,36 +301,46 @@ class ReconApp(App[int]):
         self._show_result(message.result)
         result = message.result
         status = self.query_one("#status", Static)
+        after_run = f"{self._run_line} · " if self._run_line else ""
         if result.aborted is not None:
-            status.update(f"[b red]Aborted before any change:[/] {result.aborted}")
+            trouble = (
+                "Could not refresh from the broker" if after_run else "Aborted before any change"
+            )
+            status.update(f"{after_run}[b red]{trouble}:[/] {result.aborted}")
             status.set_class(True, "-error")
             return
         status.set_class(False, "-error")
         actions = len(result.plan.actions) if result.plan else 0
         decisions = sum(1 for a in result.plan.actions if a.needs_decision) if result.plan else 0
         status.update(
-            f"{actions} actions planned, {decisions} need your decision — "
-            "[b]r[/] run · [b]p[/] plan · [b]?[/] help"
-            if actions
-            else "Nothing to do: local state matches the broker."
+            after_run
+            + (
+                f"{actions} actions planned, {decisions} need your decision — "
+                "[b]r[/] run · [b]p[/] plan · [b]?[/] help"
+                if actions
+                else "Nothing to do: local state matches the broker."
+            )
         )
 
     async def on_run_finished(self, message: RunFinished) -> None:
         await self._catch_up()
-        result = message.result
-        self.last_result = result
+        result = self.last_result = self.last_run = message.result
         for position in result.positions:
             if position.symbol in self.protection:
                 self._set_protection(
                     position.symbol,
                     Protection.PROTECTED if position.protected else Protection.UNPROTECTED,
                 )
-        self.query_one("#status", Static).update(
+        self._run_line = (
             f"Run {result.run_id} finished: exit {result.exit_code} — "
             f"{sum(p.protected for p in result.positions)} of {len(result.positions)} "
             "positions protected"
         )
+        self.query_one("#status", Static).update(self._run_line)
         self.push_screen(SummaryScreen(result, self._export(result)))
+        if result.aborted is None:
+            # The tables still hold the state from before the run; the broker says what it is now.
+            self.refresh_preview(then_show_plan=False)
 
     def on_engine_event(self, message: EngineEvent) -> None:
         event = message.event
@@ -416,7 +433,7 @@ class ReconApp(App[int]):
         if self.diff is None:
             return
         protected = self._protection_counts[Protection.PROTECTED]
-        self.query_one("#position-counts", Static).update(
+        self._position_counts.update(
             f"{_counts(self.diff.position_counts())} · {protected} of {len(self.protection)} "
             "protected"
         )
@@ -430,11 +447,10 @@ class ReconApp(App[int]):
     async def _catch_up(self) -> None:
         if self._recount_pending:
             self._count_positions()
-        log = self.query_one(RichLog)
         while self._pending_log:
             lines = self._pending_log[:LOG_LINES_PER_WRITE]
             del self._pending_log[:LOG_LINES_PER_WRITE]
-            log.write("\n".join(lines))
+            self._event_log.write("\n".join(lines))
             await asyncio.sleep(0)
 
     def _export(self, result: RunResult) -> Path | None:

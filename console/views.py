@@ -19,6 +19,7 @@ _FIELD_OF_COLUMN = {
     "price": "stop_price",
 }
 BLANK = ""
+CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,4 +126,8 @@ def _qty(value: Decimal) -> str:
 
 
 def _money(value: Decimal | None) -> str:
-    return BLANK if value is None else f"{value:,}"
+    """To the cent at least, never fewer digits than the price has: the same stop reads the
+    same on both sides (485.1 as 485.10) and a sub-penny price keeps its digits (0.8765)."""
+    if value is None:
+        return BLANK
+    return f"{value:,.2f}" if value == value.quantize(CENT) else f"{value:,}"

@@ -8,6 +8,7 @@ from typing import Generic, TypeVar
 
 from rich.text import Text
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
 from console.views import ORDER_FIELDS, OrderLine, PositionLine
 from engine.reconcile.diff import Match, Protection
@@ -73,7 +74,11 @@ class _KeyedTable(DataTable[Text], Generic[Line]):
         old_cells = self.cells(self._drawn[key])
         for column, old, new in zip(self.column_keys, old_cells, self.cells(line), strict=True):
             if old != new:
-                self.update_cell(key, column, new)
+                # A cell may outgrow its column ("0 of 1,000" becoming "1,000 of 1,000"). Only
+                # that is asked for: any narrower cell makes the table re-measure the column.
+                shown = self.columns[ColumnKey(column)]
+                wider = shown.auto_width and new.cell_len > shown.content_width
+                self.update_cell(key, column, new, update_width=wider)
         self._drawn[key] = line
 
 
@@ -116,6 +121,9 @@ POSITION_COLUMNS = (
     ("stops cover", "stops"),
     ("protection", "protection"),
 )
+# The protection cell changes with every stop; at its widest from the start, the column never
+# has to be measured again.
+PROTECTION_WIDTH = max(len(f" {status} ") for status in Protection)
 ROW_STYLES = {
     Protection.UNPROTECTED: "red",
     Protection.STOP_PENDING: "yellow",
@@ -129,7 +137,7 @@ class PositionsTable(_KeyedTable[tuple[PositionLine, Protection]]):
     def on_mount(self) -> None:
         super().on_mount()
         for label, key in POSITION_COLUMNS:
-            self.add_column(label, key=key)
+            self.add_column(label, key=key, width=PROTECTION_WIDTH if key == "protection" else None)
 
     async def show(self, lines: list[PositionLine], protection: dict[str, Protection]) -> None:
         await self.show_rows(

@@ -167,13 +167,17 @@ class RunResult:
         """What the run did, in words, for any face to join as it likes."""
         summary = self.to_json()
         return [
-            f"{summary['orders_reconciled']} orders reconciled",
-            f"{summary['stale_orders_failed']} stale submissions failed",
-            f"{summary['orphan_orders_adopted']} orphan stops adopted",
-            f"{summary['orphan_orders_canceled']} orphans canceled",
+            _tally(summary["orders_reconciled"], "order reconciled", "orders reconciled"),
+            _tally(
+                summary["stale_orders_failed"],
+                "stale submission failed",
+                "stale submissions failed",
+            ),
+            _tally(summary["orphan_orders_adopted"], "orphan stop adopted", "orphan stops adopted"),
+            _tally(summary["orphan_orders_canceled"], "orphan canceled", "orphans canceled"),
             f"{summary['orphan_orders_kept']} kept",
-            f"{summary['emergency_stops_placed']} emergency stops",
-            f"{summary['market_exits']} market exits",
+            _tally(summary["emergency_stops_placed"], "emergency stop", "emergency stops"),
+            _tally(summary["market_exits"], "market exit", "market exits"),
         ]
 
     def _results(self) -> list[ActionResult]:
@@ -183,6 +187,10 @@ class RunResult:
         if self.diff is None:
             return 0
         return self.diff.order_counts()[Match.ORPHAN] + self.diff.position_counts()[Match.ORPHAN]
+
+
+def _tally(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
 
 
 def _count(results: Iterable[ActionResult], kinds: Iterable[ActionKind]) -> int:

@@ -4,13 +4,15 @@ from datetime import timedelta
 from pathlib import Path
 
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import DataTable, Input
+from textual.widgets.data_table import ColumnKey
 
 from console.app import ReconApp
 from console.screens.confirm import ConfirmScreen
 from console.screens.decision import DecisionScreen
 from console.screens.live_gate import LiveGateScreen
 from console.screens.summary import SummaryScreen
+from engine.reconcile.diff import Match, Protection
 from engine.simulator.runner import Simulator
 from tests.console.harness import SIZE, console_app, settle, small_day
 
@@ -66,8 +68,8 @@ async def test_declining_keeps_the_orphan(tmp_path: Path) -> None:
                 await pilot.press("n")
             await until_finished(app, pilot)
     assert open_orphans(simulator) == {"GOOGL", "QQQ"}
-    assert app.last_result is not None
-    assert app.last_result.to_json()["orphan_orders_kept"] == 2
+    assert app.last_run is not None
+    assert app.last_run.to_json()["orphan_orders_kept"] == 2
 
 
 async def test_confirm_all_answers_the_remaining_orphans_of_that_kind(tmp_path: Path) -> None:
@@ -78,8 +80,8 @@ async def test_confirm_all_answers_the_remaining_orphans_of_that_kind(tmp_path: 
             await pilot.press("a")
             await until_finished(app, pilot)
     assert open_orphans(simulator) == set()
-    assert app.last_result is not None
-    assert app.last_result.to_json()["orphan_orders_canceled"] == 2
+    assert app.last_run is not None
+    assert app.last_run.to_json()["orphan_orders_canceled"] == 2
 
 
 async def test_quit_during_a_run_asks_first(tmp_path: Path) -> None:
@@ -144,3 +146,20 @@ async def test_help_lists_every_key(tmp_path: Path) -> None:
             text = " ".join(str(s.render()) for s in app.screen.query("Static"))
             for key in ("r", "p", "/", "y / n", "a", "?", "q"):
                 assert key in text
+
+
+async def test_after_the_run_the_tables_show_the_brokers_state_whole(tmp_path: Path) -> None:
+    with console_app(tmp_path) as (app, _):
+        async with app.run_test(size=SIZE) as pilot:
+            await start_run(app, pilot)
+            await until_asked(app, pilot)
+            await pilot.press("a")
+            await settle(pilot, lambda: isinstance(app.screen, SummaryScreen) and app.settled)
+            positions = app.query_one("#positions", DataTable)
+            covers = [str(cell) for cell in positions.get_column("stops")]
+            width = positions.columns[ColumnKey("stops")].content_width
+    assert app.diff is not None
+    assert {row.match for row in app.diff.orders} == {Match.MATCHED}
+    assert set(app.protection.values()) == {Protection.PROTECTED}
+    assert "1,000 of 1,000" in covers  # SNDL, which read "0 of 1,000" before the run
+    assert width >= max(len(cover) for cover in covers)

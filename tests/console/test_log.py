@@ -52,7 +52,7 @@ async def test_a_burst_of_events_reaches_the_log_whole_and_in_order() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, lambda: app.diff is not None and app.settled)
         await pilot.press("r")
-        await settle(pilot, lambda: app.last_result is not None and not app.running)
+        await settle(pilot, lambda: app.last_run is not None and app.settled)
         lines = [strip.text for strip in app.query_one(RichLog).lines]
     synced = [line.split(" order ")[1] for line in lines if " synced" in line]
     assert synced == [f"o{n} synced" for n in range(BURST)]

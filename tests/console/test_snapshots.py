@@ -75,7 +75,8 @@ def test_finished_with_every_position_protected(snap_compare: SnapCompare, tmp_p
             await pilot.press("r")
             await settle(pilot, lambda: isinstance(app.screen, DecisionScreen))
             await pilot.press("a")
-            await settle(pilot, lambda: isinstance(app.screen, SummaryScreen))
+            # Finished, and the tables refreshed from the broker after the run.
+            await settle(pilot, lambda: isinstance(app.screen, SummaryScreen) and app.settled)
 
         assert snap_compare(app, terminal_size=SIZE, run_before=finished)
         assert set(app.protection.values()) == {Protection.PROTECTED}
