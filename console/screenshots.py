@@ -49,7 +49,8 @@ async def capture(folder: Path) -> list[Path]:
             await pilot.press("y")
             await until(lambda: Protection.STOP_PENDING in app.protection.values())
             save("4-stops-pending")
-            await until(lambda: isinstance(app.screen, SummaryScreen))
+            # Finished, and the tables refreshed from the broker behind the summary.
+            await until(lambda: isinstance(app.screen, SummaryScreen) and app.settled)
             save("5-finished-summary")
             await pilot.press("escape")
             await until(lambda: not isinstance(app.screen, SummaryScreen))
