@@ -16,7 +16,11 @@ from pathlib import Path
 from sqlalchemy import event
 
 from benchmarks.books import large_snapshot, unprotected_positions
-from benchmarks.console import first_frame_seconds, longest_frame_gap_seconds
+from benchmarks.console import (
+    first_frame_seconds,
+    longest_frame_gap_seconds,
+    longest_scroll_stall_seconds,
+)
 from engine.reconcile.diff import diff
 from engine.reconcile.plan import plan
 from engine.simulator.local_seed import seed_local_database
@@ -138,12 +142,22 @@ def console_frame_gap() -> Figure:
     )
 
 
+def console_scroll_stall() -> Figure:
+    return Figure(
+        "console, 10,000-order book, longest stall while scrolled through",
+        longest_scroll_stall_seconds(),
+        0.1,
+        "s wall",
+    )
+
+
 BENCHMARKS: list[Callable[[], Figure | list[Figure]]] = [
     diff_and_plan_cpu,
     local_state_query_counts,
     hundred_stops_process,
     console_first_frame,
     console_frame_gap,
+    console_scroll_stall,
 ]
 
 

@@ -1,5 +1,6 @@
 """Console benchmarks: the first frame of `recon demo` in a real pseudo-terminal, and the
-longest pause in the event loop while a 10,000-order book streams a run's events."""
+longest pause in the event loop while a 10,000-order book streams a run's events or is
+scrolled through."""
 
 from __future__ import annotations
 
@@ -14,10 +15,14 @@ import subprocess
 import sys
 import termios
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+
+from textual.pilot import Pilot
 
 from benchmarks.books import large_snapshot
 from console.app import ReconApp
+from console.widgets.diff_tables import OrdersTable
 from engine.reconcile.diff import diff
 from engine.reconcile.events import (
     ActionStarted,
@@ -99,18 +104,41 @@ class StreamingBackend:
 
 
 def longest_frame_gap_seconds() -> float:
+    return asyncio.run(_measure_gaps(StreamingBackend(_large_result()), _stream_a_run))
+
+
+def longest_scroll_stall_seconds() -> float:
+    return asyncio.run(_measure_gaps(StreamingBackend(_large_result()), _scroll_the_orders))
+
+
+def _large_result() -> RunResult:
     snapshot = large_snapshot(local_orders=10_000, broker_orders=5_000, positions=2_000)
     the_diff = diff(snapshot)
-    result = RunResult(
-        run_id="bench",
-        dry_run=True,
-        diff=the_diff,
-        plan=plan(snapshot, the_diff, SETTINGS),
+    return RunResult(
+        run_id="bench", dry_run=True, diff=the_diff, plan=plan(snapshot, the_diff, SETTINGS)
     )
-    return asyncio.run(_measure_gaps(StreamingBackend(result)))
 
 
-async def _measure_gaps(backend: StreamingBackend) -> float:
+async def _stream_a_run(app: ReconApp, pilot: Pilot[int]) -> None:
+    await pilot.press("r")
+    await pilot.pause(0.1)
+    while app.running:
+        await pilot.pause(0.05)
+
+
+async def _scroll_the_orders(app: ReconApp, pilot: Pilot[int]) -> None:
+    app.query_one(OrdersTable).focus()
+    for keys in (["pagedown"] * 40, ["ctrl+end"], ["pageup"] * 40, ["ctrl+home"], ["down"] * 60):
+        for key in keys:
+            await pilot.press(key)
+            await pilot.pause(0.01)
+
+
+async def _measure_gaps(
+    backend: StreamingBackend, work: Callable[[ReconApp, Pilot[int]], Awaitable[None]]
+) -> float:
+    """The longest time between two ticks of a 10 ms timer while `work` drives the app."""
+
     async def connect() -> StreamingBackend:
         return backend
 
@@ -121,9 +149,6 @@ async def _measure_gaps(backend: StreamingBackend) -> float:
             await pilot.pause(0.05)
         app.set_interval(0.01, lambda: ticks.append(time.perf_counter()))
         await pilot.pause(0.1)
-        await pilot.press("r")
-        await pilot.pause(0.1)
-        while app.running:
-            await pilot.pause(0.05)
+        await work(app, pilot)
         await pilot.pause(0.2)
     return max(later - earlier for earlier, later in itertools.pairwise(ticks))
