@@ -144,7 +144,7 @@ def console_frame_gap() -> Figure:
 
 def console_scroll_stall() -> Figure:
     return Figure(
-        "console, 10,000-order book, longest stall while scrolled through",
+        "console, 10,000-order book, longest stall while scrolling",
         longest_scroll_stall_seconds(),
         0.1,
         "s wall",
