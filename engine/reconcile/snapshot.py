@@ -115,8 +115,17 @@ def validate(snapshot: Snapshot) -> None:
         _require_price(position.current_price, f"{what} current_price")
     for order in snapshot.broker.orders_by_id.values():
         _validate_broker_order(order)
+    claimed_by: dict[str, str] = {}
     for local in snapshot.local.all_orders.values():
         what = f"local order {local.local_id}"
+        if local.broker_id is not None:
+            other = claimed_by.setdefault(local.broker_id, local.local_id)
+            if other != local.local_id:
+                # Which row speaks for the broker's order is not recon's to guess.
+                raise InvalidSnapshot(
+                    f"local orders {other} and {local.local_id} both name broker order "
+                    f"{local.broker_id}"
+                )
         _require_qty(local.qty_requested, f"{what} qty_requested")
         if not Decimal(0) <= local.qty_filled <= local.qty_requested:
             raise InvalidSnapshot(

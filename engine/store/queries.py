@@ -4,7 +4,7 @@ state change written together with its `order_event` row."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -62,62 +62,6 @@ async def load_open_orders(session: AsyncSession) -> list[LocalOrder]:
     """Every order the trading engine still considers working. Selected as "not terminal" so a
     row with a state nobody knows is read, and reported, rather than silently left out."""
     return await _orders(session, _select_orders().where(_O.state.not_in(_TERMINAL_STATES)))
-
-
-async def load_orders_by_client_ids(
-    session: AsyncSession, client_order_ids: Iterable[str]
-) -> dict[str, LocalOrder]:
-    """Rows in any state, by the `client_order_id` they were sent with."""
-    ids = sorted(set(client_order_ids))
-    orders: list[LocalOrder] = []
-    for chunk in _chunks(ids):
-        orders += await _orders(session, _select_orders().where(_O.client_order_id.in_(chunk)))
-    return _by_unique(orders, "client_order_id", lambda order: order.client_order_id)
-
-
-async def load_orders_by_broker_ids(
-    session: AsyncSession, broker_ids: Iterable[str]
-) -> dict[str, LocalOrder]:
-    """Rows in any state, by the broker's order id. Two rows claiming one broker order is a
-    corrupt book, reported rather than resolved by picking one."""
-    ids = sorted(set(broker_ids))
-    orders: list[LocalOrder] = []
-    for chunk in _chunks(ids):
-        orders += await _orders(session, _select_orders().where(_O.broker_id.in_(chunk)))
-    return _by_unique(orders, "broker_id", lambda order: order.broker_id)
-
-
-async def load_orders_by_correlation_ids(
-    session: AsyncSession, correlation_ids: Iterable[str]
-) -> dict[str, list[LocalOrder]]:
-    """Every row of each round trip, by correlation id, oldest row first; ids with no rows are
-    absent."""
-    ids = sorted(set(correlation_ids))
-    grouped: dict[str, list[LocalOrder]] = {}
-    for chunk in _chunks(ids):
-        query = _select_orders().where(_O.correlation_id.in_(chunk))
-        for order in await _orders(session, query):
-            grouped.setdefault(order.correlation_id, []).append(order)
-    return grouped
-
-
-async def load_filled_entries(session: AsyncSession, symbols: Iterable[str]) -> list[LocalOrder]:
-    """Entries in these symbols that hold shares: filled, partially filled, or canceled or
-    expired after a partial fill."""
-    wanted = sorted(set(symbols))
-    if not wanted:
-        return []
-    query = (
-        _select_orders()
-        .where(_O.symbol.in_(wanted))
-        .where(_O.order_role == OrderRole.ENTRY.value)
-        .where(_O.state.in_(_FILLED_ENTRY_STATES + _ENDED_ENTRY_STATES))
-    )
-    return [
-        order
-        for order in await _orders(session, query)
-        if order.state.value in _FILLED_ENTRY_STATES or order.qty_filled > 0
-    ]
 
 
 async def load_orders_linked_to(
@@ -296,30 +240,6 @@ async def insert_trade(session: AsyncSession, trade: Trade) -> None:
 # Reading rows ---------------------------------------------------------------------------------
 # Columns are read as plain text and converted here, so a corrupt value is reported with the
 # row it sits in instead of failing somewhere inside the ORM.
-
-
-def _chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
-    for start in range(0, len(ids), MAX_IDS_PER_QUERY):
-        yield ids[start : start + MAX_IDS_PER_QUERY]
-
-
-def _by_unique(
-    orders: list[LocalOrder], column: str, key: Callable[[LocalOrder], str | None]
-) -> dict[str, LocalOrder]:
-    found: dict[str, LocalOrder] = {}
-    for order in orders:
-        value = key(order)
-        if value is None:
-            continue
-        if value in found:
-            raise CorruptRow(
-                "order_state",
-                f"local_id {found[value].local_id} and {order.local_id}",
-                column,
-                f"{value!r} is claimed by both rows",
-            )
-        found[value] = order
-    return found
 
 
 def _second_prefix(moment: datetime) -> str:

@@ -1,6 +1,7 @@
 """The crashed day under broker faults: each ends as SPEC §1 says, and no fault ever leaves two
 stops on the same shares."""
 
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -133,3 +134,21 @@ async def test_stop_refused_three_times_closes_the_shares_at_market(
     assert result.exit_code == EXIT_COMPLETED_WITH_ERRORS
     assert "NVDA" not in crashed_day.broker.positions
     assert any("closed 80 at market" in error for error in result.errors)
+
+
+async def test_two_local_rows_naming_one_broker_order_abort_before_any_change(
+    crashed_day: Simulator, db_url: str
+) -> None:
+    aapl_stop = next(row for row in table_rows(db_url, "order_state") if row[1] == "AAPL-stop")
+    broker_id = aapl_stop[2]
+    with sqlite3.connect(db_url.removeprefix("sqlite:///")) as engine_db:
+        engine_db.execute(
+            "UPDATE order_state SET broker_id = ? WHERE local_id = 'AMZN-stop'", (broker_id,)
+        )
+    before = {table: table_rows(db_url, table) for table in ENGINE_TABLES}
+    result = await run_reconcile(crashed_day, db_url)
+    assert result.exit_code == EXIT_ABORTED
+    assert result.aborted is not None
+    assert f"both name broker order {broker_id}" in result.aborted
+    assert crashed_day.requests.count("POST") == crashed_day.requests.count("DELETE") == 0
+    assert {table: table_rows(db_url, table) for table in ENGINE_TABLES} == before

@@ -31,11 +31,7 @@ from engine.store import (
     finish_run,
     insert_order,
     insert_trade,
-    load_filled_entries,
     load_open_orders,
-    load_orders_by_broker_ids,
-    load_orders_by_client_ids,
-    load_orders_by_correlation_ids,
     load_orders_linked_to,
     load_round_trips,
     load_run_actions,
@@ -155,7 +151,7 @@ async def test_money_and_quantities_round_trip_exactly_with_their_scale(
     )
     await write_order(sessions, order)
     async with sessions() as session:
-        loaded = (await load_orders_by_client_ids(session, [local_id]))[local_id]
+        [loaded] = await load_orders_linked_to(session, [], [local_id])
     read_back = (loaded.qty_requested, loaded.qty_filled, loaded.avg_fill_price, loaded.limit_price)
     assert tuple(map(str, read_back)) == (str(qty), str(filled), str(price), str(qty))
     assert raw(
@@ -245,14 +241,11 @@ async def test_corrupt_order_row_is_reported_with_its_local_id_and_column(
 @pytest.mark.parametrize(
     "load",
     [
-        lambda session: load_orders_by_client_ids(session, ["c-bad"]),
-        lambda session: load_orders_by_broker_ids(session, ["b-bad"]),
-        lambda session: load_orders_by_correlation_ids(session, ["trip-AAPL"]),
-        lambda session: load_filled_entries(session, ["AAPL"]),
+        lambda session: load_orders_linked_to(session, [], ["c-bad"]),
         lambda session: load_orders_linked_to(session, ["b-bad"], []),
         lambda session: load_round_trips(session, ["AAPL"]),
     ],
-    ids=["client_ids", "broker_ids", "correlation_ids", "filled_entries", "linked", "round_trips"],
+    ids=["linked_by_client_id", "linked_by_broker_id", "round_trips"],
 )
 async def test_every_order_loader_reports_a_corrupt_row_instead_of_skipping_it(
     sessions: Sessions, db_path: Path, load: Callable[[AsyncSession], Awaitable[object]]
@@ -308,92 +301,6 @@ async def test_open_orders_are_exactly_the_non_terminal_ones(
         "accepted",
         "partially_filled",
     ]
-
-
-async def test_orders_are_found_by_client_and_broker_ids_in_any_state(
-    sessions: Sessions, db_path: Path
-) -> None:
-    insert_engine_orders(
-        db_path,
-        [
-            engine_order("open", broker_id="b-1", client_order_id="c-1"),
-            engine_order("done", state="canceled", broker_id="b-2", client_order_id="c-2"),
-            engine_order("other", broker_id="b-3", client_order_id="c-3"),
-        ],
-    )
-    async with sessions() as session:
-        by_client = await load_orders_by_client_ids(session, ["c-1", "c-2", "c-unknown"])
-        by_broker = await load_orders_by_broker_ids(session, iter(["b-2", "b-1", "b-1"]))
-        nothing = await load_orders_by_broker_ids(session, [])
-    assert {cid: order.local_id for cid, order in by_client.items()} == {
-        "c-1": "open",
-        "c-2": "done",
-    }
-    assert {bid: order.local_id for bid, order in by_broker.items()} == {
-        "b-1": "open",
-        "b-2": "done",
-    }
-    assert nothing == {}
-
-
-async def test_two_rows_claiming_one_broker_order_are_reported_not_resolved(
-    sessions: Sessions, db_path: Path
-) -> None:
-    insert_engine_orders(
-        db_path, [engine_order("first", broker_id="b-1"), engine_order("second", broker_id="b-1")]
-    )
-    with pytest.raises(CorruptRow, match=r"local_id first and second.*broker_id 'b-1' is claimed"):
-        async with sessions() as session:
-            await load_orders_by_broker_ids(session, ["b-1"])
-
-
-async def test_round_trip_rows_are_grouped_by_correlation_id_oldest_first(
-    sessions: Sessions, db_path: Path
-) -> None:
-    insert_engine_orders(
-        db_path,
-        [
-            engine_order("entry-1", role="entry", state="filled", correlation_id="trip-1"),
-            engine_order("stop-1", correlation_id="trip-1"),
-            engine_order("entry-2", role="entry", state="filled", correlation_id="trip-2"),
-            engine_order("entry-3", role="entry", state="filled", correlation_id="trip-3"),
-        ],
-    )
-    async with sessions() as session:
-        trips = await load_orders_by_correlation_ids(session, ["trip-1", "trip-2", "trip-9"])
-    assert {trip: [o.local_id for o in rows] for trip, rows in trips.items()} == {
-        "trip-1": ["entry-1", "stop-1"],
-        "trip-2": ["entry-2"],
-    }
-
-
-async def test_filled_entries_are_the_entries_that_hold_shares(
-    sessions: Sessions, db_path: Path
-) -> None:
-    entry = {"role": "entry"}
-    insert_engine_orders(
-        db_path,
-        [
-            engine_order("filled", state="filled", qty_filled="100", **entry),
-            engine_order("partial", state="partially_filled", qty_filled="40", **entry),
-            engine_order("canceled-after-fill", state="canceled", qty_filled="5", **entry),
-            engine_order("expired-after-fill", state="expired", qty_filled="0.5", **entry),
-            engine_order("canceled-unfilled", state="canceled", qty_filled="0", **entry),
-            engine_order("working", state="accepted", **entry),
-            engine_order("filled-stop", state="filled", qty_filled="100"),
-            engine_order("other-symbol", state="filled", symbol="MSFT", qty_filled="1", **entry),
-        ],
-    )
-    async with sessions() as session:
-        entries = await load_filled_entries(session, ["AAPL", "TSLA"])
-        none = await load_filled_entries(session, [])
-    assert [order.local_id for order in entries] == [
-        "filled",
-        "partial",
-        "canceled-after-fill",
-        "expired-after-fill",
-    ]
-    assert none == []
 
 
 async def test_trades_are_loaded_in_exit_order_within_the_half_open_range(
@@ -462,10 +369,6 @@ async def test_each_loader_runs_one_query_whatever_the_book_size(
     ids = range(book_size)
     loaders: dict[str, Callable[[AsyncSession], Awaitable[object]]] = {
         "open": load_open_orders,
-        "client_ids": lambda s: load_orders_by_client_ids(s, [f"c{n}" for n in ids]),
-        "broker_ids": lambda s: load_orders_by_broker_ids(s, [f"b{n}" for n in ids]),
-        "correlation": lambda s: load_orders_by_correlation_ids(s, [f"trip-{n}" for n in ids]),
-        "filled_entries": lambda s: load_filled_entries(s, symbols),
         "linked": lambda s: load_orders_linked_to(s, [f"b{n}" for n in ids], ["c0"]),
         "round_trips": lambda s: load_round_trips(s, symbols),
         "trades": lambda s: load_trades_between(s, NOW - timedelta(days=1), NOW),
@@ -486,7 +389,7 @@ async def test_inserted_order_reads_back_equal_with_its_creation_event(
     order = make_filled_entry("AAPL")
     await write_order(sessions, order)
     async with sessions() as session:
-        [loaded] = await load_filled_entries(session, ["AAPL"])
+        [loaded] = await load_round_trips(session, ["AAPL"])
     assert loaded == order
     assert raw(
         db_path,
@@ -703,8 +606,8 @@ async def test_an_entry_written_by_recon_is_seen_by_the_loaders_at_once(sessions
     )
     async with sessions.begin() as session:
         await insert_order(session, entry, event_type="synthetic_entry", detail="broker position")
-        trips = await load_orders_by_correlation_ids(session, [entry.correlation_id])
-    assert trips == {entry.correlation_id: [entry]}
+        trips = await load_round_trips(session, [entry.symbol])
+    assert trips == [entry]
 
 
 async def test_round_trips_include_an_entry_canceled_after_a_partial_fill(
