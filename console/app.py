@@ -306,7 +306,9 @@ class ReconApp(App[int]):
             trouble = (
                 "Could not refresh from the broker" if after_run else "Aborted before any change"
             )
-            status.update(f"{after_run}[b red]{trouble}:[/] {result.aborted}")
+            status.update(
+                f"{after_run}[b red]{trouble}:[/] {result.aborted} — [b]p[/] to try again"
+            )
             status.set_class(True, "-error")
             return
         status.set_class(False, "-error")

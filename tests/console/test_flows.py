@@ -4,7 +4,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input
+from textual.widgets import DataTable, Input, Static
 from textual.widgets.data_table import ColumnKey
 
 from console.app import ReconApp
@@ -13,6 +13,7 @@ from console.screens.decision import DecisionScreen
 from console.screens.live_gate import LiveGateScreen
 from console.screens.summary import SummaryScreen
 from engine.reconcile.diff import Match, Protection
+from engine.simulator.faults import Fault, FaultKind
 from engine.simulator.runner import Simulator
 from tests.console.harness import SIZE, console_app, settle, small_day
 
@@ -163,3 +164,20 @@ async def test_after_the_run_the_tables_show_the_brokers_state_whole(tmp_path: P
     assert set(app.protection.values()) == {Protection.PROTECTED}
     assert "1,000 of 1,000" in covers  # SNDL, which read "0 of 1,000" before the run
     assert width >= max(len(cover) for cover in covers)
+
+
+async def test_when_the_broker_comes_back_p_tries_again(tmp_path: Path) -> None:
+    with console_app(tmp_path, small_day()) as (app, simulator):
+        simulator.faults.add(Fault(FaultKind.STATUS, path="/v2/account", status=503, times=None))
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot, lambda: app.last_result is not None and app.settled)
+            assert app.diff is None
+            assert "p to try again" in str(app.query_one("#status", Static).render())
+            await pilot.press("r")  # nothing to run without the broker's side
+            await pilot.pause()
+            assert not app.running
+            simulator.faults.clear()
+            await pilot.press("p")
+            await settle(pilot, lambda: type(app.screen).__name__ == "PlanScreen")
+            assert app.diff is not None
+    assert simulator.requests.count("POST") == simulator.requests.count("DELETE") == 0
