@@ -33,12 +33,14 @@ Line = TypeVar("Line")
 # Rows are added this many at a time, yielding between batches, so a 10,000-order book never
 # holds the screen still for long while it is measured and drawn.
 ROWS_PER_BATCH = 100
+# (label, key): the section title and the divider say which side is which, so each side's
+# headers are the bare field names and the broker's price fits on a 160-column screen.
 ORDER_COLUMNS = (
-    "match",
-    "symbol",
-    *(f"local {name}" for name in ORDER_FIELDS),
-    DIVIDER,
-    *(f"broker {name}" for name in ORDER_FIELDS),
+    ("match", "match"),
+    ("symbol", "symbol"),
+    *((name, f"local {name}") for name in ORDER_FIELDS),
+    (DIVIDER, DIVIDER),
+    *((name, f"broker {name}") for name in ORDER_FIELDS),
 )
 
 
@@ -83,13 +85,13 @@ class _KeyedTable(DataTable[Text], Generic[Line]):
 
 
 class OrdersTable(_KeyedTable[OrderLine]):
-    column_keys = ORDER_COLUMNS
+    column_keys = tuple(key for _, key in ORDER_COLUMNS)
 
     def on_mount(self) -> None:
         super().on_mount()
         self.zebra_stripes = True
-        for label in ORDER_COLUMNS:
-            self.add_column(label, key=label)
+        for label, key in ORDER_COLUMNS:
+            self.add_column(label, key=key)
 
     async def show(self, lines: list[OrderLine]) -> None:
         await self.show_rows([(line.key, line) for line in lines])
