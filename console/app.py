@@ -122,6 +122,7 @@ class ReconApp(App[int]):
         self._stops_confirmed: Counter[str] = Counter()
         self._confirm_all: set[ActionKind] = set()
         self._pending_log: list[str] = []
+        self._catching_up = asyncio.Lock()
         self._recount_pending = False
         self._live_confirmed = False
 
@@ -447,13 +448,16 @@ class ReconApp(App[int]):
         self._pending_log.append(line)
 
     async def _catch_up(self) -> None:
-        if self._recount_pending:
-            self._count_positions()
-        while self._pending_log:
-            lines = self._pending_log[:LOG_LINES_PER_WRITE]
-            del self._pending_log[:LOG_LINES_PER_WRITE]
-            self._event_log.write("\n".join(lines))
-            await asyncio.sleep(0)
+        # One catch-up at a time, each writing what was pending when it began: lines that
+        # arrive meanwhile wait for the next, so they keep their order and their batching.
+        async with self._catching_up:
+            if self._recount_pending:
+                self._count_positions()
+            lines, self._pending_log = self._pending_log, []
+            for start in range(0, len(lines), LOG_LINES_PER_WRITE):
+                if start:
+                    await asyncio.sleep(0)
+                self._event_log.write("\n".join(lines[start : start + LOG_LINES_PER_WRITE]))
 
     def _export(self, result: RunResult) -> Path | None:
         if self._reports_dir is None:
