@@ -116,7 +116,6 @@ class ReconApp(App[int]):
         self.protection: dict[str, Protection] = {}
         self.last_result: RunResult | None = None  # what the screen shows: a preview or a run
         self.last_run: RunResult | None = None
-        self._run_line = ""  # how the last run ended, kept in the status line after it
         self._protection_counts: Counter[Protection] = Counter()
         self._stops_planned: Counter[str] = Counter()
         self._stops_confirmed: Counter[str] = Counter()
@@ -302,7 +301,8 @@ class ReconApp(App[int]):
         self._show_result(message.result)
         result = message.result
         status = self.query_one("#status", Static)
-        after_run = f"{self._run_line} · " if self._run_line else ""
+        # How the last run ended stays in the status line, ahead of what the broker says now.
+        after_run = f"{_how_it_ended(self.last_run)} · " if self.last_run else ""
         if result.aborted is not None:
             trouble = (
                 "Could not refresh from the broker" if after_run else "Aborted before any change"
@@ -334,12 +334,7 @@ class ReconApp(App[int]):
                     position.symbol,
                     Protection.PROTECTED if position.protected else Protection.UNPROTECTED,
                 )
-        self._run_line = (
-            f"Run {result.run_id} finished: exit {result.exit_code} — "
-            f"{sum(p.protected for p in result.positions)} of {len(result.positions)} "
-            "positions protected"
-        )
-        self.query_one("#status", Static).update(self._run_line)
+        self.query_one("#status", Static).update(_how_it_ended(result))
         self.push_screen(SummaryScreen(result, self._export(result)))
         if result.aborted is None:
             # The tables still hold the state from before the run; the broker says what it is now.
@@ -472,6 +467,13 @@ def _lines(diff: Diff, wanted: str) -> tuple[list[OrderLine], list[PositionLine]
     return (
         [line for line in order_lines(diff) if wanted in line.symbol],
         [line for line in position_lines(diff) if wanted in line.symbol],
+    )
+
+
+def _how_it_ended(run: RunResult) -> str:
+    return (
+        f"Run {run.run_id} finished: exit {run.exit_code} — "
+        f"{sum(p.protected for p in run.positions)} of {len(run.positions)} positions protected"
     )
 
 
