@@ -98,7 +98,8 @@ def recon_sim(*args: str) -> Iterator[subprocess.Popen[str]]:
         process.wait()
 
 
-def order_and_trade_ids(db: Path) -> tuple[set[str], int]:
+def seeded_rows(db: Path) -> tuple[set[str], int]:
+    """The local ids of the orders in the database, and how many trades it holds."""
     with contextlib.closing(sqlite3.connect(db)) as connection:
         orders = {row[0] for row in connection.execute("SELECT local_id FROM order_state")}
         [(trades,)] = connection.execute("SELECT count(*) FROM trade")
@@ -111,7 +112,7 @@ def test_recon_sim_seed_db_writes_the_days_local_rows_before_serving(tmp_path: P
         assert process.stdout is not None
         lines = [process.stdout.readline().strip() for _ in range(3)]
         # Serving means seeded: the rows are there before the URL is printed.
-        orders, trades = order_and_trade_ids(db)
+        orders, trades = seeded_rows(db)
     expected = Simulator(load_scenario("crashed_day")).local_book
     assert lines[0].startswith("recon simulator listening on http://127.0.0.1:")
     assert lines[2] == (
@@ -127,7 +128,7 @@ def test_recon_sim_seeds_only_a_database_without_orders(tmp_path: Path) -> None:
     with recon_sim("--seed-db", f"sqlite:///{db}") as first:
         assert first.stdout is not None
         first.stdout.readline()
-    before = order_and_trade_ids(db)
+    before = seeded_rows(db)
     with recon_sim("--seed-db", f"sqlite:///{db}") as second:
         _, err = second.communicate(timeout=30)
     assert second.returncode == 1
@@ -135,7 +136,7 @@ def test_recon_sim_seeds_only_a_database_without_orders(tmp_path: Path) -> None:
         f"recon: {db} already holds {len(before[0])} orders; a scenario's local rows are "
         "written only into a database with none"
     )
-    assert order_and_trade_ids(db) == before
+    assert seeded_rows(db) == before
 
 
 def test_recon_sim_names_a_bad_seed_db_url_in_one_line() -> None:
