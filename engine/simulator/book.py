@@ -1,123 +1,40 @@
-"""The simulated paper broker's state and rules, without HTTP: account, market, positions and
-orders, enforcing what Alpaca enforces when reconciliation meets it — unique client order ids,
-shares held by open orders, price increments, DAY-only fractions, stops on the right side."""
+"""The simulated paper broker's state and what changes it, without HTTP: account, market,
+positions and orders, submitted, replaced, canceled, filled and triggered as Alpaca does them,
+groups (bracket, OCO) included, after the checks in `rules`."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-PENNY = Decimal("0.01")
+from engine.simulator import rules
+from engine.simulator.listing import OrderQuery, list_wire, order_wire
+from engine.simulator.order_request import OrderRequest, OrderTerms, ReplaceRequest
+from engine.simulator.orders import (
+    OCO,
+    SIMPLE,
+    STOP_TYPES,
+    SimOrder,
+    awaits_entry,
+    exit_members,
+    group_members,
+    wire_time,
+)
+from engine.simulator.rejections import invalid, not_found, unprocessable
+
 SUB_PENNY = Decimal("0.0001")
-MAX_CLIENT_ORDER_ID_LENGTH = 128
-CLOSED_STATUSES = frozenset({"filled", "canceled", "expired", "replaced", "rejected"})
-ORDER_TYPES = frozenset({"market", "limit", "stop", "stop_limit"})
-TIMES_IN_FORCE = frozenset({"day", "gtc", "opg", "cls", "ioc", "fok"})
-STOP_TYPES = frozenset({"stop", "stop_limit", "trailing_stop"})
 ID_NAMESPACE = uuid.UUID("5f1d8c3e-2b7a-4c55-9d0e-7a1b2c3d4e5f")
 NEW_YORK = ZoneInfo("America/New_York")
 SESSION_OPEN = time(9, 30)
 SESSION_CLOSE = time(16, 0)
 SATURDAY = 5
-# Far beyond any real order; keeps Decimal arithmetic (and quantize) inside its precision.
-MAX_WIRE_NUMBER = Decimal("1e12")
-
-# Alpaca's error codes, as its API returns them.
-CODE_INVALID_REQUEST = 40010001
-CODE_UNAUTHORIZED = 40110000
-CODE_FORBIDDEN = 40310000
-CODE_NOT_FOUND = 40410000
-CODE_UNPROCESSABLE = 42210000
-CODE_RATE_LIMITED = 42910000
-CODE_INTERNAL = 50010000
-
-
-class SimulatorRejection(Exception):
-    """What Alpaca would answer instead of doing it: an HTTP status, a code and a message."""
-
-    def __init__(self, http_status: int, code: int, message: str) -> None:
-        super().__init__(message)
-        self.http_status = http_status
-        self.code = code
-        self.message = message
-
-
-@dataclass
-class SimOrder:
-    id: str
-    client_order_id: str
-    symbol: str
-    side: str
-    type: str
-    time_in_force: str
-    qty: Decimal
-    status: str
-    submitted_at: datetime
-    updated_at: datetime
-    stop_price: Decimal | None = None
-    limit_price: Decimal | None = None
-    filled_qty: Decimal = Decimal(0)
-    filled_avg_price: Decimal | None = None
-    filled_at: datetime | None = None
-    canceled_at: datetime | None = None
-    expired_at: datetime | None = None
-    replaced_at: datetime | None = None
-    replaced_by: str | None = None
-    replaces: str | None = None
-    asset_id: str = ""
-
-    @property
-    def is_open(self) -> bool:
-        return self.status not in CLOSED_STATUSES
-
-    @property
-    def remaining_qty(self) -> Decimal:
-        return self.qty - self.filled_qty
-
-    def to_wire(self) -> dict[str, Any]:
-        """The order as Alpaca's JSON: numbers as strings, UTC timestamps ending in Z."""
-        return {
-            "id": self.id,
-            "client_order_id": self.client_order_id,
-            "created_at": _ts(self.submitted_at),
-            "updated_at": _ts(self.updated_at),
-            "submitted_at": _ts(self.submitted_at),
-            "filled_at": _ts(self.filled_at),
-            "expired_at": _ts(self.expired_at),
-            "expires_at": None,
-            "canceled_at": _ts(self.canceled_at),
-            "failed_at": None,
-            "replaced_at": _ts(self.replaced_at),
-            "replaced_by": self.replaced_by,
-            "replaces": self.replaces,
-            "asset_id": self.asset_id,
-            "symbol": self.symbol,
-            "asset_class": "us_equity",
-            "notional": None,
-            "qty": str(self.qty),
-            "filled_qty": str(self.filled_qty),
-            "filled_avg_price": _num(self.filled_avg_price),
-            "order_class": "simple",
-            "order_type": self.type,
-            "type": self.type,
-            "side": self.side,
-            "position_intent": None,
-            "time_in_force": self.time_in_force,
-            "limit_price": _num(self.limit_price),
-            "stop_price": _num(self.stop_price),
-            "status": self.status,
-            "extended_hours": False,
-            "legs": None,
-            "trail_percent": None,
-            "trail_price": None,
-            "hwm": None,
-        }
 
 
 @dataclass
@@ -213,10 +130,10 @@ class SimulatedBroker:
             is_open = self.market_open
         next_open, next_close = _session_edges(now, is_open)
         return {
-            "timestamp": _ts(now),
+            "timestamp": wire_time(now),
             "is_open": is_open,
-            "next_open": _ts(next_open),
-            "next_close": _ts(next_close),
+            "next_open": wire_time(next_open),
+            "next_close": wire_time(next_close),
         }
 
     def positions_wire(self) -> list[dict[str, Any]]:
@@ -227,7 +144,7 @@ class SimulatedBroker:
         with self._lock:
             position = self.positions.get(symbol)
             if position is None:
-                raise SimulatorRejection(404, CODE_NOT_FOUND, "position does not exist")
+                raise not_found("position does not exist")
             return self._position_wire(position)
 
     def position_qty(self, symbol: str) -> Decimal:
@@ -236,112 +153,135 @@ class SimulatedBroker:
             position = self.positions.get(symbol)
             return Decimal(0) if position is None else position.qty
 
-    def list_orders(
-        self,
-        *,
-        status: str = "open",
-        limit: int = 50,
-        after: datetime | None = None,
-        until: datetime | None = None,
-        direction: str = "desc",
-        symbols: Iterable[str] = (),
-        side: str | None = None,
-    ) -> list[dict[str, Any]]:
-        wanted = set(symbols)
+    def list_orders(self, query: OrderQuery) -> list[dict[str, Any]]:
         with self._lock:
             self._accept_pending()
-            chosen = [
-                order
-                for order in self.orders.values()
-                if (status == "all" or (status == "open") == order.is_open)
-                and (after is None or order.submitted_at > after)
-                and (until is None or order.submitted_at < until)
-                and (not wanted or order.symbol in wanted)
-                and (side is None or order.side == side)
-            ]
-            chosen.sort(key=lambda order: order.submitted_at, reverse=direction == "desc")
-            return [order.to_wire() for order in chosen[:limit]]
+            return list_wire(self.orders, query)
 
-    def get_order(self, order_id: str) -> dict[str, Any]:
+    def get_order(self, order_id: str, *, nested: bool = False) -> dict[str, Any]:
         with self._lock:
             self._accept_pending()
-            return self._order(order_id).to_wire()
+            return order_wire(self._order(order_id), self.orders, nested=nested)
 
-    def get_order_by_client_id(self, client_order_id: str) -> dict[str, Any]:
+    def get_order_by_client_id(
+        self, client_order_id: str, *, nested: bool = False
+    ) -> dict[str, Any]:
         with self._lock:
             self._accept_pending()
             order_id = self._by_client_id.get(client_order_id)
             if order_id is None:
-                raise SimulatorRejection(404, CODE_NOT_FOUND, "order not found")
-            return self.orders[order_id].to_wire()
+                raise not_found()
+            return order_wire(self.orders[order_id], self.orders, nested=nested)
 
     # Trading -------------------------------------------------------------------------------
 
     def submit(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """A simple order, or a bracket or OCO answered as Alpaca does: the parent, legs
+        nested."""
         with self._lock:
-            request = _OrderRequest.parse(body)
-            client_order_id = request.client_order_id or self._uuid("client")
-            if client_order_id in self._by_client_id:
-                raise SimulatorRejection(
-                    422, CODE_INVALID_REQUEST, "client_order_id must be unique"
-                )
-            price = self.prices.get(request.symbol)
-            if price is None:
-                raise SimulatorRejection(
-                    422, CODE_UNPROCESSABLE, f"asset {request.symbol} is not tradable here"
-                )
-            self._check_rules(request, price)
-            now = self.now()
-            order = SimOrder(
-                id=self._uuid("order"),
-                client_order_id=client_order_id,
-                symbol=request.symbol,
-                side=request.side,
-                type=request.type,
-                time_in_force=request.time_in_force,
-                qty=request.qty,
-                status="pending_new" if self.accept_delay else "new",
-                submitted_at=now,
-                updated_at=now,
-                stop_price=request.stop_price,
-                limit_price=request.limit_price,
-                asset_id=self._asset_id(request.symbol),
-            )
-            self._store(order)
+            request = OrderRequest.parse(body)
+            terms = request.terms
+            client_order_id = self._unique_client_order_id(request.client_order_id)
+            price = self._market_price(terms.symbol)
+            position_qty = self.position_qty(terms.symbol)
+            if request.order_class == SIMPLE:
+                rules.check_terms(terms, price)
+                rules.check_wash_trade(terms, self.orders.values())
+            else:
+                rules.check_group(request, price, position_qty)
+                rules.check_terms(terms, price)
+            rules.check_available_qty(terms, terms.qty, position_qty, self.orders.values())
+            order = self._new_order(terms, client_order_id, order_class=request.order_class)
+            legs = self._new_legs(request, order)
+            for member in (order, *legs):
+                self._store(member)
             if order.type == "market" and not self.market_open:
                 order.status = "accepted"  # fills when the market opens
             self._notify("pending_new" if order.status == "pending_new" else "new", order)
             if order.type == "market" and self.market_open:
                 self._fill(order, price)
-            return order.to_wire()
+            return order_wire(order, self.orders, nested=True)
+
+    def replace(self, order_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Alpaca's PATCH: a new order on the changed terms takes the old one's place, in its
+        group too; the old one reads `replaced`. Held shares are counted without the old one,
+        and there is no wash-trade check: the side cannot change."""
+        with self._lock:
+            self._accept_pending()
+            old = self._order(order_id)
+            request = ReplaceRequest.parse(body)
+            rules.check_replaceable(old)
+            terms = request.terms_for(old)
+            rules.check_replacement_qty(old, terms.qty)
+            client_order_id = self._unique_client_order_id(request.client_order_id)
+            rules.check_terms(terms, self._market_price(old.symbol))
+            rules.check_available_qty(
+                terms,
+                terms.qty - old.filled_qty,
+                self.position_qty(old.symbol),
+                self.orders.values(),
+                excluding_group=old.group_id,
+            )
+            now = self.now()
+            trail_price, trail_percent = request.trail_for(old)
+            new = dataclasses.replace(
+                old,
+                id=self._uuid("order"),
+                client_order_id=client_order_id,
+                qty=terms.qty,
+                time_in_force=terms.time_in_force,
+                stop_price=terms.stop_price,
+                limit_price=terms.limit_price,
+                trail_price=trail_price,
+                trail_percent=trail_percent,
+                # A held leg still waits on its sibling; a working order starts over as new.
+                status="held" if old.status == "held" else self._accepted_status(),
+                submitted_at=now,
+                updated_at=now,
+                replaces=old.id,
+                leg_ids=list(old.leg_ids),
+            )
+            self._store(new)
+            self._take_place_in_group(old, new)
+            old.status = "replaced"
+            old.replaced_by, old.replaced_at, old.updated_at = new.id, now, now
+            self._notify("replaced", old)
+            if new.status != "held":
+                self._notify(new.status, new)
+            return new.to_wire()
 
     def cancel(self, order_id: str) -> None:
+        """Cancelling any member of a bracket or OCO cancels every open member of it."""
         with self._lock:
             order = self._order(order_id)
             if not order.is_open:
-                raise SimulatorRejection(
-                    422, CODE_UNPROCESSABLE, f'order is already in "{order.status}" state'
-                )
-            order.status = "canceled"
-            order.canceled_at = order.updated_at = self.now()
-            self._notify("canceled", order)
+                raise unprocessable(f'order is already in "{order.status}" state')
+            for member in group_members(order, self.orders):
+                if member.is_open:
+                    self._cancel_one(member)
 
     def cancel_all(self) -> list[dict[str, Any]]:
         with self._lock:
             results = []
             for order in [o for o in self.orders.values() if o.is_open]:
-                self.cancel(order.id)
+                self._cancel_one(order)
                 results.append({"id": order.id, "status": 200, "body": order.to_wire()})
             return results
 
     def set_price(self, symbol: str, price: Decimal) -> None:
-        """Move the market; stops it crosses trigger and fill at the new price."""
+        """Move the market; stops it crosses trigger and fill at the new price, a group's held
+        stop leg too once nothing but its trigger holds it back."""
         with self._lock:
             self.prices[symbol] = price
             if not self.market_open:
                 return
             for order in list(self.orders.values()):
-                if order.symbol != symbol or not order.is_open or order.type != "stop":
+                if (
+                    order.symbol != symbol
+                    or not order.is_open  # a sibling's fill may have canceled it just now
+                    or order.type != "stop"
+                    or awaits_entry(order, self.orders)
+                ):
                     continue
                 stop = order.stop_price or Decimal(0)
                 if (order.side == "sell" and price <= stop) or (
@@ -386,10 +326,34 @@ class SimulatedBroker:
             self._store(order)
             return order
 
+    def seed_group(
+        self, order_class: str, *, parent: Mapping[str, Any], legs: Sequence[Mapping[str, Any]]
+    ) -> tuple[SimOrder, ...]:
+        """Place a bracket, OCO or OTO in any state: the parent, then its legs in order (each
+        `held`, on the closing side, for the parent's symbol, qty and time in force, unless
+        told otherwise). Returns the parent followed by its legs."""
+        with self._lock:
+            head = self.seed_order(**{**parent, "order_class": order_class})
+            leg_side = head.side if order_class == OCO else rules.opposite(head.side)
+            members = [head]
+            for leg in legs:
+                defaults = {
+                    "symbol": head.symbol,
+                    "side": leg_side,
+                    "qty": head.qty,
+                    "time_in_force": head.time_in_force,
+                    "submitted_at": head.submitted_at,
+                    "status": "held",
+                }
+                fields = {**defaults, **leg, "order_class": order_class, "parent_id": head.id}
+                members.append(self.seed_order(**fields))
+            head.leg_ids = [member.id for member in members[1:]]
+            return tuple(members)
+
     def subscribe(self, listener: Callable[[str, dict[str, Any]], None]) -> None:
-        """Hear every order event (`new`, `fill`, `canceled`) as the trade stream reports it.
-        Listeners run under the book's lock on whichever thread changed it: hand off, never
-        block."""
+        """Hear every order event (`new`, `fill`, `canceled`, `replaced`) as the trade stream
+        reports it. Listeners run under the book's lock on whichever thread changed it: hand
+        off, never block."""
         with self._lock:
             self._listeners.append(listener)
 
@@ -399,68 +363,109 @@ class SimulatedBroker:
 
     # Internals -----------------------------------------------------------------------------
 
-    def _check_rules(self, request: _OrderRequest, price: Decimal) -> None:
-        for name, value in (
-            ("stop_price", request.stop_price),
-            ("limit_price", request.limit_price),
-        ):
-            if value is not None and value != value.quantize(_tick(value)):
-                raise SimulatorRejection(
-                    422,
-                    CODE_UNPROCESSABLE,
-                    f"invalid {name} {value}. sub-penny increment does not fulfill minimum "
-                    "pricing criteria",
-                )
-        fractional = request.qty != request.qty.to_integral_value()
-        if fractional and request.time_in_force != "day":
-            raise SimulatorRejection(
-                422, CODE_UNPROCESSABLE, "fractional orders must be DAY orders"
-            )
-        if request.type in STOP_TYPES and request.stop_price is not None:
-            if request.side == "sell" and request.stop_price >= price:
-                raise SimulatorRejection(
-                    422,
-                    CODE_UNPROCESSABLE,
-                    f"stop price {request.stop_price} must be below the current price {price} "
-                    "for a sell stop",
-                )
-            if request.side == "buy" and request.stop_price <= price:
-                raise SimulatorRejection(
-                    422,
-                    CODE_UNPROCESSABLE,
-                    f"stop price {request.stop_price} must be above the current price {price} "
-                    "for a buy stop",
-                )
-        self._check_available_qty(request, fractional)
-
-    def _check_available_qty(self, request: _OrderRequest, fractional: bool) -> None:
-        """Shares a position holds for open closing-side orders are not available to another."""
-        position = self.positions.get(request.symbol)
-        held_qty = position.qty if position else Decimal(0)
-        closing = (request.side == "sell" and held_qty > 0) or (
-            request.side == "buy" and held_qty < 0
+    def _new_order(
+        self,
+        terms: OrderTerms,
+        client_order_id: str,
+        *,
+        order_class: str = SIMPLE,
+        parent_id: str | None = None,
+        status: str | None = None,
+    ) -> SimOrder:
+        now = self.now()
+        return SimOrder(
+            id=self._uuid("order"),
+            client_order_id=client_order_id,
+            symbol=terms.symbol,
+            side=terms.side,
+            type=terms.type,
+            time_in_force=terms.time_in_force,
+            qty=terms.qty,
+            status=status or self._accepted_status(),
+            submitted_at=now,
+            updated_at=now,
+            stop_price=terms.stop_price,
+            limit_price=terms.limit_price,
+            asset_id=self._asset_id(terms.symbol),
+            order_class=order_class,
+            parent_id=parent_id,
         )
-        if closing:
-            committed = sum(
-                (
-                    order.remaining_qty
-                    for order in self.orders.values()
-                    if order.symbol == request.symbol
-                    and order.side == request.side
-                    and order.is_open
-                ),
-                Decimal(0),
+
+    def _new_legs(self, request: OrderRequest, parent: SimOrder) -> list[SimOrder]:
+        """A bracket's take-profit and stop loss, or an OCO's stop loss (its parent is the
+        take-profit): `held`, each with a client order id of its own."""
+        if request.take_profit is None or request.stop_loss is None:
+            return []
+        side = parent.side if request.order_class == OCO else rules.opposite(parent.side)
+        unpriced = dataclasses.replace(request.terms, side=side, stop_price=None, limit_price=None)
+        exits = [
+            dataclasses.replace(
+                unpriced,
+                type=request.stop_loss.type,
+                stop_price=request.stop_loss.stop_price,
+                limit_price=request.stop_loss.limit_price,
             )
-            available = abs(held_qty) - committed
-            if request.qty > available:
-                raise SimulatorRejection(
-                    403,
-                    CODE_FORBIDDEN,
-                    f"insufficient qty available for order (requested: {request.qty}, "
-                    f"available: {max(available, Decimal(0))})",
-                )
-        elif request.side == "sell" and fractional:
-            raise SimulatorRejection(403, CODE_FORBIDDEN, "fractional orders cannot be sold short")
+        ]
+        if request.order_class != OCO:  # an OCO's take-profit is its parent
+            exits.insert(
+                0, dataclasses.replace(unpriced, type="limit", limit_price=request.take_profit)
+            )
+        legs = [
+            self._new_order(
+                terms,
+                self._uuid("client"),
+                order_class=request.order_class,
+                parent_id=parent.id,
+                status="held",
+            )
+            for terms in exits
+        ]
+        parent.leg_ids = [leg.id for leg in legs]
+        return legs
+
+    def _take_place_in_group(self, old: SimOrder, new: SimOrder) -> None:
+        if old.parent_id is not None:
+            parent = self.orders[old.parent_id]
+            parent.leg_ids[parent.leg_ids.index(old.id)] = new.id
+        for leg_id in old.leg_ids:
+            self.orders[leg_id].parent_id = new.id
+        old.leg_ids = []  # the replacement leads the group now
+
+    def _after_fill(self, order: SimOrder) -> None:
+        """A filled exit cancels its open sibling exits; a filled bracket entry sets its
+        take-profit working, while its stop loss stays `held` until triggered."""
+        if order.order_class == SIMPLE:
+            return
+        exits = exit_members(order, self.orders)
+        if any(member.id == order.id for member in exits):
+            for sibling in exits:
+                if sibling.is_open:
+                    self._cancel_one(sibling)
+            return
+        for leg in exits:
+            if leg.status == "held" and leg.type not in STOP_TYPES:
+                leg.status, leg.updated_at = "new", self.now()
+                self._notify("new", leg)
+
+    def _cancel_one(self, order: SimOrder) -> None:
+        order.status = "canceled"
+        order.canceled_at = order.updated_at = self.now()
+        self._notify("canceled", order)
+
+    def _unique_client_order_id(self, given: str | None) -> str:
+        client_order_id = given or self._uuid("client")
+        if client_order_id in self._by_client_id:
+            raise invalid("client_order_id must be unique")
+        return client_order_id
+
+    def _market_price(self, symbol: str) -> Decimal:
+        price = self.prices.get(symbol)
+        if price is None:
+            raise unprocessable(f"asset {symbol} is not tradable here")
+        return price
+
+    def _accepted_status(self) -> str:
+        return "pending_new" if self.accept_delay else "new"
 
     def _fill(self, order: SimOrder, price: Decimal) -> None:
         now = self.now()
@@ -471,24 +476,26 @@ class SimulatedBroker:
         order.filled_at = order.updated_at = now
         signed = qty if order.side == "buy" else -qty
         self.account.cash -= signed * price
-        position = self.positions.get(order.symbol)
-        if position is None:
-            self.positions[order.symbol] = SimPosition(
-                order.symbol, signed, price, self._asset_id(order.symbol)
-            )
-        else:
-            new_qty = position.qty + signed
-            if new_qty == 0:
-                del self.positions[order.symbol]
-                return self._notify("fill", order)
-            if (position.qty > 0) == (signed > 0):  # adding to the position
-                position.avg_entry_price = (
-                    position.avg_entry_price * abs(position.qty) + price * abs(signed)
-                ) / abs(new_qty)
-            elif (position.qty > 0) != (new_qty > 0):  # crossed through zero
-                position.avg_entry_price = price
-            position.qty = new_qty
+        self._move_position(order.symbol, signed, price)
         self._notify("fill", order)
+        self._after_fill(order)
+
+    def _move_position(self, symbol: str, signed: Decimal, price: Decimal) -> None:
+        position = self.positions.get(symbol)
+        if position is None:
+            self.positions[symbol] = SimPosition(symbol, signed, price, self._asset_id(symbol))
+            return
+        new_qty = position.qty + signed
+        if new_qty == 0:
+            del self.positions[symbol]
+            return
+        if (position.qty > 0) == (signed > 0):  # adding to the position
+            position.avg_entry_price = (
+                position.avg_entry_price * abs(position.qty) + price * abs(signed)
+            ) / abs(new_qty)
+        elif (position.qty > 0) != (new_qty > 0):  # crossed through zero
+            position.avg_entry_price = price
+        position.qty = new_qty
 
     def _accept_pending(self) -> None:
         if not self.accept_delay:
@@ -507,7 +514,7 @@ class SimulatedBroker:
     def _order(self, order_id: str) -> SimOrder:
         order = self.orders.get(order_id)
         if order is None:
-            raise SimulatorRejection(404, CODE_NOT_FOUND, "order not found")
+            raise not_found()
         return order
 
     def _price(self, symbol: str) -> Decimal:
@@ -516,17 +523,9 @@ class SimulatedBroker:
     def _position_wire(self, position: SimPosition) -> dict[str, Any]:
         price = self.prices.get(position.symbol, position.avg_entry_price)
         qty = position.qty
-        committed = sum(
-            (
-                o.remaining_qty
-                for o in self.orders.values()
-                if o.symbol == position.symbol
-                and o.is_open
-                and o.side == ("sell" if qty > 0 else "buy")
-            ),
-            Decimal(0),
-        )
-        available = max(abs(qty) - committed, Decimal(0))
+        closing_side = "sell" if qty > 0 else "buy"
+        held = rules.held_qty(self.orders.values(), position.symbol, closing_side)
+        available = max(abs(qty) - held, Decimal(0))
         cost_basis = qty * position.avg_entry_price
         market_value = qty * price
         unrealized = market_value - cost_basis
@@ -565,85 +564,6 @@ class SimulatedBroker:
         return str(uuid.uuid5(ID_NAMESPACE, f"asset:{symbol}"))
 
 
-@dataclass(frozen=True, slots=True)
-class _OrderRequest:
-    symbol: str
-    qty: Decimal
-    side: str
-    type: str
-    time_in_force: str
-    stop_price: Decimal | None
-    limit_price: Decimal | None
-    client_order_id: str | None
-
-    @classmethod
-    def parse(cls, body: Mapping[str, Any]) -> _OrderRequest:
-        symbol = body.get("symbol")
-        if not isinstance(symbol, str) or not symbol:
-            raise _invalid("symbol is required")
-        if body.get("notional") is not None:
-            raise _invalid("notional orders are not supported by the simulator")
-        qty = _decimal(body.get("qty"), "qty")
-        if qty is None or qty <= 0:
-            raise _invalid("qty must be > 0")
-        if qty == qty.to_integral_value():
-            qty = qty.quantize(Decimal(1))  # alpaca-py sends 50.0 for 50 shares
-        side = body.get("side")
-        if side not in ("buy", "sell"):
-            raise _invalid(f"side must be buy or sell (got {side!r})")
-        order_type = body.get("type") or body.get("order_type")
-        if not isinstance(order_type, str) or order_type not in ORDER_TYPES:
-            raise _invalid(f"unsupported order type {order_type!r}")
-        time_in_force = body.get("time_in_force")
-        if not isinstance(time_in_force, str) or time_in_force not in TIMES_IN_FORCE:
-            raise _invalid(f"invalid time_in_force {time_in_force!r}")
-        stop_price = _decimal(body.get("stop_price"), "stop_price")
-        limit_price = _decimal(body.get("limit_price"), "limit_price")
-        if order_type in ("stop", "stop_limit") and stop_price is None:
-            raise _invalid("stop_price is required for stop orders")
-        if order_type in ("limit", "stop_limit") and limit_price is None:
-            raise _invalid("limit_price is required for limit orders")
-        for name, price in (("stop_price", stop_price), ("limit_price", limit_price)):
-            if price is not None and price <= 0:
-                raise _invalid(f"{name} must be > 0")
-        client_order_id = body.get("client_order_id")
-        if client_order_id is not None and (
-            not isinstance(client_order_id, str)
-            or len(client_order_id) > MAX_CLIENT_ORDER_ID_LENGTH
-        ):
-            raise _invalid("client_order_id must be text of at most 128 characters")
-        return cls(
-            symbol=symbol,
-            qty=qty,
-            side=side,
-            type=order_type,
-            time_in_force=time_in_force,
-            stop_price=stop_price,
-            limit_price=limit_price,
-            client_order_id=client_order_id,
-        )
-
-
-def _decimal(value: object, name: str) -> Decimal | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, Decimal | int | str):
-        raise _invalid(f"{name} must be a number")
-    try:
-        number = Decimal(value)
-    except InvalidOperation:
-        raise _invalid(f"{name} must be a number") from None
-    if not number.is_finite():
-        raise _invalid(f"{name} must be a finite number")
-    if abs(number) >= MAX_WIRE_NUMBER:
-        raise _invalid(f"{name} is out of range")
-    return number
-
-
-def _invalid(message: str) -> SimulatorRejection:
-    return SimulatorRejection(422, CODE_INVALID_REQUEST, message)
-
-
 def _session_edges(now: datetime, is_open: bool) -> tuple[datetime, datetime]:
     """The next regular-session open and close in New York, weekends skipped (holidays are
     not): while open, the close is today's."""
@@ -664,19 +584,5 @@ def _next_session_open(day: date) -> datetime:
     return datetime.combine(day, SESSION_OPEN, NEW_YORK)
 
 
-def _tick(price: Decimal) -> Decimal:
-    return PENNY if price >= 1 else SUB_PENNY
-
-
 def _symbol(position: SimPosition) -> str:
     return position.symbol
-
-
-def _ts(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-def _num(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)

@@ -1,6 +1,7 @@
 """Named starting points for the simulator: the broker's book and the local rows a trading
 engine would have left behind. `crashed_day` is the engine dying at 10:31 with every case of
-SPEC §3 on the table; each is built relative to the simulator's clock."""
+SPEC §3 on the table; the others each set one of the broker's own rules in recon's way. Each is
+built relative to the simulator's clock."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from engine.domain import (
     Side,
     Trade,
 )
-from engine.simulator.book import SimAccount, SimOrder, SimulatedBroker
+from engine.simulator.book import SimAccount, SimulatedBroker
+from engine.simulator.orders import BRACKET, SimOrder
 
 D = Decimal
 # The moment the trading engine died in `crashed_day`: 10:31 in New York, the market open. Tests
@@ -118,6 +120,25 @@ class _Day:
             fields["expired_at"] = at + timedelta(days=1)
         return self.broker.seed_order(**fields)
 
+    def hand_bracket(
+        self, symbol: str, qty: str, *, filled: str, take_profit: str, stop_loss: str, at: datetime
+    ) -> None:
+        """A GTC buy bracket placed by hand whose market entry filled: its take-profit works,
+        its stop loss waits `held` for its trigger."""
+        entry = D(qty)
+        self.broker.seed_group(
+            BRACKET,
+            parent={
+                "symbol": symbol, "side": "buy", "type": "market", "qty": entry,
+                "status": "filled", "submitted_at": at, "filled_qty": entry,
+                "filled_avg_price": D(filled), "filled_at": at,
+            },
+            legs=[
+                {"type": "limit", "limit_price": D(take_profit), "status": "new"},
+                {"type": "stop", "stop_price": D(stop_loss)},
+            ],
+        )  # fmt: skip
+
     def local_order(
         self,
         local_id: str,
@@ -203,6 +224,18 @@ class _Day:
             broker=order,
             stop=stop,
         )
+        return order
+
+    def working_entry(
+        self, local_id: str, symbol: str, side: Side, qty: str, limit: str, *, at: datetime
+    ) -> SimOrder:
+        """An entry limit of the trading engine's, resting on the broker: `new` there, `accepted`
+        locally."""
+        order = self.broker_order(symbol, side.value, qty, "limit", "new", at=at, limit=limit)
+        self.local_order(
+            local_id, symbol, side, OrderRole.ENTRY, OrderType.LIMIT, OrderState.ACCEPTED, qty,
+            at=at, broker=order, limit=limit,
+        )  # fmt: skip
         return order
 
 
@@ -359,11 +392,87 @@ def _todays_trades(day: _Day) -> tuple[Trade, ...]:
     return tuple(trades)
 
 
+def _wash_trade(broker: SimulatedBroker) -> LocalBookSeed:
+    """AAPL is held long with no stop anywhere, and the trading engine's own entry scales in
+    with a resting buy limit: while that buy is open, Alpaca refuses recon's sell stop as a
+    potential wash trade."""
+    day = _Day(broker)
+    broker.market_open = True
+    day.position("AAPL", "100", "187.20", "189.50")
+    day.filled_entry("AAPL", Side.BUY, "100", "187.20", at=day.ago(hours=2))
+    day.working_entry("AAPL-entry-2", "AAPL", Side.BUY, "50", "185.00", at=day.ago(minutes=30))
+    return LocalBookSeed(orders=tuple(day.local))
+
+
+def _bracket_by_hand(broker: SimulatedBroker) -> LocalBookSeed:
+    """NVDA was bought by hand through a bracket: the entry filled, its take-profit works and
+    its stop loss is `held`. The trading engine knows nothing of it: no local rows at all."""
+    day = _Day(broker)
+    broker.market_open = True
+    day.position("NVDA", "10", "495.00", "502.40")
+    day.hand_bracket(
+        "NVDA", "10", filled="495.00", take_profit="540.00", stop_loss="480.00",
+        at=day.ago(hours=1),
+    )  # fmt: skip
+    return LocalBookSeed()
+
+
+def _take_profit_kept(broker: SimulatedBroker) -> LocalBookSeed:
+    """MSFT's entry filled but no stop was placed, and someone put a take-profit sell limit on
+    the broker by hand for every share: the shares are held, so a plain stop cannot go in."""
+    day = _Day(broker)
+    broker.market_open = True
+    day.position("MSFT", "50", "415.30", "417.10")
+    day.filled_entry("MSFT", Side.BUY, "50", "415.30", at=day.ago(hours=2))
+    day.broker_order(
+        "MSFT", "sell", "50", "limit", "new", at=day.ago(minutes=45), limit="440.00",
+        client_order_id="web-msft-take-profit",
+    )  # fmt: skip
+    return LocalBookSeed(orders=tuple(day.local))
+
+
+def _over_covered(broker: SimulatedBroker) -> LocalBookSeed:
+    """AMD's entry filled 15 and the trading engine's stop covers 15, but 5 were sold by hand
+    while the engine was down: the position is 10, and a triggered stop would sell 5 short."""
+    day = _Day(broker)
+    broker.market_open = True
+    # Seeded directly: on Alpaca the stop holds all 15 shares, so the 5 would have left some
+    # other way (a partial fill, a stop shrunk and restored); the book recon meets is the same.
+    day.position("AMD", "10", "142.00", "143.20")
+    day.filled_entry("AMD", Side.BUY, "15", "142.00", at=day.ago(hours=3))
+    day.stop("AMD", Side.SELL, "15", "139.16", at=day.ago(hours=3, minutes=-1))
+    day.broker_order(
+        "AMD", "sell", "5", "market", "filled", at=day.ago(minutes=50), filled="143.00",
+        client_order_id="web-amd-sell-by-hand", time_in_force="day",
+    )  # fmt: skip
+    return LocalBookSeed(orders=tuple(day.local))
+
+
 SCENARIOS: dict[str, Scenario] = {
     "empty": Scenario("empty", "an account with nothing in it", _empty),
     "crashed_day": Scenario(
         "crashed_day",
         "the trading engine died at 10:31 with positions open and every SPEC §3 case waiting",
         _crashed_day,
+    ),
+    "wash_trade": Scenario(
+        "wash_trade",
+        "a long with no stop while the trading engine's buy limit rests: a stop is a wash trade",
+        _wash_trade,
+    ),
+    "bracket_by_hand": Scenario(
+        "bracket_by_hand",
+        "a position opened by hand through a bracket: take-profit working, stop loss held",
+        _bracket_by_hand,
+    ),
+    "take_profit_kept": Scenario(
+        "take_profit_kept",
+        "a long with no stop whose every share a hand-placed take-profit limit holds",
+        _take_profit_kept,
+    ),
+    "over_covered": Scenario(
+        "over_covered",
+        "shares sold by hand while the engine was down: its stop covers more than is held",
+        _over_covered,
     ),
 }

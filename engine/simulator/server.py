@@ -14,15 +14,17 @@ from typing import Any
 
 from aiohttp import web
 
-from engine.simulator.book import (
+from engine.simulator.book import SimulatedBroker
+from engine.simulator.faults import Fault, FaultKind, Faults, LoggedRequest, RequestLog
+from engine.simulator.listing import OrderQuery
+from engine.simulator.rejections import (
     CODE_INTERNAL,
     CODE_INVALID_REQUEST,
     CODE_RATE_LIMITED,
     CODE_UNAUTHORIZED,
-    SimulatedBroker,
     SimulatorRejection,
+    invalid,
 )
-from engine.simulator.faults import Fault, FaultKind, Faults, LoggedRequest, RequestLog
 from engine.simulator.stream import add_stream_route
 
 MAX_ORDERS_LIMIT = 500
@@ -58,6 +60,7 @@ def build_app(context: SimulatorContext) -> web.Application:
     app.router.add_delete("/v2/orders", _cancel_all)
     app.router.add_get("/v2/orders:by_client_order_id", _by_client_order_id)
     app.router.add_get("/v2/orders/{order_id}", _get_order)
+    app.router.add_patch("/v2/orders/{order_id}", _replace)
     app.router.add_delete("/v2/orders/{order_id}", _cancel)
     add_stream_route(app, context.broker, context.credentials)
     return app
@@ -104,7 +107,7 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except SimulatorRejection as rejection:
-        return _error(rejection.http_status, rejection.code, rejection.message)
+        return _error(rejection.http_status, rejection.code, rejection.message, rejection.details)
     except web.HTTPException as exc:  # no such route, or not this method
         return _error(exc.status, _code_for(exc.status), exc.reason.lower())
     except Exception:
@@ -176,51 +179,65 @@ async def _list_orders(request: web.Request) -> web.Response:
     query = request.query
     status = query.get("status", "open")
     if status not in ("open", "closed", "all"):
-        raise _invalid(f"invalid status {status!r}")
+        raise invalid(f"invalid status {status!r}")
     direction = query.get("direction", "desc")
     if direction not in ("asc", "desc"):
-        raise _invalid(f"invalid direction {direction!r}")
+        raise invalid(f"invalid direction {direction!r}")
     try:
         limit = int(query.get("limit", "50"))
     except ValueError:
-        raise _invalid("limit must be a whole number") from None
+        raise invalid("limit must be a whole number") from None
     if not 1 <= limit <= MAX_ORDERS_LIMIT:
-        raise _invalid(f"limit must be between 1 and {MAX_ORDERS_LIMIT}")
+        raise invalid(f"limit must be between 1 and {MAX_ORDERS_LIMIT}")
     symbols = [s.strip() for s in query.get("symbols", "").split(",") if s.strip()]
     side = query.get("side")
     if side is not None and side not in ORDER_SIDES:
-        raise _invalid(f"invalid side {side!r}")
+        raise invalid(f"invalid side {side!r}")
     orders = _broker(request).list_orders(
-        status=status,
-        limit=limit,
-        after=_timestamp(query.get("after"), "after"),
-        until=_timestamp(query.get("until"), "until"),
-        direction=direction,
-        symbols=symbols,
-        side=side,
+        OrderQuery(
+            status=status,
+            limit=limit,
+            after=_timestamp(query.get("after"), "after"),
+            until=_timestamp(query.get("until"), "until"),
+            direction=direction,
+            symbols=frozenset(symbols),
+            side=side,
+            nested=_nested(request),
+        )
     )
     return web.json_response(orders)
 
 
 async def _get_order(request: web.Request) -> web.Response:
-    return web.json_response(_broker(request).get_order(request.match_info["order_id"]))
+    order_id = request.match_info["order_id"]
+    return web.json_response(_broker(request).get_order(order_id, nested=_nested(request)))
 
 
 async def _by_client_order_id(request: web.Request) -> web.Response:
     client_order_id = request.query.get("client_order_id")
     if not client_order_id:
-        raise _invalid("client_order_id is required")
-    return web.json_response(_broker(request).get_order_by_client_id(client_order_id))
+        raise invalid("client_order_id is required")
+    order = _broker(request).get_order_by_client_id(client_order_id, nested=_nested(request))
+    return web.json_response(order)
 
 
 async def _submit(request: web.Request) -> web.Response:
+    return web.json_response(_broker(request).submit(await _json_body(request)))
+
+
+async def _replace(request: web.Request) -> web.Response:
+    order_id = request.match_info["order_id"]
+    return web.json_response(_broker(request).replace(order_id, await _json_body(request)))
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
     try:
         body = json.loads(await request.text(), parse_float=Decimal)
     except ValueError:
-        raise _invalid("request body must be JSON") from None
+        raise invalid("request body must be JSON") from None
     if not isinstance(body, dict):
-        raise _invalid("request body must be a JSON object")
-    return web.json_response(_broker(request).submit(body))
+        raise invalid("request body must be a JSON object")
+    return body
 
 
 async def _cancel(request: web.Request) -> web.Response:
@@ -236,6 +253,14 @@ def _broker(request: web.Request) -> SimulatedBroker:
     return request.app[CONTEXT].broker
 
 
+def _nested(request: web.Request) -> bool:
+    """`nested` as Alpaca reads it; alpaca-py sends Python's `True`, hence any case."""
+    raw = request.query.get("nested", "false").lower()
+    if raw not in ("true", "false"):
+        raise invalid(f"invalid nested {raw!r}")
+    return raw == "true"
+
+
 def _timestamp(raw: str | None, name: str) -> datetime | None:
     if raw is None:
         return None
@@ -243,16 +268,14 @@ def _timestamp(raw: str | None, name: str) -> datetime | None:
         # An unescaped `+` in a query string arrives as a space.
         parsed = datetime.fromisoformat(raw.replace(" ", "+"))
     except ValueError:
-        raise _invalid(f"{name} must be an RFC 3339 timestamp") from None
+        raise invalid(f"{name} must be an RFC 3339 timestamp") from None
     if parsed.tzinfo is None:
-        raise _invalid(f"{name} must carry a time zone")
+        raise invalid(f"{name} must carry a time zone")
     return parsed
 
 
-def _invalid(message: str) -> SimulatorRejection:
-    return SimulatorRejection(422, CODE_INVALID_REQUEST, message)
-
-
-def _error(status: int, code: int, message: str) -> web.Response:
-    body: dict[str, Any] = {"code": code, "message": message}
+def _error(
+    status: int, code: int, message: str, details: dict[str, str] | None = None
+) -> web.Response:
+    body: dict[str, Any] = {"code": code, "message": message, **(details or {})}
     return web.json_response(body, status=status)
