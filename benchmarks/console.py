@@ -23,6 +23,7 @@ from textual.pilot import Pilot
 from benchmarks.books import large_snapshot
 from console.app import ReconApp
 from console.widgets.diff_tables import OrdersTable
+from engine.reconcile.actions import ActionKind, Phase
 from engine.reconcile.diff import diff
 from engine.reconcile.events import (
     ActionStarted,
@@ -36,7 +37,7 @@ from engine.reconcile.events import (
     StopConfirmed,
     StopSubmitted,
 )
-from engine.reconcile.plan import ActionKind, Phase, plan
+from engine.reconcile.plan import plan
 from engine.reconcile.result import RunResult
 from tests.factories import SETTINGS
 

@@ -32,6 +32,7 @@ from console.views import OrderLine, PositionLine, order_lines, position_lines
 from console.widgets.account_bar import AccountBar
 from console.widgets.diff_tables import OrdersTable, PositionsTable
 from console.widgets.phase_pane import PhasePane
+from engine.reconcile.actions import STOP_PLACING_KINDS, ActionKind, Phase, Plan, PlanAction
 from engine.reconcile.diff import Diff, Match, Protection
 from engine.reconcile.events import (
     ActionFailed,
@@ -51,7 +52,6 @@ from engine.reconcile.events import (
     StopConfirmed,
     StopSubmitted,
 )
-from engine.reconcile.plan import ActionKind, Phase, Plan, PlanAction
 from engine.reconcile.result import RunResult
 
 
@@ -392,7 +392,7 @@ class ReconApp(App[int]):
         self.protection = {row.symbol: row.protection for row in diff.positions}
         self._protection_counts = Counter(self.protection.values())
         self._stops_planned = Counter(
-            action.symbol for action in plan.actions if action.kind is ActionKind.EMERGENCY_STOP
+            action.symbol for action in plan.actions if action.kind in STOP_PLACING_KINDS
         )
         self._draw_book()
 
@@ -482,4 +482,9 @@ def _label(action: PlanAction) -> str:
 
 
 def _counts(counts: dict[Match, int]) -> str:
-    return " · ".join(f"{count} {match}" for match, count in counts.items())
+    # Group legs are rare; their count shows only when a book has some.
+    return " · ".join(
+        f"{count} {match}"
+        for match, count in counts.items()
+        if count or match is not Match.GROUP_LEG
+    )

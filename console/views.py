@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from engine.domain import BrokerOrder, LocalOrder
+from engine.domain import BrokerOrder, LocalOrder, OrderClass
 from engine.reconcile.diff import Diff, Match, OrderRow, PositionRow, Protection
 
 ORDER_FIELDS = ("id", "state", "qty", "filled", "price")
@@ -104,7 +104,7 @@ def _position_line(row: PositionRow) -> PositionLine:
         else (BLANK, BLANK, BLANK, BLANK)
     )
     local_cells = (str(row.local_side), _qty(row.local_qty)) if row.local_side else (BLANK, BLANK)
-    stops = f"{_qty(row.covered_qty)} of {_qty(broker.qty)}" if broker else BLANK
+    stops = f"{_qty(row.covered_qty)} of {_qty(broker.qty)}{_groups(row)}" if broker else BLANK
     return PositionLine(
         symbol=row.symbol,
         match=row.match,
@@ -114,6 +114,27 @@ def _position_line(row: PositionRow) -> PositionLine:
         protection=row.protection,
         differing=frozenset(difference.field for difference in row.differences),
     )
+
+
+def _groups(row: PositionRow) -> str:
+    """A bracket or OCO covering the position reads as one protection, its take-profit with it:
+    ` · OCO tp 440.00`."""
+    shown = []
+    for stop in row.stops:
+        if stop.group_id is None:
+            continue
+        take_profits = [
+            leg.limit_price
+            for leg in row.group_legs
+            if leg.group_id == stop.group_id and leg.limit_price is not None
+        ]
+        label = (
+            str(stop.order_class).upper()
+            if stop.order_class is OrderClass.OCO
+            else str(stop.order_class)
+        )
+        shown.append(label + "".join(f" tp {_money(price)}" for price in take_profits))
+    return "".join(f" · {label}" for label in shown)
 
 
 def short_id(order_id: str) -> str:

@@ -71,6 +71,21 @@ class OrderType(StrEnum):
     TRAILING_STOP = "trailing_stop"
 
 
+class OrderClass(StrEnum):
+    """How an order relates to others: alone, or one leg of a group the broker links — cancelling
+    one leg cancels the group, and its exit legs hold the position's shares once."""
+
+    SIMPLE = "simple"
+    BRACKET = "bracket"  # an entry with a take-profit leg and a stop-loss leg
+    OCO = "oco"  # an exit: a take-profit limit (the parent) and its stop-loss leg
+    OTO = "oto"  # an entry with one exit leg
+    MLEG = "mleg"  # multi-leg options
+
+    @property
+    def is_group(self) -> bool:
+        return self is not OrderClass.SIMPLE
+
+
 class TimeInForce(StrEnum):
     DAY = "day"
     GTC = "gtc"
@@ -124,6 +139,23 @@ class BrokerOrder:
     submitted_at: datetime
     replaced_by: str | None = None
     replaces: str | None = None
+    order_class: OrderClass = OrderClass.SIMPLE
+    # The group's parent order id, the same on every member of a bracket, OCO or OTO and on the
+    # parent itself; None for a simple order.
+    group_id: str | None = None
+    # The group's legs, when the broker answered them nested under this parent (a submission's
+    # answer); order lists carry legs as orders of their own instead.
+    legs: tuple[BrokerOrder, ...] = ()
+
+    @property
+    def remaining_qty(self) -> Decimal:
+        return self.qty - self.filled_qty
+
+    def describe(self) -> str:
+        """The order as an operator reads it: `sell stop 100 AAPL @ 183.45`."""
+        price = self.stop_price or self.limit_price
+        shown = f"{self.side} {self.order_type} {self.qty} {self.symbol}"
+        return f"{shown} @ {price}" if price is not None else shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +192,8 @@ class MarketClock:
 @dataclass(frozen=True, slots=True)
 class NewOrder:
     """An order recon asks the broker to place. `client_order_id` is always ours and deterministic,
-    so an ambiguous submission can be looked up before anything is sent again."""
+    so an ambiguous submission can be looked up before anything is sent again. An OCO exit is a
+    limit (its take-profit, `limit_price`) whose stop-loss leg triggers at `stop_price`."""
 
     client_order_id: str
     symbol: str
@@ -170,6 +203,7 @@ class NewOrder:
     time_in_force: TimeInForce
     stop_price: Decimal | None = None
     limit_price: Decimal | None = None
+    order_class: OrderClass = OrderClass.SIMPLE
 
 
 @dataclass(frozen=True, slots=True)

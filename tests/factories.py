@@ -14,6 +14,7 @@ from engine.domain import (
     BrokerPosition,
     LocalOrder,
     MarketClock,
+    OrderClass,
     OrderRole,
     OrderState,
     OrderType,
@@ -22,7 +23,7 @@ from engine.domain import (
     TimeInForce,
     Trade,
 )
-from engine.reconcile.plan import PlanSettings
+from engine.reconcile.actions import PlanSettings
 from engine.reconcile.snapshot import BrokerSnapshot, LocalSnapshot, Snapshot
 
 NOW = datetime(2026, 11, 24, 15, 31, tzinfo=UTC)  # 10:31 in New York
@@ -96,6 +97,8 @@ def make_broker_order(
     submitted_at: datetime = NOW - timedelta(hours=1),
     replaced_by: str | None = None,
     replaces: str | None = None,
+    order_class: OrderClass = OrderClass.SIMPLE,
+    group_id: str | None = None,
 ) -> BrokerOrder:
     order_id = id or broker_id()
     return BrokerOrder(
@@ -116,6 +119,8 @@ def make_broker_order(
         submitted_at=submitted_at,
         replaced_by=replaced_by,
         replaces=replaces,
+        order_class=order_class,
+        group_id=group_id,
     )
 
 
@@ -133,6 +138,7 @@ def make_local_order(
     broker_id: str | None = None,
     client_order_id: str | None = None,
     correlation_id: str | None = None,
+    limit_price: str | None = None,
 ) -> LocalOrder:
     return LocalOrder(
         local_id=local_id,
@@ -148,7 +154,7 @@ def make_local_order(
         qty_filled=D(qty_filled),
         avg_fill_price=None if avg_fill_price is None else D(avg_fill_price),
         stop_price=None if stop_price is None else D(stop_price),
-        limit_price=None,
+        limit_price=None if limit_price is None else D(limit_price),
         state=state,
         parent_id=None,
         last_error=None,

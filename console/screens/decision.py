@@ -1,5 +1,6 @@
-"""The operator's decision on one orphan: `y` cancels it, `n` keeps it, `a` cancels it and every
-remaining orphan of the same kind."""
+"""The operator's decision on one order recon would cancel — an orphan, or an order that blocks a
+position's stop: `y` cancels it, `n` keeps it, `a` cancels it and every remaining one of the same
+kind."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
 from console.views import short_id
+from engine.reconcile.actions import ActionKind, PlanAction
 from engine.reconcile.events import Decision
-from engine.reconcile.plan import PlanAction
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +36,10 @@ class DecisionScreen(ModalScreen[DecisionChoice]):
 
     def compose(self) -> ComposeResult:
         order = self.action.broker_order
+        blocking = self.action.kind is ActionKind.CANCEL_BLOCKING_ORDER
+        what = "blocking order" if blocking else "orphan order"
         with Vertical(id="decision", classes="dialog"):
-            title = f"Cancel orphan order {short_id(order.id) if order else self.action.target}?"
+            title = f"Cancel {what} {short_id(order.id) if order else self.action.target}?"
             yield Label(title, id="decision-title", classes="dialog-title")
             if order is not None:
                 price = order.stop_price or order.limit_price
@@ -49,7 +52,8 @@ class DecisionScreen(ModalScreen[DecisionChoice]):
                 )
             yield Static(f"Why: {self.action.reason}", id="decision-reason")
             yield Static(
-                "[b]y[/] cancel it   [b]n[/] keep it   [b]a[/] cancel all remaining orphans",
+                f"[b]y[/] cancel it   [b]n[/] keep it   [b]a[/] cancel all remaining "
+                f"{'blocking orders' if blocking else 'orphans'}",
                 classes="dialog-keys",
             )
 

@@ -9,8 +9,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label, Static
 
+from engine.reconcile.actions import Plan
 from engine.reconcile.circuit_breaker import describe
-from engine.reconcile.plan import Plan
 
 
 class PlanScreen(ModalScreen[None]):

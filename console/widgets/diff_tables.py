@@ -20,6 +20,7 @@ MATCH_STYLES = {
     Match.DIVERGED: "yellow",
     Match.ORPHAN: "magenta",
     Match.MISSING_AT_BROKER: "cyan",
+    Match.GROUP_LEG: "green",
 }
 PROTECTION_STYLES = {
     Protection.UNPROTECTED: "bold white on #8b0000",

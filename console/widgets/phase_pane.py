@@ -7,7 +7,7 @@ from collections.abc import Callable
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from engine.reconcile.plan import Phase
+from engine.reconcile.actions import Phase
 
 PHASE_TITLES = {
     Phase.FETCH: "Fetch",

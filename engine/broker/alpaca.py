@@ -19,15 +19,20 @@ from aiolimiter import AsyncLimiter
 from alpaca.common.enums import Sort
 from alpaca.common.exceptions import APIError
 from alpaca.trading.client import TradingClient
+from alpaca.trading.enums import OrderClass as AlpacaOrderClass
 from alpaca.trading.enums import OrderSide, QueryOrderStatus
 from alpaca.trading.enums import TimeInForce as AlpacaTimeInForce
 from alpaca.trading.requests import (
+    GetOrderByIdRequest,
     GetOrdersRequest,
     LimitOrderRequest,
     MarketOrderRequest,
     OrderRequest,
+    ReplaceOrderRequest,
     StopLimitOrderRequest,
+    StopLossRequest,
     StopOrderRequest,
+    TakeProfitRequest,
 )
 from requests.adapters import HTTPAdapter
 
@@ -38,10 +43,12 @@ from engine.broker.errors import (
     OrderNotFound,
 )
 from engine.broker.retry import RetryPolicy, TransientFailure, with_retries
+from engine.broker.status_map import meaning_of
 from engine.broker.trade_updates import TradeUpdates, stream_url
 from engine.broker.wire import (
     account_from_wire,
     clock_from_wire,
+    group_members,
     list_from_wire,
     order_from_wire,
     position_from_wire,
@@ -52,6 +59,7 @@ from engine.domain import (
     BrokerPosition,
     MarketClock,
     NewOrder,
+    OrderClass,
     OrderType,
 )
 
@@ -128,7 +136,9 @@ class AlpacaBroker:
         return [position_from_wire(item) for item in list_from_wire(raw, "positions")]
 
     async def get_open_orders(self) -> list[BrokerOrder]:
-        return await self._all_pages("list open orders", QueryOrderStatus.OPEN, since=None)
+        listed = await self._all_pages("list open orders", QueryOrderStatus.OPEN, since=None)
+        # A group is listed while any member is open; its filled entry is not an open order.
+        return [order for order in listed if meaning_of(order.status).is_open]
 
     async def get_recent_orders(self, hours: int) -> list[BrokerOrder]:
         since = self._now() - timedelta(hours=hours)
@@ -136,8 +146,9 @@ class AlpacaBroker:
 
     async def get_order(self, broker_id: str) -> BrokerOrder:
         _require_order_id(broker_id)
+        nested = GetOrderByIdRequest(nested=True)
         raw = await self._read(
-            f"get order {broker_id}", lambda: self._client.get_order_by_id(broker_id)
+            f"get order {broker_id}", lambda: self._client.get_order_by_id(broker_id, nested)
         )
         return order_from_wire(raw)
 
@@ -161,6 +172,20 @@ class AlpacaBroker:
             raise AmbiguousSubmit(order.client_order_id, str(exc)) from exc
         return order_from_wire(raw)
 
+    async def replace_order(self, broker_id: str, order: NewOrder) -> BrokerOrder:
+        _require_order_id(broker_id)
+        request = ReplaceOrderRequest(
+            qty=_whole_shares(order.qty), client_order_id=order.client_order_id
+        )
+        operation = f"replace {broker_id} by {order.client_order_id}"
+        try:
+            raw = await self._call(
+                operation, lambda: self._client.replace_order_by_id(broker_id, request)
+            )
+        except TransientFailure as exc:
+            raise AmbiguousSubmit(order.client_order_id, str(exc)) from exc
+        return order_from_wire(raw)
+
     async def cancel_order(self, broker_id: str) -> None:
         _require_order_id(broker_id)
         await self._read(
@@ -180,18 +205,22 @@ class AlpacaBroker:
     async def _all_pages(
         self, operation: str, status: QueryOrderStatus, since: datetime | None
     ) -> list[BrokerOrder]:
-        """Walk the list oldest first. `after` is exclusive and the broker's clock is finer than
-        ours, so each page starts a microsecond before the last order seen and the overlap is
-        dropped by id."""
+        """Walk the list oldest first, nested so that each leg knows its group. `after` is
+        exclusive and the broker's clock is finer than ours, so each page starts a microsecond
+        before the last order seen and the overlap is dropped by id."""
         orders: dict[str, BrokerOrder] = {}
         cursor = since
         while True:
             request = GetOrdersRequest(
-                status=status, limit=ORDERS_PAGE_LIMIT, direction=Sort.ASC, after=cursor
+                status=status,
+                limit=ORDERS_PAGE_LIMIT,
+                direction=Sort.ASC,
+                after=cursor,
+                nested=True,
             )
             raw = await self._read(operation, partial(self._client.get_orders, request))
-            page = [order_from_wire(item) for item in list_from_wire(raw, "orders")]
-            new = [order for order in page if order.id not in orders]
+            page = [group_members(item) for item in list_from_wire(raw, "orders")]
+            new = [member for group in page for member in group if member.id not in orders]
             orders.update((order.id, order) for order in new)
             if len(page) < ORDERS_PAGE_LIMIT:
                 return list(orders.values())
@@ -200,7 +229,7 @@ class AlpacaBroker:
                     f"{operation}: more than {ORDERS_PAGE_LIMIT} orders share one submission "
                     "time; the order list cannot be paged"
                 )
-            cursor = max(order.submitted_at for order in page) - timedelta(microseconds=1)
+            cursor = max(group[0].submitted_at for group in page) - timedelta(microseconds=1)
 
     async def _read(self, operation: str, call: Callable[[], T]) -> T:
         """A call that changes nothing, or changes nothing twice: safe to retry."""
@@ -261,12 +290,34 @@ def _order_request(order: NewOrder) -> OrderRequest:
     }
     if order.stop_price is not None:
         common["stop_price"] = _wire_number(order.stop_price, "stop_price")
+    if order.order_class is OrderClass.OCO:
+        return _oco_request(order, common)
     if order.limit_price is not None:
         common["limit_price"] = _wire_number(order.limit_price, "limit_price")
     request_class = _REQUEST_CLASSES.get(order.order_type)
     if request_class is None:
         raise ValueError(f"recon does not place {order.order_type} orders")
     return request_class(**common)
+
+
+def _oco_request(order: NewOrder, common: dict[str, Any]) -> OrderRequest:
+    """An OCO exit is a limit order whose take-profit and stop-loss Alpaca places as one group."""
+    if order.limit_price is None or order.stop_price is None:
+        raise ValueError(f"OCO {order.client_order_id} needs a limit price and a stop price")
+    stop_price = common.pop("stop_price")
+    return LimitOrderRequest(
+        **common,
+        order_class=AlpacaOrderClass.OCO,
+        take_profit=TakeProfitRequest(limit_price=_wire_number(order.limit_price, "limit_price")),
+        stop_loss=StopLossRequest(stop_price=stop_price),
+    )
+
+
+def _whole_shares(qty: Decimal) -> int:
+    """Alpaca replaces an order's quantity in whole shares only."""
+    if qty != qty.to_integral_value():
+        raise ValueError(f"qty {qty} cannot replace an order's quantity: whole shares only")
+    return int(qty)
 
 
 def _wire_number(value: Decimal, field: str) -> float:

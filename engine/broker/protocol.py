@@ -32,7 +32,15 @@ class Broker(Protocol):
         """Send once; never retried blindly. An unknown outcome raises `AmbiguousSubmit`."""
         ...
 
-    async def cancel_order(self, broker_id: str) -> None: ...
+    async def replace_order(self, broker_id: str, order: NewOrder) -> BrokerOrder:
+        """Replace an open order by one with `order`'s quantity and client_order_id; the answer
+        is the new order. Never retried blindly, like a submission."""
+        ...
+
+    async def cancel_order(self, broker_id: str) -> None:
+        """Ask the broker to cancel; a group's other members go with it. Cancelling takes
+        effect when the broker reports the order canceled, not when it answers."""
+        ...
 
     async def open_trade_updates(self) -> TradeUpdates | None:
         """The broker's live order stream, started; None when it cannot be had."""

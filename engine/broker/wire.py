@@ -4,6 +4,7 @@ missing, unreadable or unknown raises a typed error naming the object and the fi
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -16,6 +17,7 @@ from engine.domain import (
     BrokerOrderStatus,
     BrokerPosition,
     MarketClock,
+    OrderClass,
     OrderType,
     PositionSide,
     Side,
@@ -26,7 +28,9 @@ Raw = Mapping[str, Any]
 E = TypeVar("E", bound=StrEnum)
 
 
-def order_from_wire(raw: Any) -> BrokerOrder:
+def order_from_wire(raw: Any, *, group_id: str | None = None) -> BrokerOrder:
+    """One order, with its legs when the broker nested them under it. A leg carries its
+    parent's id as `group_id`, as does a parent that has legs."""
     obj = _mapping(raw, "order")
     order_id = _text(obj, "id", "order")
     what = f"order {order_id}"
@@ -39,6 +43,13 @@ def order_from_wire(raw: Any) -> BrokerOrder:
     # A notional (dollar-amount) order has no share quantity until it fills.
     qty = (
         filled_qty if obj.get("qty") is None and obj.get("notional") else _decimal(obj, "qty", what)
+    )
+    raw_legs = obj.get("legs") or []
+    if not isinstance(raw_legs, list):
+        raise MalformedBrokerResponse(f"{what}: legs is {raw_legs!r}, expected a list")
+    # Alpaca reports a simple order's class as "simple" or as an empty string.
+    order_class = (
+        _enum(OrderClass, obj, "order_class", what) if obj.get("order_class") else OrderClass.SIMPLE
     )
     return BrokerOrder(
         id=order_id,
@@ -58,7 +69,21 @@ def order_from_wire(raw: Any) -> BrokerOrder:
         submitted_at=_timestamp(obj, "submitted_at", what),
         replaced_by=_optional_text(obj, "replaced_by"),
         replaces=_optional_text(obj, "replaces"),
+        order_class=order_class,
+        group_id=order_id if raw_legs else group_id,
+        legs=tuple(order_from_wire(leg, group_id=order_id) for leg in raw_legs),
     )
+
+
+def orders_from_wire(raw: Any, what: str) -> list[BrokerOrder]:
+    """An order list as flat orders, the legs of a nested listing each an order of its own."""
+    return [member for item in list_from_wire(raw, what) for member in group_members(item)]
+
+
+def group_members(raw: Any) -> tuple[BrokerOrder, ...]:
+    """A listed order and then its nested legs, each knowing its group."""
+    order = order_from_wire(raw)
+    return (replace(order, legs=()), *order.legs) if order.legs else (order,)
 
 
 def position_from_wire(raw: Any) -> BrokerPosition:

@@ -35,6 +35,9 @@ class Match(StrEnum):
     DIVERGED = "diverged"
     ORPHAN = "orphan"  # the broker has it, nobody here knows it
     MISSING_AT_BROKER = "missing at broker"  # we have it, the broker does not
+    # A leg of a bracket or OCO group another of whose legs is known here: it lives and dies
+    # with that leg, so it is nobody's orphan.
+    GROUP_LEG = "group leg"
 
 
 class Protection(StrEnum):
@@ -67,7 +70,10 @@ class PositionRow:
     broker: BrokerPosition | None
     local_side: PositionSide | None
     local_qty: Decimal  # open quantity of the local round trips, positive
-    stops: tuple[BrokerOrder, ...]  # open closing-side broker stops
+    stops: tuple[BrokerOrder, ...]  # open closing-side broker stops covering its shares
+    # The other open legs of the groups those stops belong to (a bracket's or OCO's take-profit):
+    # one protection with them.
+    group_legs: tuple[BrokerOrder, ...]
     covered_qty: Decimal
     uncovered_qty: Decimal
     protection: Protection
@@ -192,12 +198,21 @@ def _order_rows(broker: BrokerSnapshot, local: LocalSnapshot) -> tuple[OrderRow,
             by_broker_id[row.broker_id] = row
         if row.client_order_id:
             by_client_id[row.client_order_id] = row
+    known_groups = {
+        order.group_id
+        for order in broker.open_orders
+        if order.group_id
+        and (
+            order.id in claimed or order.id in by_broker_id or order.client_order_id in by_client_id
+        )
+    }
     for order in broker.open_orders:
         if order.id in claimed:
             continue
         known = by_broker_id.get(order.id) or by_client_id.get(order.client_order_id)
         if known is None:
-            rows.append(OrderRow(Match.ORPHAN, order.symbol, None, order, (), ()))
+            match = Match.GROUP_LEG if order.group_id in known_groups else Match.ORPHAN
+            rows.append(OrderRow(match, order.symbol, None, order, (), ()))
         else:
             # A row the engine closed while the broker still works the order.
             rows.append(
@@ -215,9 +230,7 @@ def _order_rows(broker: BrokerSnapshot, local: LocalSnapshot) -> tuple[OrderRow,
 
 def _position_rows(broker: BrokerSnapshot, local: LocalSnapshot) -> tuple[PositionRow, ...]:
     local_positions = open_round_trip_qty(local.position_orders)
-    stops_by_symbol: dict[str, list[BrokerOrder]] = defaultdict(list)
-    for order in broker.open_orders:
-        stops_by_symbol[order.symbol].append(order)
+    orders_by_symbol = open_orders_by_symbol(broker.open_orders)
     rows = []
     for symbol in sorted(broker.positions_by_symbol.keys() | local_positions.keys()):
         position = broker.positions_by_symbol.get(symbol)
@@ -231,6 +244,7 @@ def _position_rows(broker: BrokerSnapshot, local: LocalSnapshot) -> tuple[Positi
                     local_side,
                     local_qty,
                     (),
+                    (),
                     Decimal(0),
                     Decimal(0),
                     Protection.PROTECTED,
@@ -238,12 +252,8 @@ def _position_rows(broker: BrokerSnapshot, local: LocalSnapshot) -> tuple[Positi
                 )
             )
             continue
-        stops = tuple(
-            order
-            for order in stops_by_symbol.get(symbol, ())
-            if is_protective_stop(order, position.side)
-        )
-        covered = sum((order.qty - order.filled_qty for order in stops), Decimal(0))
+        orders = orders_by_symbol.get(symbol, ())
+        cover = cover_of(position, orders)
         differences = tuple(
             FieldDifference(name, _shown(mine), _shown(theirs))
             for name, mine, theirs in (
@@ -263,28 +273,81 @@ def _position_rows(broker: BrokerSnapshot, local: LocalSnapshot) -> tuple[Positi
                 position,
                 local_side,
                 local_qty,
-                stops,
-                covered,
-                max(position.qty - covered, Decimal(0)),
-                protection_of(position, stops),
+                cover.stops,
+                cover.group_legs,
+                cover.total_qty,
+                max(position.qty - cover.total_qty, Decimal(0)),
+                cover.protection,
                 differences,
             )
         )
     return tuple(rows)
 
 
-def protection_of(position: BrokerPosition, stops: Iterable[BrokerOrder]) -> Protection:
-    """Protected only when stops the broker reports working cover every share; covered by stops
-    not yet confirmed working is pending."""
-    stops = tuple(stops)
-    working = sum(
-        (order.qty - order.filled_qty for order in stops if meaning_of(order.status).protects),
-        Decimal(0),
+@dataclass(frozen=True, slots=True)
+class Cover:
+    """The stops covering one position's shares, as the broker holds them."""
+
+    position: BrokerPosition
+    stops: tuple[BrokerOrder, ...]
+    group_legs: tuple[BrokerOrder, ...]
+    working_qty: Decimal  # covered by stops the broker reports working
+    total_qty: Decimal  # covered by stops working or not yet confirmed
+
+    @property
+    def protection(self) -> Protection:
+        """Protected only when working stops cover every share; covered by stops not yet
+        confirmed working is pending."""
+        if self.working_qty >= self.position.qty:
+            return Protection.PROTECTED
+        if self.total_qty >= self.position.qty:
+            return Protection.STOP_PENDING
+        return Protection.UNPROTECTED
+
+
+def cover_of(position: BrokerPosition, orders: Iterable[BrokerOrder]) -> Cover:
+    """`orders` are the broker's open orders in the position's symbol. A stop leg whose group's
+    entry is still open covers shares yet to come, not these; a `held` stop leg works once its
+    take-profit sibling does, since the broker triggers it itself."""
+    orders = tuple(orders)
+    closing = position.side.closing_side
+    entry_pending = {order.group_id for order in orders if order.group_id and order.side != closing}
+    stops = tuple(
+        order
+        for order in orders
+        if is_protective_stop(order, position.side) and order.group_id not in entry_pending
     )
-    if working >= position.qty:
-        return Protection.PROTECTED
-    total = sum((order.qty - order.filled_qty for order in stops), Decimal(0))
-    return Protection.STOP_PENDING if total >= position.qty else Protection.UNPROTECTED
+    groups = {stop.group_id for stop in stops if stop.group_id}
+    stop_ids = {stop.id for stop in stops}
+    group_legs = tuple(
+        order for order in orders if order.group_id in groups and order.id not in stop_ids
+    )
+    working = sum(
+        (stop.remaining_qty for stop in stops if _is_working(stop, group_legs)), Decimal(0)
+    )
+    return Cover(
+        position,
+        stops,
+        group_legs,
+        working_qty=working,
+        total_qty=sum((stop.remaining_qty for stop in stops), Decimal(0)),
+    )
+
+
+def open_orders_by_symbol(orders: Iterable[BrokerOrder]) -> dict[str, tuple[BrokerOrder, ...]]:
+    by_symbol: dict[str, list[BrokerOrder]] = defaultdict(list)
+    for order in orders:
+        by_symbol[order.symbol].append(order)
+    return {symbol: tuple(listed) for symbol, listed in by_symbol.items()}
+
+
+def _is_working(stop: BrokerOrder, group_legs: tuple[BrokerOrder, ...]) -> bool:
+    if meaning_of(stop.status).protects:
+        return True
+    return stop.status is BrokerOrderStatus.HELD and any(
+        leg.group_id == stop.group_id and leg.side is stop.side and meaning_of(leg.status).protects
+        for leg in group_legs
+    )
 
 
 def _same_state(state: OrderState, order: BrokerOrder) -> bool:

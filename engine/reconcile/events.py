@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
+from engine.reconcile.actions import Phase, Plan, PlanAction
 from engine.reconcile.diff import Diff
-from engine.reconcile.plan import Phase, Plan, PlanAction
 
 
 class Decision(StrEnum):

@@ -23,6 +23,7 @@ from engine.broker.status_map import meaning_of
 from engine.broker.trade_updates import TradeUpdates
 from engine.domain import (
     BrokerOrder,
+    BrokerOrderStatus,
     LocalOrder,
     NewOrder,
     OrderRole,
@@ -30,6 +31,8 @@ from engine.domain import (
     OrderType,
     TimeInForce,
 )
+from engine.reconcile.actions import ActionKind, Phase, Plan, PlanAction
+from engine.reconcile.diff import STOP_TYPES
 from engine.reconcile.events import (
     ActionFailed,
     ActionSkipped,
@@ -46,7 +49,6 @@ from engine.reconcile.events import (
     StopConfirmed,
     StopSubmitted,
 )
-from engine.reconcile.plan import ActionKind, Phase, Plan, PlanAction
 
 T = TypeVar("T")
 
@@ -55,6 +57,14 @@ AMBIGUOUS_SUBMIT_ATTEMPTS = 3  # lost answers tolerated for one submission
 CONFIRMATION_POLLS = 20
 CONFIRMATION_POLL_SECONDS = 0.25
 REJECTION_PAUSE_SECONDS = 0.5
+# Alpaca's code for a request the account may not make now, and the rules behind it that refuse
+# a market order on the same shares as surely as a stop.
+FORBIDDEN_CODE = 40310000
+SYMBOL_RULES = ("wash trade", "insufficient qty")
+# Orders that cover positions: placed together, largest exposure first.
+PROTECTION_KINDS = frozenset(
+    {ActionKind.EMERGENCY_STOP, ActionKind.OCO_EXIT, ActionKind.REDUCE_SURPLUS_STOP}
+)
 # Alpaca's code for an invalid request; with "client_order_id" in the message it means the id
 # was used before, i.e. an earlier attempt of ours did reach the broker.
 DUPLICATE_CLIENT_ORDER_ID_CODE = 40010001
@@ -121,7 +131,13 @@ class ExecutionReport:
 
 
 class StopNotPlaced(Exception):
-    """The broker refused the stop, or never confirmed it working."""
+    """The broker refused the stop, or never confirmed it working. `by_rule` when a rule of the
+    broker's forbade it (a wash trade, shares already held): a market exit on the same shares
+    would be refused for the same reason."""
+
+    def __init__(self, message: str, *, by_rule: bool = False) -> None:
+        super().__init__(message)
+        self.by_rule = by_rule
 
 
 class Executor:
@@ -148,8 +164,8 @@ class Executor:
     async def run(self, plan: Plan) -> ExecutionReport:
         await self._run_phase(Phase.ORDERS, plan.in_phase(Phase.ORDERS), concurrent=False)
         positions = plan.in_phase(Phase.POSITIONS)
-        stops = tuple(a for a in positions if a.kind is ActionKind.EMERGENCY_STOP)
-        others = tuple(a for a in positions if a.kind is not ActionKind.EMERGENCY_STOP)
+        stops = tuple(a for a in positions if a.kind in PROTECTION_KINDS)
+        others = tuple(a for a in positions if a.kind not in PROTECTION_KINDS)
         # Stops first and together: every second a position sits unprotected is risk.
         await self._run_phase(Phase.POSITIONS, stops, concurrent=True, then=others)
         self._emit(PhaseStarted(Phase.CIRCUIT_BREAKER, total=0))
@@ -219,17 +235,26 @@ class Executor:
                 | ActionKind.MARK_SUBMIT_FAILED
             ):
                 return await self._apply_state(action)
-            case ActionKind.ADOPT_ORPHAN_STOP | ActionKind.SYNTHETIC_ENTRY:
+            case (
+                ActionKind.ADOPT_ORPHAN_STOP
+                | ActionKind.ADOPT_ORPHAN_GROUP
+                | ActionKind.SYNTHETIC_ENTRY
+            ):
                 row = _required(action.new_row, action)
                 return await self._insert(
                     ActionResult(action, Outcome.SUCCEEDED, f"recorded {row.local_id}"),
                     row,
                     action.reason,
                 )
-            case ActionKind.CANCEL_ORPHAN:
-                return await self._cancel_orphan(action)
+            case ActionKind.CANCEL_ORPHAN | ActionKind.CANCEL_BLOCKING_ORDER:
+                return await self._cancel_decided(action)
             case ActionKind.EMERGENCY_STOP:
-                return await self._protect(action)
+                order = _required(action.new_order, action)
+                return await self._protect(action, order, _required(action.new_row, action))
+            case ActionKind.OCO_EXIT:
+                return await self._oco_exit(action)
+            case ActionKind.REDUCE_SURPLUS_STOP:
+                return await self._reduce_surplus(action)
 
     async def _apply_state(self, action: PlanAction) -> ActionResult:
         local = _required(action.local_order, action)
@@ -258,8 +283,8 @@ class Executor:
         )
         return journaled
 
-    async def _cancel_orphan(self, action: PlanAction) -> ActionResult:
-        orphan = _required(action.broker_order, action)
+    async def _cancel_decided(self, action: PlanAction) -> ActionResult:
+        """Cancel an orphan or a blocking order once the operator says so."""
         self._emit(DecisionNeeded(action))
         answer = await self._decide(action)
         await self._ledger.record_decision(action.seq, answer)
@@ -271,18 +296,55 @@ class Executor:
             return ActionResult(
                 action, Outcome.SKIPPED, "kept: no operator decision", Decision.UNDECIDED
             )
+        order = _required(action.broker_order, action)
+        gone = await self._cancel(order)
+        if gone is None or gone.status is not BrokerOrderStatus.CANCELED:
+            state = "gone" if gone is None else gone.status
+            return ActionResult(
+                action, Outcome.SKIPPED, f"already {state}", Decision.CONFIRMED, gone
+            )
+        result = ActionResult(
+            action, Outcome.SUCCEEDED, f"canceled {order.id}", Decision.CONFIRMED, gone
+        )
+        return await self._follow_locally(result, action.local_order, gone)
+
+    async def _cancel(self, order: BrokerOrder) -> BrokerOrder | None:
+        """Cancel and wait for the broker to report it closed — an order still open would make
+        the broker refuse the stop that waits on it. The order as it ended, None if unknown."""
         try:
-            await self._broker.cancel_order(orphan.id)
+            await self._broker.cancel_order(order.id)
         except BrokerRejected as exc:
             # Already filled, canceled or gone: the broker says why; nothing left to cancel.
-            current = await self._current(orphan.id)
+            current = await self._current(order.id)
             if current is None or not meaning_of(current.status).is_open:
-                state = "gone" if current is None else current.status
-                return ActionResult(
-                    action, Outcome.SKIPPED, f"already {state}", Decision.CONFIRMED, current
-                )
+                return current
             raise exc
-        return ActionResult(action, Outcome.SUCCEEDED, f"canceled {orphan.id}", Decision.CONFIRMED)
+        status = order.status
+        for _ in range(CONFIRMATION_POLLS):
+            now = await self._current(order.id)
+            if now is None or not meaning_of(now.status).is_open:
+                return now
+            status = now.status
+            await self._pause(CONFIRMATION_POLL_SECONDS)
+        raise StopNotPlaced(f"cancel of {order.id} not confirmed: still {status}")
+
+    async def _follow_locally(
+        self, result: ActionResult, local: LocalOrder | None, order: BrokerOrder
+    ) -> ActionResult:
+        """The local row of an order recon changed takes the broker's word for it, with the
+        action's outcome in the same transaction."""
+        if local is None or local.state.is_terminal:
+            return result
+        journaled = replace(result, journaled=True)
+        await self._ledger.apply_broker_state(
+            local,
+            meaning_of(order.status).local_state or local.state,
+            order,
+            event_type=result.action.kind,
+            detail=result.action.reason,
+            journal=journaled.journal_entry,
+        )
+        return journaled
 
     async def _current(self, broker_id: str) -> BrokerOrder | None:
         try:
@@ -292,17 +354,23 @@ class Executor:
 
     # Protection -----------------------------------------------------------------------------
 
-    async def _protect(self, action: PlanAction) -> ActionResult:
-        order = _required(action.new_order, action)
-        row = _required(action.new_row, action)
-        last_refusal = ""
+    async def _protect(self, action: PlanAction, order: NewOrder, row: LocalOrder) -> ActionResult:
+        still_open = await self._still_open(action.blocked_by)
+        if still_open:
+            return ActionResult(
+                action,
+                Outcome.FAILED,
+                f"stop not placed: {_listed(still_open)} is still open and Alpaca refuses a "
+                f"stop while it is; {order.symbol} stays UNPROTECTED",
+            )
+        last_refusal: StopNotPlaced | None = None
         for _ in range(STOP_SUBMIT_ATTEMPTS):
             try:
                 placed = await self._submit(order)
                 self._emit(StopSubmitted(order.symbol, placed.id, order.qty))
                 working = await self._confirmed(placed)
             except StopNotPlaced as exc:
-                last_refusal = str(exc)
+                last_refusal = exc
                 await self._pause(REJECTION_PAUSE_SECONDS)
                 continue
             if not meaning_of(working.status).protects:
@@ -322,13 +390,22 @@ class Executor:
             result = await self._insert(confirmed, _recorded(row, working), action.reason)
             self._emit(StopConfirmed(order.symbol, working.id, order.qty))
             return result
-        return await self._exit_at_market(action, order, row, last_refusal)
+        refusal = str(last_refusal)
+        if last_refusal is not None and last_refusal.by_rule:
+            return ActionResult(
+                action,
+                Outcome.FAILED,
+                f"stop refused {STOP_SUBMIT_ATTEMPTS} times ({refusal}); no market exit: "
+                "Alpaca's rule would refuse it too",
+            )
+        return await self._exit_at_market(action, order, row, refusal)
 
     async def _exit_at_market(
         self, action: PlanAction, stop: NewOrder, row: LocalOrder, refusal: str
     ) -> ActionResult:
-        """The last resort after the broker refused the stop three times: unprotected shares
-        are closed rather than left open to unlimited loss."""
+        """The last resort after the broker refused the stop three times for a reason the plan
+        could not foresee: unprotected shares are closed rather than left open to unlimited
+        loss."""
         exit_order = replace(
             stop,
             client_order_id=stop.client_order_id.replace("recon-stop-", "recon-exit-", 1),
@@ -354,17 +431,111 @@ class Executor:
         )
         return await self._insert(closed, _recorded(exit_row, placed), f"stop refused: {refusal}")
 
-    async def _submit(self, order: NewOrder) -> BrokerOrder:
-        """Send once; after a lost answer, look the order up by its id before sending again,
-        so the same shares are never covered twice."""
+    async def _still_open(self, orders: tuple[BrokerOrder, ...]) -> list[BrokerOrder]:
+        still_open = []
+        for order in orders:
+            current = await self._current(order.id)
+            if current is not None and meaning_of(current.status).is_open:
+                still_open.append(current)
+        return still_open
+
+    async def _oco_exit(self, action: PlanAction) -> ActionResult:
+        """Cancel the take-profit that holds the shares, then place it again as an OCO exit with
+        the emergency stop. A take-profit cancelled by someone since the snapshot leaves its
+        shares free for a plain stop; one that filled leaves nothing to protect."""
+        take_profit = _required(action.broker_order, action)
+        oco = _required(action.new_order, action)
+        row = _required(action.new_row, action)
+        fallback = _required(action.fallback_stop, action)
+        fallback_row = replace(
+            row, local_id=fallback.client_order_id, client_order_id=fallback.client_order_id
+        )
+        current = await self._current(take_profit.id)
+        if current is None or current.status is BrokerOrderStatus.CANCELED:
+            # Cancelled by someone since the snapshot: its shares are free for a plain stop.
+            return await self._protect(action, fallback, fallback_row)
+        ended = await self._cancel(current)
+        if ended is None or ended.status is not BrokerOrderStatus.CANCELED:
+            status = "gone" if ended is None else ended.status
+            return ActionResult(
+                action, Outcome.SKIPPED, f"take-profit {take_profit.id} {status}; OCO not placed"
+            )
+        try:
+            placed = await self._submit(oco)
+            self._emit(StopSubmitted(oco.symbol, placed.id, oco.qty))
+            working = await self._confirmed(placed)
+        except StopNotPlaced as exc:
+            instead = await self._protect(action, fallback, fallback_row)
+            return replace(
+                instead,
+                outcome=Outcome.FAILED,
+                detail=f"OCO refused ({exc}); take-profit {take_profit.id} lost; "
+                f"instead: {instead.detail}",
+            )
+        stop_leg = next((leg for leg in placed.legs if leg.order_type in STOP_TYPES), None)
+        if stop_leg is None:
+            raise StopNotPlaced(f"OCO {placed.id} came back without its stop leg")
+        recorded = replace(_recorded(row, stop_leg), client_order_id=stop_leg.client_order_id)
+        if not meaning_of(working.status).protects:
+            pending = ActionResult(
+                action,
+                Outcome.FAILED,
+                f"OCO {working.id} is {working.status}, not yet confirmed working",
+                broker_order=working,
+            )
+            return await self._insert(pending, recorded, action.reason)
+        confirmed = ActionResult(
+            action,
+            Outcome.SUCCEEDED,
+            f"take-profit {take_profit.id} replaced by OCO {working.id}: limit "
+            f"{oco.limit_price}, stop {stop_leg.id} at {oco.stop_price} confirmed",
+            broker_order=working,
+        )
+        result = await self._insert(confirmed, recorded, action.reason)
+        self._emit(StopConfirmed(oco.symbol, stop_leg.id, oco.qty))
+        return result
+
+    async def _reduce_surplus(self, action: PlanAction) -> ActionResult:
+        """Take surplus shares off a stop: replace it by one for fewer shares, or cancel it when
+        every share it covers is surplus. Its local row follows."""
+        stop = _required(action.broker_order, action)
+        if action.new_order is None:
+            gone = await self._cancel(stop)
+            if gone is None:
+                return ActionResult(action, Outcome.SKIPPED, "already gone")
+            result = ActionResult(
+                action, Outcome.SUCCEEDED, f"canceled {stop.id}: every share surplus", None, gone
+            )
+            return await self._follow_locally(result, action.local_order, gone)
+        terms = action.new_order
+        replacement = await self._submit(
+            terms, send=lambda: self._broker.replace_order(stop.id, terms)
+        )
+        working = await self._confirmed(replacement)
+        result = ActionResult(
+            action,
+            Outcome.SUCCEEDED,
+            f"{stop.id} replaced by {working.id} for {terms.qty}",
+            broker_order=working,
+        )
+        return await self._follow_locally(result, action.local_order, working)
+
+    async def _submit(
+        self, order: NewOrder, send: Callable[[], Awaitable[BrokerOrder]] | None = None
+    ) -> BrokerOrder:
+        """Send once (a submission, or the replace `send` stands for); after a lost answer,
+        look the order up by its id before sending again, so the same shares are never covered
+        twice."""
         for _ in range(AMBIGUOUS_SUBMIT_ATTEMPTS):
             try:
-                placed = await self._broker.submit_order(order)
+                placed = await (send() if send else self._broker.submit_order(order))
             except AmbiguousSubmit:
                 found = await self._broker.find_order_by_client_id(order.client_order_id)
             except BrokerRejected as exc:
                 if not _is_duplicate_client_order_id(exc):
-                    raise StopNotPlaced(_one_line(exc)) from exc
+                    raise StopNotPlaced(
+                        _one_line(exc), by_rule=_is_a_rule_of_the_symbol(exc)
+                    ) from exc
                 found = await self._broker.find_order_by_client_id(order.client_order_id)
             else:
                 return placed
@@ -397,6 +568,10 @@ class Executor:
         return order
 
 
+def _listed(orders: list[BrokerOrder]) -> str:
+    return ", ".join(f"{order.describe()} ({order.id})" for order in orders)
+
+
 def _no_longer_pending(order: BrokerOrder) -> bool:
     meaning = meaning_of(order.status)
     return meaning.protects or not meaning.is_open
@@ -412,6 +587,12 @@ def _recorded(row: LocalOrder, order: BrokerOrder) -> LocalOrder:
         avg_fill_price=order.filled_avg_price,
         updated_at=order.updated_at,
     )
+
+
+def _is_a_rule_of_the_symbol(error: BrokerRejected) -> bool:
+    """Alpaca answers both rules with one code; only the message tells them from other 403s."""
+    message = error.message.lower()
+    return error.code == FORBIDDEN_CODE and any(rule in message for rule in SYMBOL_RULES)
 
 
 def _is_duplicate_client_order_id(error: BrokerRejected) -> bool:

@@ -10,6 +10,7 @@ from typing import TextIO
 
 import structlog
 
+from engine.reconcile.actions import Plan, PlanAction
 from engine.reconcile.circuit_breaker import describe
 from engine.reconcile.events import (
     ActionFailed,
@@ -29,7 +30,6 @@ from engine.reconcile.events import (
     StopConfirmed,
     StopSubmitted,
 )
-from engine.reconcile.plan import Plan, PlanAction
 from engine.reconcile.result import RunResult
 
 log = structlog.get_logger("recon")
@@ -92,7 +92,7 @@ def print_plan(plan: Plan, out: TextIO) -> None:
         marker = " [needs your decision]" if action.needs_decision else ""
         flags = "".join(f" ({flag})" for flag in action.flags)
         print(
-            f"{action.seq:>4}  {action.phase:<10} {action.kind:<20} {action.symbol:<6} "
+            f"{action.seq:>4}  {action.phase:<10} {action.kind:<21} {action.symbol:<6} "
             f"{action.reason}{flags}{marker}",
             file=out,
         )

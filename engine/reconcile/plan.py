@@ -4,11 +4,9 @@ snapshot always yields the same plan, ids included."""
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
-from enum import StrEnum
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import replace
 
 from engine.broker.status_map import meaning_of
 from engine.domain import (
@@ -16,122 +14,63 @@ from engine.domain import (
     BrokerOrderStatus,
     BrokerPosition,
     LocalOrder,
-    NewOrder,
     OrderRole,
     OrderState,
-    OrderType,
-    PositionSide,
-    Side,
 )
-from engine.reconcile.circuit_breaker import CircuitBreakerState, rebuild_circuit_breaker
+from engine.reconcile.actions import (
+    ActionKind,
+    Phase,
+    Plan,
+    PlanAction,
+    PlanSettings,
+)
+from engine.reconcile.circuit_breaker import rebuild_circuit_breaker
 from engine.reconcile.diff import (
     STOP_TYPES,
     Diff,
     Match,
     OrderRow,
     PositionRow,
-    is_protective_stop,
+    cover_of,
+    open_orders_by_symbol,
 )
+from engine.reconcile.protection import PositionProtection, ProtectionContext, protect_position
+from engine.reconcile.rows import adopted_stop_row, synthetic_correlation_id, synthetic_entry_row
 from engine.reconcile.snapshot import Snapshot
-from engine.reconcile.stops import (
-    client_order_id_prefix,
-    emergency_stop_level,
-    recon_client_order_id,
-    slices_for,
-)
-
-SYNTHETIC_STRATEGY = "unknown"
-
-
-class Phase(StrEnum):
-    """The stages a run goes through, as the console's progress panes show them. Plan actions
-    belong to the last three; fetching has none."""
-
-    FETCH = "fetch"
-    ORDERS = "orders"
-    POSITIONS = "positions"
-    CIRCUIT_BREAKER = "circuit_breaker"
-
-
-class ActionKind(StrEnum):
-    TAKE_BROKER_STATE = "take_broker_state"
-    FOLLOW_REPLACEMENT = "follow_replacement"
-    ADOPT_SUBMITTED = "adopt_submitted"
-    MARK_SUBMIT_FAILED = "mark_submit_failed"
-    ADOPT_ORPHAN_STOP = "adopt_orphan_stop"
-    CANCEL_ORPHAN = "cancel_orphan"
-    EMERGENCY_STOP = "emergency_stop"
-    SYNTHETIC_ENTRY = "synthetic_entry"
-
-
-@dataclass(frozen=True, slots=True)
-class PlanSettings:
-    emergency_stop_pct: Decimal
-    max_daily_loss_pct: Decimal
-    consecutive_loss_pause: int
-
-
-@dataclass(frozen=True, slots=True)
-class PlanAction:
-    """One step. Which payload fields are set depends on `kind`: a state change names the
-    `local_order` and its `new_state` from `broker_order`; an insert carries `new_row`; a
-    submission carries `new_order`; a cancellation names the orphan in `broker_order`."""
-
-    seq: int
-    phase: Phase
-    kind: ActionKind
-    symbol: str
-    target: str
-    reason: str
-    needs_decision: bool = False
-    local_order: LocalOrder | None = None
-    broker_order: BrokerOrder | None = None
-    new_state: OrderState | None = None
-    new_row: LocalOrder | None = None
-    new_order: NewOrder | None = None
-    exposure: Decimal = Decimal(0)
-    flags: tuple[str, ...] = ()
-
-    def numbered(self, seq: int) -> PlanAction:
-        # Spelled out rather than dataclasses.replace: a 10,000-order book numbers thousands
-        # of actions, and replace's introspection was most of the planning time.
-        return PlanAction(
-            seq,
-            self.phase,
-            self.kind,
-            self.symbol,
-            self.target,
-            self.reason,
-            self.needs_decision,
-            self.local_order,
-            self.broker_order,
-            self.new_state,
-            self.new_row,
-            self.new_order,
-            self.exposure,
-            self.flags,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    actions: tuple[PlanAction, ...]
-    circuit_breaker: CircuitBreakerState
-    # Problems seen while planning that no action can fix; each becomes a reported error.
-    findings: tuple[str, ...]
-
-    @property
-    def is_empty(self) -> bool:
-        return not self.actions
-
-    def in_phase(self, phase: Phase) -> tuple[PlanAction, ...]:
-        return tuple(action for action in self.actions if action.phase is phase)
+from engine.reconcile.stops import ClientOrderIds
 
 
 def plan(snapshot: Snapshot, diff: Diff, settings: PlanSettings) -> Plan:
     findings: list[str] = []
-    order_actions = _order_phase(snapshot, diff.orders, findings)
-    position_actions = _position_phase(snapshot, diff.positions, order_actions, settings, findings)
+    state_actions = _state_actions(diff.orders, findings)
+    # Each local row as it will stand once phase 1 has taken the broker's states.
+    rows_after_phase_one = {
+        local_id: replace(action.local_order, state=action.new_state)
+        for local_id, action in state_actions.items()
+        if action.local_order is not None and action.new_state is not None
+    }
+    orphan_ids = frozenset(
+        row.broker.id for row in diff.orders if row.match is Match.ORPHAN and row.broker
+    )
+    context = ProtectionContext(
+        snapshot=snapshot,
+        settings=settings,
+        ids=ClientOrderIds(snapshot.broker.orders_by_client_id),
+        orphan_ids=orphan_ids,
+        local_row_of=_local_row_lookup(snapshot, orphan_ids, rows_after_phase_one),
+    )
+    orders_by_symbol = open_orders_by_symbol(snapshot.broker.open_orders)
+    protections = [
+        protect_position(context, row, orders_by_symbol.get(row.symbol, ()))
+        for row in diff.positions
+        if row.broker is not None
+    ]
+    order_actions = _order_phase(
+        snapshot, diff.orders, state_actions, rows_after_phase_one, protections, findings
+    )
+    position_actions = _position_phase(
+        snapshot, diff.positions, protections, order_actions, findings
+    )
     actions = tuple(
         action.numbered(seq)
         for seq, action in enumerate((*order_actions, *position_actions), start=1)
@@ -148,21 +87,58 @@ def plan(snapshot: Snapshot, diff: Diff, settings: PlanSettings) -> Plan:
 # Phase 1 ------------------------------------------------------------------------------------
 
 
+def _state_actions(rows: tuple[OrderRow, ...], findings: list[str]) -> dict[str, PlanAction]:
+    """Per local id, the broker state a local order takes."""
+    actions = {}
+    for row in rows:
+        if row.local is not None and row.broker is not None and row.differences:
+            action = _state_action(row, row.local, row.broker, findings)
+            if action is not None:
+                actions[row.local.local_id] = action
+    return actions
+
+
 def _order_phase(
-    snapshot: Snapshot, rows: tuple[OrderRow, ...], findings: list[str]
+    snapshot: Snapshot,
+    rows: tuple[OrderRow, ...],
+    state_actions: dict[str, PlanAction],
+    rows_after_phase_one: dict[str, LocalOrder],
+    protections: list[PositionProtection],
+    findings: list[str],
 ) -> list[PlanAction]:
+    blocking = {
+        order.id: protection.symbol for protection in protections for order in protection.blockers
+    }
+    take_profit_ids = {
+        action.broker_order.id
+        for protection in protections
+        for action in protection.actions
+        if action.kind is ActionKind.OCO_EXIT and action.broker_order is not None
+    }
+    orphan_groups: dict[str, list[BrokerOrder]] = defaultdict(list)
+    for row in rows:
+        # A take-profit placed by hand stays, as the limit of an OCO exit: nothing to decide.
+        if row.match is Match.ORPHAN and row.broker and row.broker.id not in take_profit_ids:
+            orphan_groups[row.broker.group_id or row.broker.id].append(row.broker)
     actions: list[PlanAction] = []
     for row in rows:
         if row.match is Match.ORPHAN and row.broker is not None:
-            actions.append(_orphan_action(snapshot, row.broker))
+            # A group is one decision, however many of its legs are listed.
+            members = orphan_groups.pop(row.broker.group_id or row.broker.id, None)
+            if members:
+                actions.append(_orphan_action(snapshot, members, blocking))
         elif row.local is not None and row.broker is None:
             action = _missing_at_broker_action(row.local, findings)
             if action is not None:
                 actions.append(action)
-        elif row.local is not None and row.broker is not None and row.differences:
-            action = _state_action(row, row.local, row.broker, findings)
-            if action is not None:
-                actions.append(action)
+        elif row.broker is not None:
+            if row.local is not None and row.local.local_id in state_actions:
+                actions.append(state_actions[row.local.local_id])
+            if row.broker.id in blocking:
+                local = None
+                if row.local is not None:
+                    local = rows_after_phase_one.get(row.local.local_id, row.local)
+                actions.append(_blocking_action(row.broker, local, blocking[row.broker.id]))
     return actions
 
 
@@ -229,72 +205,116 @@ def _missing_at_broker_action(local: LocalOrder, findings: list[str]) -> PlanAct
     return None
 
 
-def _orphan_action(snapshot: Snapshot, order: BrokerOrder) -> PlanAction:
-    position = snapshot.broker.positions_by_symbol.get(order.symbol)
-    description = f"{order.side} {order.order_type} {order.qty} {order.symbol}"
-    if position is not None and is_protective_stop(order, position.side):
-        return PlanAction(
-            seq=0,
-            phase=Phase.ORDERS,
-            kind=ActionKind.ADOPT_ORPHAN_STOP,
-            symbol=order.symbol,
-            target=order.id,
-            reason=f"{description} on the broker protects the {position.side} position; "
-            "recorded locally as its stop",
-            broker_order=order,
-            new_row=_adopted_stop_row(snapshot, order),
+def _orphan_action(
+    snapshot: Snapshot,
+    members: list[BrokerOrder],
+    blocking: dict[str, str],
+) -> PlanAction:
+    """An order nobody here placed, or a group of them: adopted if it covers a position,
+    otherwise proposed for cancellation, once for a whole group."""
+    first = members[0]
+    position = snapshot.broker.positions_by_symbol.get(first.symbol)
+    covering = cover_of(position, members).stops if position is not None else ()
+    if position is not None and covering:
+        return _adoption(snapshot, position, members, covering[0])
+    target = next((member for member in members if member.id == member.group_id), first)
+    if first.group_id is None:
+        reason = f"{first.describe()} is open on the broker with no local order"
+        if first.order_type in STOP_TYPES:
+            reason += (
+                ", a stop with no position to protect"
+                if position is None
+                else f", a stop that does not close the {position.side} position"
+            )
+    else:
+        reason = (
+            f"{first.order_class} group open on the broker with no local order: "
+            f"{_legs(members)}; cancelling one leg cancels the whole group"
         )
-    reason = f"{description} is open on the broker with no local order"
-    if order.order_type in STOP_TYPES:
-        reason += (
-            ", a stop with no position to protect"
-            if position is None
-            else f", a stop that does not close the {position.side} position"
-        )
+    blocked = next((blocking[member.id] for member in members if member.id in blocking), None)
+    if blocked is not None:
+        reason += f"; it blocks {_stop_blocked_note(blocked, target)}"
     return PlanAction(
         seq=0,
         phase=Phase.ORDERS,
         kind=ActionKind.CANCEL_ORPHAN,
-        symbol=order.symbol,
-        target=order.id,
+        symbol=first.symbol,
+        target=target.id,
         reason=reason,
         needs_decision=True,
+        broker_order=target,
+    )
+
+
+def _adoption(
+    snapshot: Snapshot, position: BrokerPosition, members: list[BrokerOrder], stop: BrokerOrder
+) -> PlanAction:
+    if stop.group_id is None:
+        return PlanAction(
+            seq=0,
+            phase=Phase.ORDERS,
+            kind=ActionKind.ADOPT_ORPHAN_STOP,
+            symbol=stop.symbol,
+            target=stop.id,
+            reason=f"{stop.describe()} on the broker protects the {position.side} position; "
+            "recorded locally as its stop",
+            broker_order=stop,
+            new_row=adopted_stop_row(snapshot, stop),
+        )
+    return PlanAction(
+        seq=0,
+        phase=Phase.ORDERS,
+        kind=ActionKind.ADOPT_ORPHAN_GROUP,
+        symbol=stop.symbol,
+        target=stop.id,
+        reason=f"{stop.order_class} group on the broker protects the {position.side} position: "
+        f"{_legs(members)}; adopted whole, its stop leg recorded locally as the position's stop",
+        broker_order=stop,
+        new_row=adopted_stop_row(snapshot, stop),
+    )
+
+
+def _blocking_action(order: BrokerOrder, local: LocalOrder | None, symbol: str) -> PlanAction:
+    known = f"local order {local.local_id}" if local is not None else "a leg of a known group"
+    return PlanAction(
+        seq=0,
+        phase=Phase.ORDERS,
+        kind=ActionKind.CANCEL_BLOCKING_ORDER,
+        symbol=order.symbol,
+        target=order.id,
+        reason=f"blocks {_stop_blocked_note(symbol, order)}: {order.describe()} ({known})",
+        needs_decision=True,
+        local_order=local,
         broker_order=order,
     )
 
 
-def _adopted_stop_row(snapshot: Snapshot, order: BrokerOrder) -> LocalOrder:
-    return LocalOrder(
-        local_id=f"adopted-{order.id}",
-        broker_id=order.id,
-        client_order_id=order.client_order_id,
-        correlation_id=_position_correlation_id(snapshot, order.symbol),
-        symbol=order.symbol,
-        side=order.side,
-        order_type=order.order_type,
-        order_role=OrderRole.STOP_LOSS,
-        strategy=SYNTHETIC_STRATEGY,
-        qty_requested=order.qty,
-        qty_filled=order.filled_qty,
-        avg_fill_price=order.filled_avg_price,
-        stop_price=order.stop_price,
-        limit_price=order.limit_price,
-        state=meaning_of(order.status).local_state or OrderState.ACCEPTED,
-        parent_id=None,
-        last_error=None,
-        created_at=snapshot.taken_at,
-        updated_at=snapshot.taken_at,
-    )
+def _stop_blocked_note(symbol: str, order: BrokerOrder) -> str:
+    return f"{symbol}'s stop: Alpaca refuses a stop while this {order.side} is open"
 
 
-def _position_correlation_id(snapshot: Snapshot, symbol: str) -> str:
-    """The round trip a position belongs to: its latest filled entry, or the synthetic one."""
-    entry = snapshot.local.latest_entry_by_symbol.get(symbol)
-    return entry.correlation_id if entry else synthetic_correlation_id(symbol, snapshot)
+def _legs(members: list[BrokerOrder]) -> str:
+    return " + ".join(f"{member.describe()} ({member.status})" for member in members)
 
 
-def synthetic_correlation_id(symbol: str, snapshot: Snapshot) -> str:
-    return f"orphan-{symbol}-{snapshot.trading_day:%Y%m%d}"
+def _local_row_lookup(
+    snapshot: Snapshot, orphan_ids: frozenset[str], rows_after_phase_one: dict[str, LocalOrder]
+) -> Callable[[BrokerOrder], LocalOrder | None]:
+    """The local row that speaks for a broker order once phase 1 is done: the row naming it,
+    or the row an orphan stop is adopted as."""
+    by_broker_id = {
+        row.broker_id: rows_after_phase_one.get(row.local_id, row)
+        for row in snapshot.local.all_orders.values()
+        if row.broker_id
+    }
+
+    def local_row_of(order: BrokerOrder) -> LocalOrder | None:
+        known = by_broker_id.get(order.id)
+        if known is not None:
+            return known
+        return adopted_stop_row(snapshot, order) if order.id in orphan_ids else None
+
+    return local_row_of
 
 
 # Phase 2 ------------------------------------------------------------------------------------
@@ -303,8 +323,8 @@ def synthetic_correlation_id(symbol: str, snapshot: Snapshot) -> str:
 def _position_phase(
     snapshot: Snapshot,
     rows: tuple[PositionRow, ...],
+    protections: list[PositionProtection],
     order_actions: list[PlanAction],
-    settings: PlanSettings,
     findings: list[str],
 ) -> list[PlanAction]:
     filling_entries = {
@@ -314,155 +334,31 @@ def _position_phase(
         and action.local_order.order_role is OrderRole.ENTRY
         and action.new_state in (OrderState.FILLED, OrderState.PARTIALLY_FILLED)
     }
-    generations = _recon_order_generations(snapshot)
-    stops: list[PlanAction] = []
-    entries: list[PlanAction] = []
-    for row in rows:
-        position = row.broker
-        if position is None:
-            continue
-        if row.covered_qty > position.qty:
-            findings.append(
-                f"{position.symbol}: broker stops cover {row.covered_qty} of "
-                f"{position.qty} shares; left as they are"
-            )
-        stops.extend(_emergency_stops(snapshot, position, row, settings, generations))
-        if row.local_side is None and position.symbol not in filling_entries:
-            entry = _synthetic_entry(snapshot, position)
-            if entry is not None:
-                entries.append(entry)
+    protecting: list[PlanAction] = []
+    for protection in protections:
+        protecting.extend(protection.actions)
+        findings.extend(protection.findings)
     # Unprotected exposure is what can hurt; the largest goes first.
-    stops.sort(key=lambda action: (-action.exposure, action.symbol))  # stable: GTC before DAY
-    return [*stops, *entries]
+    protecting.sort(key=lambda action: (-action.exposure, action.symbol))  # stable: GTC first
+    entries = [
+        _synthetic_entry(snapshot, row.broker)
+        for row in rows
+        if row.broker is not None
+        and row.local_side is None
+        and row.symbol not in filling_entries
+        and synthetic_correlation_id(row.symbol, snapshot) not in snapshot.local.all_orders
+    ]
+    return [*protecting, *entries]
 
 
-def _emergency_stops(
-    snapshot: Snapshot,
-    position: BrokerPosition,
-    row: PositionRow,
-    settings: PlanSettings,
-    generations: Counter[str],
-) -> list[PlanAction]:
-    if row.uncovered_qty <= 0:
-        return []
-    level = emergency_stop_level(
-        position.side, position.avg_entry_price, position.current_price, settings.emergency_stop_pct
-    )
-    side = position.side.closing_side
-    actions = []
-    for piece in slices_for(row.uncovered_qty):
-        prefix = client_order_id_prefix(
-            "stop", position.symbol, side, piece.time_in_force, snapshot.trading_day
-        )
-        client_order_id = recon_client_order_id(
-            "stop",
-            position.symbol,
-            side,
-            piece.time_in_force,
-            snapshot.trading_day,
-            generations[prefix] + 1,
-        )
-        flags = []
-        if piece.is_fractional:
-            flags.append("fractional remainder: DAY stop, renew tomorrow")
-        if level.rebased_on_current_price:
-            flags.append("entry-based level already through the market: based on current price")
-        actions.append(
-            PlanAction(
-                seq=0,
-                phase=Phase.POSITIONS,
-                kind=ActionKind.EMERGENCY_STOP,
-                symbol=position.symbol,
-                target=client_order_id,
-                reason=f"{row.uncovered_qty} of {position.qty} {position.side} shares have no "
-                f"stop; {side} stop {piece.qty} at {level.price}",
-                new_order=NewOrder(
-                    client_order_id=client_order_id,
-                    symbol=position.symbol,
-                    side=side,
-                    qty=piece.qty,
-                    order_type=OrderType.STOP,
-                    time_in_force=piece.time_in_force,
-                    stop_price=level.price,
-                ),
-                new_row=_recon_order_row(snapshot, client_order_id, position, piece.qty),
-                exposure=row.uncovered_qty * position.current_price,
-                flags=tuple(flags),
-            )
-        )
-    return actions
-
-
-def _recon_order_row(
-    snapshot: Snapshot, client_order_id: str, position: BrokerPosition, qty: Decimal
-) -> LocalOrder:
-    """The local row an emergency stop will be recorded as once the broker has it; execution
-    fills in the broker's id, state and price."""
-    return LocalOrder(
-        local_id=client_order_id,
-        broker_id=None,
-        client_order_id=client_order_id,
-        correlation_id=_position_correlation_id(snapshot, position.symbol),
-        symbol=position.symbol,
-        side=position.side.closing_side,
-        order_type=OrderType.STOP,
-        order_role=OrderRole.STOP_LOSS,
-        strategy=SYNTHETIC_STRATEGY,
-        qty_requested=qty,
-        qty_filled=Decimal(0),
-        avg_fill_price=None,
-        stop_price=None,
-        limit_price=None,
-        state=OrderState.PENDING_SUBMIT,
-        parent_id=None,
-        last_error=None,
-        created_at=snapshot.taken_at,
-        updated_at=snapshot.taken_at,
-    )
-
-
-def _synthetic_entry(snapshot: Snapshot, position: BrokerPosition) -> PlanAction | None:
-    correlation_id = synthetic_correlation_id(position.symbol, snapshot)
-    if correlation_id in snapshot.local.all_orders:
-        return None  # added by an earlier run today
-    at: datetime = snapshot.taken_at
-    row = LocalOrder(
-        local_id=correlation_id,
-        broker_id=None,
-        client_order_id=None,
-        correlation_id=correlation_id,
-        symbol=position.symbol,
-        side=Side.BUY if position.side is PositionSide.LONG else Side.SELL,
-        order_type=OrderType.MARKET,
-        order_role=OrderRole.ENTRY,
-        strategy=SYNTHETIC_STRATEGY,
-        qty_requested=position.qty,
-        qty_filled=position.qty,
-        avg_fill_price=position.avg_entry_price,
-        stop_price=None,
-        limit_price=None,
-        state=OrderState.FILLED,
-        parent_id=None,
-        last_error=None,
-        created_at=at,
-        updated_at=at,
-    )
+def _synthetic_entry(snapshot: Snapshot, position: BrokerPosition) -> PlanAction:
+    row = synthetic_entry_row(snapshot, position)
     return PlanAction(
         seq=0,
         phase=Phase.POSITIONS,
         kind=ActionKind.SYNTHETIC_ENTRY,
         symbol=position.symbol,
-        target=correlation_id,
+        target=row.local_id,
         reason=f"the broker holds {position.qty} {position.side} with no local entry",
         new_row=row,
     )
-
-
-def _recon_order_generations(snapshot: Snapshot) -> Counter[str]:
-    """How many orders recon already sent under each id prefix, so a new one never reuses an
-    id the broker has seen."""
-    counts: Counter[str] = Counter()
-    for client_order_id in snapshot.broker.orders_by_client_id:
-        if client_order_id.startswith("recon-"):
-            counts[client_order_id.rsplit("-", 1)[0] + "-"] += 1
-    return counts

@@ -8,13 +8,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from engine.broker.status_map import meaning_of
 from engine.domain import BrokerOrder, BrokerPosition
+from engine.reconcile.actions import ActionKind, Plan
 from engine.reconcile.circuit_breaker import CircuitBreakerState
-from engine.reconcile.diff import Diff, Match, is_protective_stop
+from engine.reconcile.diff import Diff, Match, Protection, cover_of, open_orders_by_symbol
 from engine.reconcile.events import Decision
 from engine.reconcile.execute import ActionResult, ExecutionReport, Outcome
-from engine.reconcile.plan import ActionKind, Plan
 
 EXIT_COMPLETED = 0
 EXIT_COMPLETED_WITH_ERRORS = 1
@@ -45,24 +44,17 @@ def position_outcomes(
     positions: Iterable[BrokerPosition], open_orders: Iterable[BrokerOrder]
 ) -> tuple[PositionOutcome, ...]:
     """Protected means stops the broker reports working cover every share."""
-    orders = tuple(open_orders)
+    orders_by_symbol = open_orders_by_symbol(open_orders)
     outcomes = []
     for position in sorted(positions, key=lambda p: p.symbol):
-        working = [
-            order
-            for order in orders
-            if order.symbol == position.symbol
-            and is_protective_stop(order, position.side)
-            and meaning_of(order.status).protects
-        ]
-        covered = sum((order.qty - order.filled_qty for order in working), Decimal(0))
+        cover = cover_of(position, orders_by_symbol.get(position.symbol, ()))
         outcomes.append(
             PositionOutcome(
                 symbol=position.symbol,
                 qty=position.qty,
                 side=str(position.side),
-                protected=covered >= position.qty,
-                stop_order_ids=tuple(order.id for order in working),
+                protected=cover.protection is Protection.PROTECTED,
+                stop_order_ids=tuple(stop.id for stop in cover.stops),
             )
         )
     return tuple(outcomes)
@@ -120,13 +112,24 @@ class RunResult:
             "stale_orders_failed": _count(results, {ActionKind.MARK_SUBMIT_FAILED}),
             "orphans_detected": self._orphans_detected(),
             "orphan_orders_canceled": _count(results, {ActionKind.CANCEL_ORPHAN}),
-            "orphan_orders_adopted": _count(results, {ActionKind.ADOPT_ORPHAN_STOP}),
+            "orphan_orders_adopted": _count(
+                results, {ActionKind.ADOPT_ORPHAN_STOP, ActionKind.ADOPT_ORPHAN_GROUP}
+            ),
             "orphan_orders_kept": sum(
                 1
                 for r in results
                 if r.action.kind is ActionKind.CANCEL_ORPHAN and r.outcome is Outcome.SKIPPED
             ),
+            "blocking_orders_canceled": _count(results, {ActionKind.CANCEL_BLOCKING_ORDER}),
+            "blocking_orders_kept": sum(
+                1
+                for r in results
+                if r.action.kind is ActionKind.CANCEL_BLOCKING_ORDER
+                and r.outcome is Outcome.SKIPPED
+            ),
             "emergency_stops_placed": _count(results, {ActionKind.EMERGENCY_STOP}),
+            "oco_exits_placed": _count(results, {ActionKind.OCO_EXIT}),
+            "surplus_stops_reduced": _count(results, {ActionKind.REDUCE_SURPLUS_STOP}),
             "market_exits": self.report.market_exits if self.report else 0,
             "synthetic_entries": _count(results, {ActionKind.SYNTHETIC_ENTRY}),
             "positions": [
@@ -178,6 +181,19 @@ class RunResult:
             f"{summary['orphan_orders_kept']} kept",
             _tally(summary["emergency_stops_placed"], "emergency stop", "emergency stops"),
             _tally(summary["market_exits"], "market exit", "market exits"),
+            *(
+                _tally(summary[key], one, many)
+                for key, one, many in (
+                    (
+                        "blocking_orders_canceled",
+                        "blocking order canceled",
+                        "blocking orders canceled",
+                    ),
+                    ("oco_exits_placed", "OCO exit", "OCO exits"),
+                    ("surplus_stops_reduced", "surplus stop reduced", "surplus stops reduced"),
+                )
+                if summary[key]
+            ),
         ]
 
     def _results(self) -> list[ActionResult]:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from engine.broker.errors import BrokerError
 from engine.broker.protocol import Broker
+from engine.reconcile.actions import ActionKind, Phase, Plan, PlanSettings
 from engine.reconcile.diff import diff
 from engine.reconcile.events import (
     DecisionCallback,
@@ -27,7 +28,7 @@ from engine.reconcile.execute import Executor
 from engine.reconcile.fetch import fetch_snapshot
 from engine.reconcile.ledger import StoreLedger
 from engine.reconcile.local_book import StoreLocalBook
-from engine.reconcile.plan import ActionKind, Phase, Plan, PlanSettings, plan
+from engine.reconcile.plan import plan
 from engine.reconcile.result import AccountSummary, RunResult, position_outcomes
 from engine.reconcile.snapshot import InvalidSnapshot, validate
 from engine.store import CorruptRow, journal, session_factory

@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from engine.broker.alpaca import AlpacaBroker
 from engine.broker.retry import RetryPolicy
 from engine.config import Config
+from engine.reconcile.actions import PlanAction, PlanSettings
 from engine.reconcile.events import DecisionAnswer, DecisionCallback, Listener
 from engine.reconcile.lock import reconciliation_lock
-from engine.reconcile.plan import PlanAction, PlanSettings
 from engine.reconcile.result import RunResult
 from engine.reconcile.run import RunRequest, reconcile
 from engine.store import create_engine, database_label, require_current_schema

@@ -3,6 +3,8 @@ splits into whole and fractional shares, and the deterministic id each submissio
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
@@ -12,6 +14,7 @@ from engine.domain import PositionSide, Side, TimeInForce
 PENNY = Decimal("0.01")
 SUB_PENNY = Decimal("0.0001")
 ONE_DOLLAR = Decimal("1")
+RECON_PREFIX = "recon-"
 
 
 def tick_for(price: Decimal) -> Decimal:
@@ -82,6 +85,27 @@ def slices_for(uncovered_qty: Decimal) -> tuple[StopSlice, ...]:
     return tuple(slices)
 
 
+class ClientOrderIds:
+    """Issues the ids of what one plan sends: the same snapshot always yields the same ids, and
+    a new one never reuses an id the broker has already seen under its prefix."""
+
+    def __init__(self, broker_client_order_ids: Iterable[str]) -> None:
+        self._issued: Counter[str] = Counter(
+            client_order_id.rsplit("-", 1)[0] + "-"
+            for client_order_id in broker_client_order_ids
+            if client_order_id.startswith(RECON_PREFIX)
+        )
+
+    def next(
+        self, purpose: str, symbol: str, side: Side, time_in_force: TimeInForce, day: date
+    ) -> str:
+        prefix = client_order_id_prefix(purpose, symbol, side, time_in_force, day)
+        self._issued[prefix] += 1
+        return recon_client_order_id(
+            purpose, symbol, side, time_in_force, day, self._issued[prefix]
+        )
+
+
 def recon_client_order_id(
     purpose: str, symbol: str, side: Side, time_in_force: TimeInForce, day: date, generation: int
 ) -> str:
@@ -94,4 +118,4 @@ def recon_client_order_id(
 def client_order_id_prefix(
     purpose: str, symbol: str, side: Side, time_in_force: TimeInForce, day: date
 ) -> str:
-    return f"recon-{purpose}-{symbol}-{side}-{time_in_force}-{day:%Y%m%d}-"
+    return f"{RECON_PREFIX}{purpose}-{symbol}-{side}-{time_in_force}-{day:%Y%m%d}-"

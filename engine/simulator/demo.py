@@ -53,7 +53,7 @@ class DemoEnvironment:
 def demo_service(simulator: Simulator, db_url: str) -> ReconcileService:
     from engine.broker.retry import RetryPolicy
     from engine.config import mask_key_id
-    from engine.reconcile.plan import PlanSettings
+    from engine.reconcile.actions import PlanSettings
     from engine.reconcile.service import BrokerAccess, ReconcileService
 
     return ReconcileService(

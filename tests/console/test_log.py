@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from textual.widgets import RichLog
 
 from console.app import LOG_LINES_PER_WRITE, ReconApp
+from engine.reconcile.actions import ActionKind, Phase, PlanAction
 from engine.reconcile.diff import diff
 from engine.reconcile.events import ActionSucceeded, DecisionCallback, Listener, SnapshotReady
-from engine.reconcile.plan import ActionKind, Phase, PlanAction, plan
+from engine.reconcile.plan import plan
 from engine.reconcile.result import RunResult
 from tests.console.harness import SIZE, settle
 from tests.factories import SETTINGS, make_snapshot

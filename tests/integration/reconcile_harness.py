@@ -10,8 +10,8 @@ from pathlib import Path
 
 from engine.broker.status_map import meaning_of
 from engine.domain import BrokerOrderStatus
-from engine.reconcile.events import Decision, DecisionAnswer, Event
-from engine.reconcile.plan import PlanAction, PlanSettings
+from engine.reconcile.actions import PlanAction, PlanSettings
+from engine.reconcile.events import Decision, DecisionAnswer, DecisionCallback, Event
 from engine.reconcile.result import RunResult
 from engine.reconcile.run import RunRequest, reconcile
 from engine.simulator.book import STOP_TYPES
@@ -42,7 +42,7 @@ async def run_reconcile(
     simulator: Simulator,
     db_url: str,
     *,
-    operator: Operator | None = None,
+    operator: DecisionCallback | None = None,
     dry_run: bool = False,
     events: list[Event] | None = None,
     run_id: str = "run-1",

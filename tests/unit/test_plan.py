@@ -14,8 +14,9 @@ from engine.domain import (
     Side,
     TimeInForce,
 )
+from engine.reconcile.actions import ActionKind, Phase, Plan
 from engine.reconcile.diff import Match, Protection, diff
-from engine.reconcile.plan import ActionKind, Phase, Plan, plan
+from engine.reconcile.plan import plan
 from engine.reconcile.snapshot import Snapshot
 from tests.factories import (
     SETTINGS,

@@ -1,0 +1,121 @@
+"""What a plan is made of: the phases a run goes through, the kinds of action it takes, and each
+action with its target, reason, payload and whether it waits for the operator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+from engine.domain import BrokerOrder, LocalOrder, NewOrder, OrderState
+from engine.reconcile.circuit_breaker import CircuitBreakerState
+
+
+class Phase(StrEnum):
+    """The stages a run goes through, as the console's progress panes show them. Plan actions
+    belong to the last three; fetching has none."""
+
+    FETCH = "fetch"
+    ORDERS = "orders"
+    POSITIONS = "positions"
+    CIRCUIT_BREAKER = "circuit_breaker"
+
+
+class ActionKind(StrEnum):
+    TAKE_BROKER_STATE = "take_broker_state"
+    FOLLOW_REPLACEMENT = "follow_replacement"
+    ADOPT_SUBMITTED = "adopt_submitted"
+    MARK_SUBMIT_FAILED = "mark_submit_failed"
+    ADOPT_ORPHAN_STOP = "adopt_orphan_stop"
+    # A bracket or OCO nobody here placed whose stop leg covers a position: kept whole.
+    ADOPT_ORPHAN_GROUP = "adopt_orphan_group"
+    CANCEL_ORPHAN = "cancel_orphan"
+    # A known open order on the other side of a position that needs a stop: Alpaca refuses
+    # the stop while it is open (its wash-trade rule).
+    CANCEL_BLOCKING_ORDER = "cancel_blocking_order"
+    EMERGENCY_STOP = "emergency_stop"
+    # A take-profit holding shares no plain stop can take, replaced by an OCO exit: the same
+    # limit, with the emergency stop as its other leg.
+    OCO_EXIT = "oco_exit"
+    # Stops covering more shares than the position holds, cut back by an order replace.
+    REDUCE_SURPLUS_STOP = "reduce_surplus_stop"
+    SYNTHETIC_ENTRY = "synthetic_entry"
+
+
+# Actions that place a stop and report it confirmed (`StopConfirmed`).
+STOP_PLACING_KINDS = frozenset({ActionKind.EMERGENCY_STOP, ActionKind.OCO_EXIT})
+
+
+@dataclass(frozen=True, slots=True)
+class PlanSettings:
+    emergency_stop_pct: Decimal
+    max_daily_loss_pct: Decimal
+    consecutive_loss_pause: int
+
+
+@dataclass(frozen=True, slots=True)
+class PlanAction:
+    """One step. Which payload fields are set depends on `kind`: a state change names the
+    `local_order` and its `new_state` from `broker_order`; an insert carries `new_row`; a
+    submission carries `new_order` (and `new_row`, the row it is recorded as); a cancellation
+    names its order in `broker_order`; a replace names the order in `broker_order`, its new
+    terms in `new_order` and the row that follows it in `local_order`.
+
+    `blocked_by` lists the open orders that must be gone before a stop can go in: Alpaca
+    refuses a plain stop while an order on the other side of the symbol is open. An OCO exit
+    carries in `fallback_stop` the plain stop placed instead if its take-profit was cancelled
+    by someone by the time it runs."""
+
+    seq: int
+    phase: Phase
+    kind: ActionKind
+    symbol: str
+    target: str
+    reason: str
+    needs_decision: bool = False
+    local_order: LocalOrder | None = None
+    broker_order: BrokerOrder | None = None
+    new_state: OrderState | None = None
+    new_row: LocalOrder | None = None
+    new_order: NewOrder | None = None
+    exposure: Decimal = Decimal(0)
+    flags: tuple[str, ...] = ()
+    blocked_by: tuple[BrokerOrder, ...] = ()
+    fallback_stop: NewOrder | None = None
+
+    def numbered(self, seq: int) -> PlanAction:
+        # Spelled out rather than dataclasses.replace: a 10,000-order book numbers thousands
+        # of actions, and replace's introspection was most of the planning time.
+        return PlanAction(
+            seq,
+            self.phase,
+            self.kind,
+            self.symbol,
+            self.target,
+            self.reason,
+            self.needs_decision,
+            self.local_order,
+            self.broker_order,
+            self.new_state,
+            self.new_row,
+            self.new_order,
+            self.exposure,
+            self.flags,
+            self.blocked_by,
+            self.fallback_stop,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    actions: tuple[PlanAction, ...]
+    circuit_breaker: CircuitBreakerState
+    # Problems seen while planning that no action can fix; each becomes a reported error.
+    findings: tuple[str, ...]
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.actions
+
+    def in_phase(self, phase: Phase) -> tuple[PlanAction, ...]:
+        return tuple(action for action in self.actions if action.phase is phase)
