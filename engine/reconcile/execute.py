@@ -31,7 +31,7 @@ from engine.domain import (
     OrderType,
     TimeInForce,
 )
-from engine.reconcile.actions import ActionKind, Phase, Plan, PlanAction
+from engine.reconcile.actions import STOP_PLACING_KINDS, ActionKind, Phase, Plan, PlanAction
 from engine.reconcile.diff import STOP_TYPES
 from engine.reconcile.events import (
     ActionFailed,
@@ -61,10 +61,6 @@ REJECTION_PAUSE_SECONDS = 0.5
 # a market order on the same shares as surely as a stop.
 FORBIDDEN_CODE = 40310000
 SYMBOL_RULES = ("wash trade", "insufficient qty")
-# Orders that cover positions: placed together, largest exposure first.
-PROTECTION_KINDS = frozenset(
-    {ActionKind.EMERGENCY_STOP, ActionKind.OCO_EXIT, ActionKind.REDUCE_SURPLUS_STOP}
-)
 # Alpaca's code for an invalid request; with "client_order_id" in the message it means the id
 # was used before, i.e. an earlier attempt of ours did reach the broker.
 DUPLICATE_CLIENT_ORDER_ID_CODE = 40010001
@@ -162,25 +158,25 @@ class Executor:
         self._report = ExecutionReport()
 
     async def run(self, plan: Plan) -> ExecutionReport:
-        await self._run_phase(Phase.ORDERS, plan.in_phase(Phase.ORDERS), concurrent=False)
+        # Decisions come one at a time, in the plan's order.
+        orders = plan.in_phase(Phase.ORDERS)
+        await self._run_phase(Phase.ORDERS, *((action,) for action in orders))
         positions = plan.in_phase(Phase.POSITIONS)
-        stops = tuple(a for a in positions if a.kind in PROTECTION_KINDS)
-        others = tuple(a for a in positions if a.kind not in PROTECTION_KINDS)
-        # Stops first and together: every second a position sits unprotected is risk.
-        await self._run_phase(Phase.POSITIONS, stops, concurrent=True, then=others)
+        # Surplus comes off first, so the stops that follow find the shares free; then every
+        # stop together, since each second a position sits unprotected is risk.
+        await self._run_phase(
+            Phase.POSITIONS,
+            tuple(a for a in positions if a.kind is ActionKind.REDUCE_SURPLUS_STOP),
+            tuple(a for a in positions if a.kind in STOP_PLACING_KINDS),
+            tuple(a for a in positions if a.kind is ActionKind.SYNTHETIC_ENTRY),
+        )
         self._emit(PhaseStarted(Phase.CIRCUIT_BREAKER, total=0))
         self._emit(PhaseFinished(Phase.CIRCUIT_BREAKER, done=0, total=0, errors=0))
         return self._report
 
-    async def _run_phase(
-        self,
-        phase: Phase,
-        first: tuple[PlanAction, ...],
-        *,
-        concurrent: bool,
-        then: tuple[PlanAction, ...] = (),
-    ) -> None:
-        total = len(first) + len(then)
+    async def _run_phase(self, phase: Phase, *stages: tuple[PlanAction, ...]) -> None:
+        """Each stage's actions run together; a stage starts when the one before has ended."""
+        total = sum(len(stage) for stage in stages)
         self._emit(PhaseStarted(phase, total=total))
         errors_before = len(self._report.errors)
         done = 0
@@ -191,13 +187,8 @@ class Executor:
             done += 1
             self._emit(PhaseProgress(phase, done=done, total=total, current=action.reason))
 
-        if concurrent:
-            await asyncio.gather(*(step(action) for action in first))
-        else:
-            for action in first:
-                await step(action)
-        for action in then:
-            await step(action)
+        for stage in stages:
+            await asyncio.gather(*(step(action) for action in stage))
         errors = len(self._report.errors) - errors_before
         self._emit(PhaseFinished(phase, done=done, total=total, errors=errors))
 
@@ -472,6 +463,9 @@ class Executor:
                 detail=f"OCO refused ({exc}); take-profit {take_profit.id} lost; "
                 f"instead: {instead.detail}",
             )
+        if not placed.legs:
+            # Found again by its client_order_id after a lost answer: that lookup lists no legs.
+            placed = await self._broker.get_order(placed.id)
         stop_leg = next((leg for leg in placed.legs if leg.order_type in STOP_TYPES), None)
         if stop_leg is None:
             raise StopNotPlaced(f"OCO {placed.id} came back without its stop leg")

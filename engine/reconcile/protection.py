@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from engine.broker.status_map import meaning_of
 from engine.domain import (
@@ -59,17 +59,21 @@ def protect_position(
     position = row.broker
     if position is None:
         return PositionProtection(row.symbol, (), (), ())
-    if row.covered_qty > position.qty:
-        return _reduce_surplus(context, position, row)
-    if row.uncovered_qty <= 0:
-        return PositionProtection(position.symbol, (), (), ())
+    actions: list[PlanAction] = []
+    findings: list[str] = []
+    covered = row.covered_qty
+    if covered > position.qty:
+        covered = _reduce_surplus(context, position, row, actions, findings)
+    uncovered = position.qty - covered
+    if uncovered <= 0:
+        return PositionProtection(position.symbol, tuple(actions), (), tuple(findings))
 
     holders = _share_holders(position, row, orders)
     take_profits = tuple(order for order in holders if _is_take_profit(order, context.orphan_ids))
     others = tuple(order for order in holders if order not in take_profits)
     held_by_others = _held_qty(others)
-    free_qty = position.qty - row.covered_qty - _held_qty(take_profits) - held_by_others
-    stop_qty = min(row.uncovered_qty, max(free_qty, Decimal(0)))
+    free_qty = position.qty - covered - _held_qty(take_profits) - held_by_others
+    stop_qty = min(uncovered, max(free_qty, Decimal(0)))
     level = emergency_stop_level(
         position.side,
         position.avg_entry_price,
@@ -78,14 +82,10 @@ def protect_position(
     )
     other_side = _other_side(position, orders)
     blockers = other_side if stop_qty > 0 else ()
-    actions: list[PlanAction] = [
-        *_emergency_stops(context, position, row, stop_qty, level, blockers),
-        *(
-            _oco_exit(context, position, take_profit, level, other_side)
-            for take_profit in take_profits
-        ),
-    ]
-    findings: list[str] = []
+    actions.extend(_emergency_stops(context, position, uncovered, stop_qty, level, blockers))
+    actions.extend(
+        _oco_exit(context, position, take_profit, level, other_side) for take_profit in take_profits
+    )
     if held_by_others > 0:
         findings.append(
             f"{position.symbol}: {held_by_others} of {position.qty} shares are held by "
@@ -155,7 +155,7 @@ def _other_side(position: BrokerPosition, orders: Iterable[BrokerOrder]) -> tupl
 def _emergency_stops(
     context: ProtectionContext,
     position: BrokerPosition,
-    row: PositionRow,
+    uncovered: Decimal,
     qty: Decimal,
     level: StopLevel,
     blockers: tuple[BrokerOrder, ...],
@@ -181,7 +181,7 @@ def _emergency_stops(
                 kind=ActionKind.EMERGENCY_STOP,
                 symbol=position.symbol,
                 target=client_order_id,
-                reason=f"{row.uncovered_qty} of {position.qty} {position.side} shares have no "
+                reason=f"{uncovered} of {position.qty} {position.side} shares have no "
                 f"stop; {side} stop {piece.qty} at {level.price}",
                 new_order=NewOrder(
                     client_order_id=client_order_id,
@@ -193,7 +193,7 @@ def _emergency_stops(
                     stop_price=level.price,
                 ),
                 new_row=recon_stop_row(snapshot, client_order_id, position, piece.qty),
-                exposure=row.uncovered_qty * position.current_price,
+                exposure=uncovered * position.current_price,
                 flags=tuple(flags),
                 blocked_by=blockers,
             )
@@ -254,14 +254,19 @@ def _oco_exit(
 
 
 def _reduce_surplus(
-    context: ProtectionContext, position: BrokerPosition, row: PositionRow
-) -> PositionProtection:
+    context: ProtectionContext,
+    position: BrokerPosition,
+    row: PositionRow,
+    actions: list[PlanAction],
+    findings: list[str],
+) -> Decimal:
     """Stops for more shares than the position holds would, triggered, open a position the
     other way: the surplus comes off the newest stops first, by a replace with the smaller
-    quantity, or by a cancel where every share of a stop is surplus. Alpaca replaces only the
-    prices of bracket and OCO legs, so those are left for the operator."""
+    quantity, or by a cancel where every share of a stop is surplus. Alpaca replaces whole
+    shares only, so a fraction more may come off (and a stop then covers it again), and only
+    the prices of bracket and OCO legs, which are left for the operator. Returns the cover
+    that is left."""
     surplus = row.covered_qty - position.qty
-    actions = []
     newest_first = sorted(
         (stop for stop in row.stops if stop.order_class is OrderClass.SIMPLE),
         key=lambda stop: (stop.submitted_at, stop.id),
@@ -270,21 +275,20 @@ def _reduce_surplus(
     for stop in newest_first:
         if surplus <= 0:
             break
-        taken = min(surplus, stop.remaining_qty)
-        kept = stop.remaining_qty - taken
-        new_qty = stop.filled_qty + kept
-        if kept > 0 and new_qty != new_qty.to_integral_value():
-            continue  # Alpaca replaces quantities in whole shares only
-        surplus -= taken
-        actions.append(_surplus_action(context, position, row, stop, new_qty, kept))
-    findings: tuple[str, ...] = ()
+        new_qty = (stop.qty - min(surplus, stop.remaining_qty)).to_integral_value(ROUND_DOWN)
+        if new_qty > stop.filled_qty:
+            surplus -= stop.qty - new_qty
+            actions.append(_surplus_action(context, position, row, stop, new_qty))
+        else:
+            surplus -= stop.remaining_qty
+            actions.append(_surplus_action(context, position, row, stop, None))
     if surplus > 0:
-        findings = (
+        findings.append(
             f"{position.symbol}: stops cover {row.covered_qty} of {position.qty} shares; "
-            f"{surplus} surplus shares sit on orders Alpaca cannot reduce by a replace "
-            "(bracket or OCO legs, fractional quantities); left for the operator",
+            f"{surplus} surplus shares sit on bracket or OCO legs, whose quantity Alpaca does "
+            "not replace; left for the operator"
         )
-    return PositionProtection(position.symbol, tuple(actions), (), findings)
+    return position.qty + surplus
 
 
 def _surplus_action(
@@ -292,11 +296,11 @@ def _surplus_action(
     position: BrokerPosition,
     row: PositionRow,
     stop: BrokerOrder,
-    new_qty: Decimal,
-    kept: Decimal,
+    new_qty: Decimal | None,
 ) -> PlanAction:
+    """A replace by a stop for `new_qty` shares, or a cancel where `new_qty` is None."""
     covered = f"stops cover {row.covered_qty} of {position.qty} shares"
-    if kept == 0:
+    if new_qty is None:
         replacement = None
         target = stop.id
         reason = (

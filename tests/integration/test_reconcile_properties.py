@@ -1,6 +1,8 @@
 """Property: for random books and random broker faults, a completed run leaves every position
 covered by stops for exactly its quantity, every local open order agreeing with the broker,
-and a second run with nothing to do."""
+and a second run with nothing to do. The books meet Alpaca's own rules: orders on the other
+side of a position, brackets and OCOs placed by hand, take-profits holding shares, stops
+covering more than is held."""
 
 import asyncio
 from dataclasses import dataclass
@@ -36,6 +38,10 @@ class PositionCase:
     covered_fraction: Decimal  # of the whole shares, already under a working broker stop
     local_stop_status: str | None  # the broker status of the local stop's order, if any
     has_local_entry: bool
+    # What else the broker holds in the symbol: nothing, an order on the other side, a bracket
+    # or OCO placed by hand covering the whole shares, a take-profit holding the whole shares
+    # left uncovered, or a newer stop of 3 shares on top of the cover.
+    extra: str
 
 
 positions = st.builds(
@@ -48,6 +54,7 @@ positions = st.builds(
     covered_fraction=st.sampled_from([D(0), D("0.5"), D(1)]),
     local_stop_status=st.sampled_from([None, "new", "canceled", "expired"]),
     has_local_entry=st.booleans(),
+    extra=st.sampled_from(["none", "other_side", "bracket", "oco", "take_profit", "surplus"]),
 )
 faults = st.lists(
     st.sampled_from(
@@ -74,18 +81,27 @@ def book(cases: list[PositionCase], orphans: int) -> Scenario:
             broker.prices[case.symbol] = price
             broker.seed_position(case.symbol, -case.qty if short else case.qty, case.entry)
             closing = "buy" if short else "sell"
-            stop = (price * (D("1.1") if short else D("0.9"))).quantize(D("0.0001"))
+            stop = _on_tick(price * (D("1.1") if short else D("0.9")))
             whole = case.qty.to_integral_value(rounding="ROUND_DOWN")
             covered = (whole * case.covered_fraction).to_integral_value(rounding="ROUND_DOWN")
+            grouped = case.extra in ("bracket", "oco") and whole > 0
+            if grouped:
+                # The hand-placed group is the whole shares' cover; no other stop covers them.
+                _seed_exit_group(broker, case, short, whole, price, stop)
+                covered = whole
             # A working local stop is the position's cover; the broker would refuse a second.
-            if covered and case.local_stop_status != "new":
+            if covered and case.local_stop_status != "new" and not grouped:
                 broker.seed_order(
                     symbol=case.symbol, side=closing, type="stop", qty=covered, stop_price=stop,
                     submitted_at=NOW - timedelta(hours=1),
                 )  # fmt: skip
             if case.has_local_entry:
                 local.append(_row(f"{case.symbol}-entry", case, OrderRole.ENTRY, short))
-            if case.local_stop_status is not None:
+            working_cover = (
+                (covered or whole or case.qty) if case.local_stop_status == "new" else covered
+            )
+            _seed_extra(broker, case, short, price, stop, whole - working_cover)
+            if case.local_stop_status is not None and not grouped:
                 order = broker.seed_order(
                     symbol=case.symbol, side=closing, type="stop", qty=covered or whole or case.qty,
                     stop_price=stop, status=case.local_stop_status,
@@ -103,6 +119,73 @@ def book(cases: list[PositionCase], orphans: int) -> Scenario:
         return LocalBookSeed(orders=tuple(local))
 
     return Scenario("random", "a random book", seed)
+
+
+def _on_tick(price: Decimal) -> Decimal:
+    """Pennies at or above a dollar, hundredths of a cent below, as Alpaca quotes them."""
+    return price.quantize(D("0.01") if price >= 1 else D("0.0001"))
+
+
+def _seed_extra(
+    broker: SimulatedBroker,
+    case: PositionCase,
+    short: bool,
+    price: Decimal,
+    stop: Decimal,
+    uncovered_whole: Decimal,
+) -> None:
+    """An order on the other side, a take-profit holding the whole shares no stop covers, or a
+    newest stop of 3 shares on top of the cover."""
+    closing = "buy" if short else "sell"
+    if case.extra == "other_side":
+        limit = (price * (D("1.2") if short else D("0.8"))).quantize(D("0.01"))
+        broker.seed_order(
+            symbol=case.symbol, side="sell" if short else "buy", type="limit", qty=D(1),
+            limit_price=limit, submitted_at=NOW - timedelta(minutes=5),
+        )  # fmt: skip
+    elif case.extra == "take_profit" and uncovered_whole > 0:
+        target = (price * (D("0.8") if short else D("1.2"))).quantize(D("0.01"))
+        broker.seed_order(
+            symbol=case.symbol, side=closing, type="limit", qty=uncovered_whole,
+            limit_price=target, submitted_at=NOW - timedelta(minutes=10),
+        )  # fmt: skip
+    elif case.extra == "surplus":
+        broker.seed_order(
+            symbol=case.symbol, side=closing, type="stop", qty=D(3), stop_price=stop,
+            submitted_at=NOW - timedelta(minutes=1),
+        )  # fmt: skip
+
+
+def _seed_exit_group(
+    broker: SimulatedBroker,
+    case: PositionCase,
+    short: bool,
+    qty: Decimal,
+    price: Decimal,
+    stop: Decimal,
+) -> None:
+    """A take-profit working and its stop loss `held`: a bracket whose entry filled, or an
+    OCO exit."""
+    closing = "buy" if short else "sell"
+    target = (price * (D("0.8") if short else D("1.2"))).quantize(D("0.01"))
+    take_profit = {"type": "limit", "limit_price": target, "status": "new"}
+    stop_loss = {"type": "stop", "stop_price": stop}
+    at = NOW - timedelta(minutes=20)
+    if case.extra == "oco":
+        broker.seed_group(
+            "oco",
+            parent={"symbol": case.symbol, "side": closing, "qty": qty, "submitted_at": at,
+                    **take_profit},
+            legs=[stop_loss],
+        )  # fmt: skip
+        return
+    broker.seed_group(
+        "bracket",
+        parent={"symbol": case.symbol, "side": "sell" if short else "buy", "type": "market",
+                "qty": qty, "status": "filled", "filled_qty": qty, "filled_avg_price": case.entry,
+                "submitted_at": at},
+        legs=[take_profit, stop_loss],
+    )  # fmt: skip
 
 
 def _row(
@@ -146,6 +229,7 @@ async def reconcile_twice(
             # Faults outlasted the run's patience: it reports errors and the next run, with the
             # broker healthy again, must finish the job without repeating anything.
             assert first.errors and first.aborted is None
+            simulator.faults.clear()
             first = await run_reconcile(simulator, db_url, run_id="run-1b")
         assert first.exit_code == EXIT_COMPLETED, (first.errors, first.aborted)
         assert stop_cover(simulator) == held(simulator)
@@ -160,7 +244,7 @@ async def reconcile_twice(
 
 
 @settings(
-    max_examples=12,
+    max_examples=30,
     deadline=None,
     derandomize=True,  # the same books on every machine: CI never meets a new one by chance
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],

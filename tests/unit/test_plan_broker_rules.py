@@ -332,7 +332,29 @@ def test_surplus_on_a_bracket_leg_is_left_for_the_operator() -> None:
         )
     )
     assert not [a for a in result.actions if a.kind is ActionKind.REDUCE_SURPLUS_STOP]
-    assert any("5 surplus shares sit on orders Alpaca cannot reduce" in f for f in result.findings)
+    assert any("5 surplus shares sit on bracket or OCO legs" in f for f in result.findings)
+
+
+def test_a_surplus_fraction_comes_off_in_whole_shares_and_a_day_stop_covers_the_rest() -> None:
+    whole = make_broker_order("AAPL", qty="10", stop_price="183", submitted_at=NOW.replace(hour=13))
+    newer = make_broker_order("AAPL", qty="3", stop_price="183", submitted_at=NOW.replace(hour=14))
+    result = plan_for(
+        make_snapshot(
+            positions=(make_position("AAPL", "10.5", entry="187.20", current="189.50"),),
+            open_orders=(whole, newer),
+            local_open=(
+                make_local_order(broker_id=whole.id, qty="10", stop_price="183"),
+                make_local_order("AAPL-stop-2", broker_id=newer.id, qty="3", stop_price="183"),
+            ),
+            position_orders=(make_filled_entry("AAPL", "10.5"),),
+        )
+    )
+    reduce = only(result, ActionKind.REDUCE_SURPLUS_STOP)
+    assert reduce.target == newer.id and reduce.new_order is None  # 2.5 surplus: all 3 go
+    stop = only(result, ActionKind.EMERGENCY_STOP)
+    assert stop.new_order is not None
+    assert (stop.new_order.qty, stop.new_order.time_in_force) == (D("0.5"), TimeInForce.DAY)
+    assert result.findings == ()
 
 
 def test_a_fractional_take_profit_is_not_turned_into_an_oco() -> None:
