@@ -189,6 +189,7 @@ class RunResult:
                         "blocking order canceled",
                         "blocking orders canceled",
                     ),
+                    ("blocking_orders_kept", "blocking order kept", "blocking orders kept"),
                     ("oco_exits_placed", "OCO exit", "OCO exits"),
                     ("surplus_stops_reduced", "surplus stop reduced", "surplus stops reduced"),
                 )

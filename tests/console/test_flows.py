@@ -181,3 +181,33 @@ async def test_when_the_broker_comes_back_p_tries_again(tmp_path: Path) -> None:
             await settle(pilot, lambda: type(app.screen).__name__ == "PlanScreen")
             assert app.diff is not None
     assert simulator.requests.count("POST") == simulator.requests.count("DELETE") == 0
+
+
+async def test_a_blocking_order_dialog_says_why_it_blocks_and_keeping_it_leaves_the_stop_out(
+    tmp_path: Path,
+) -> None:
+    with console_app(tmp_path, "wash_trade") as (app, simulator):
+        async with app.run_test(size=SIZE) as pilot:
+            await start_run(app, pilot)
+            await until_asked(app, pilot)
+            title = str(app.screen.query_one("#decision-title").render())
+            reason = str(app.screen.query_one("#decision-reason").render())
+            assert title.startswith("Cancel blocking order")
+            assert "blocks AAPL's stop: Alpaca refuses a stop while this buy is open" in reason
+            await pilot.press("n")
+            await until_finished(app, pilot)
+            assert app.protection == {"AAPL": Protection.UNPROTECTED}
+    # The kept buy limit is all that works: no stop the broker would refuse, no market exit.
+    open_orders = [o for o in simulator.broker.orders.values() if o.is_open]
+    assert [(o.side, o.type) for o in open_orders] == [("buy", "limit")]
+
+
+async def test_a_bracket_placed_by_hand_reads_as_one_protection(tmp_path: Path) -> None:
+    with console_app(tmp_path, "bracket_by_hand") as (app, _):
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot, lambda: ready(app))
+            positions = app.query_one("#positions", DataTable)
+            assert [str(cell) for cell in positions.get_column("stops")] == [
+                "10 of 10 · bracket tp 540.00"
+            ]
+            assert app.protection == {"NVDA": Protection.PROTECTED}

@@ -96,6 +96,7 @@ async def test_a_kept_blocking_buy_leaves_the_position_unprotected_and_names_it(
         # Nothing the broker would refuse was sent: no stop, no market exit.
         assert orders(simulator, lambda o: o.client_order_id.startswith("recon")) == []
         assert summary(result)["blocking_orders_kept"] == 1
+        assert "1 blocking order kept" in result.tallies()
 
 
 async def test_a_stop_refused_as_a_wash_trade_the_plan_could_not_foresee_sends_no_market_exit(
