@@ -305,22 +305,27 @@ class Cover:
         return Protection.UNPROTECTED
 
 
-def cover_of(position: BrokerPosition, orders: Iterable[BrokerOrder]) -> Cover:
+def cover_of(position: BrokerPosition, orders: tuple[BrokerOrder, ...]) -> Cover:
     """`orders` are the broker's open orders in the position's symbol. A stop leg whose group's
     entry is still open covers shares yet to come, not these; a `held` stop leg works once its
     take-profit sibling does, since the broker triggers it itself."""
-    orders = tuple(orders)
     closing = position.side.closing_side
     entry_pending = {order.group_id for order in orders if order.group_id and order.side != closing}
     stops = tuple(
         order
         for order in orders
-        if is_protective_stop(order, position.side) and order.group_id not in entry_pending
+        if is_protective_stop(order, position.side)
+        and (order.group_id is None or order.group_id not in entry_pending)
     )
     groups = {stop.group_id for stop in stops if stop.group_id}
-    stop_ids = {stop.id for stop in stops}
-    group_legs = tuple(
-        order for order in orders if order.group_id in groups and order.id not in stop_ids
+    group_legs = (
+        tuple(
+            order
+            for order in orders
+            if order.group_id in groups and order.order_type not in STOP_TYPES
+        )
+        if groups
+        else ()
     )
     working = sum(
         (stop.remaining_qty for stop in stops if _is_working(stop, group_legs)), Decimal(0)

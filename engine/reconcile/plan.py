@@ -35,7 +35,7 @@ from engine.reconcile.diff import (
     open_orders_by_symbol,
 )
 from engine.reconcile.protection import PositionProtection, ProtectionContext, protect_position
-from engine.reconcile.rows import adopted_stop_row, synthetic_correlation_id, synthetic_entry_row
+from engine.reconcile.rows import adopted_stop_row, synthetic_entry_row
 from engine.reconcile.snapshot import Snapshot
 from engine.reconcile.stops import ClientOrderIds
 
@@ -43,12 +43,6 @@ from engine.reconcile.stops import ClientOrderIds
 def plan(snapshot: Snapshot, diff: Diff, settings: PlanSettings) -> Plan:
     findings: list[str] = []
     state_actions = _state_actions(diff.orders, findings)
-    # Each local row as it will stand once phase 1 has taken the broker's states.
-    rows_after_phase_one = {
-        local_id: replace(action.local_order, state=action.new_state)
-        for local_id, action in state_actions.items()
-        if action.local_order is not None and action.new_state is not None
-    }
     orphan_ids = frozenset(
         row.broker.id for row in diff.orders if row.match is Match.ORPHAN and row.broker
     )
@@ -57,7 +51,7 @@ def plan(snapshot: Snapshot, diff: Diff, settings: PlanSettings) -> Plan:
         settings=settings,
         ids=ClientOrderIds(snapshot.broker.orders_by_client_id),
         orphan_ids=orphan_ids,
-        local_row_of=_local_row_lookup(snapshot, orphan_ids, rows_after_phase_one),
+        local_row_of=_local_row_lookup(snapshot, orphan_ids, state_actions),
     )
     orders_by_symbol = open_orders_by_symbol(snapshot.broker.open_orders)
     protections = [
@@ -65,9 +59,7 @@ def plan(snapshot: Snapshot, diff: Diff, settings: PlanSettings) -> Plan:
         for row in diff.positions
         if row.broker is not None
     ]
-    order_actions = _order_phase(
-        snapshot, diff.orders, state_actions, rows_after_phase_one, protections, findings
-    )
+    order_actions = _order_phase(snapshot, diff.orders, state_actions, protections, findings)
     position_actions = _position_phase(
         snapshot, diff.positions, protections, order_actions, findings
     )
@@ -102,7 +94,6 @@ def _order_phase(
     snapshot: Snapshot,
     rows: tuple[OrderRow, ...],
     state_actions: dict[str, PlanAction],
-    rows_after_phase_one: dict[str, LocalOrder],
     protections: list[PositionProtection],
     findings: list[str],
 ) -> list[PlanAction]:
@@ -135,9 +126,7 @@ def _order_phase(
             if row.local is not None and row.local.local_id in state_actions:
                 actions.append(state_actions[row.local.local_id])
             if row.broker.id in blocking:
-                local = None
-                if row.local is not None:
-                    local = rows_after_phase_one.get(row.local.local_id, row.local)
+                local = None if row.local is None else _after_phase_one(row.local, state_actions)
                 actions.append(_blocking_action(row.broker, local, blocking[row.broker.id]))
     return actions
 
@@ -214,7 +203,7 @@ def _orphan_action(
     otherwise proposed for cancellation, once for a whole group."""
     first = members[0]
     position = snapshot.broker.positions_by_symbol.get(first.symbol)
-    covering = cover_of(position, members).stops if position is not None else ()
+    covering = cover_of(position, tuple(members)).stops if position is not None else ()
     if position is not None and covering:
         return _adoption(snapshot, position, members, covering[0])
     target = next((member for member in members if member.id == member.group_id), first)
@@ -298,23 +287,29 @@ def _legs(members: list[BrokerOrder]) -> str:
 
 
 def _local_row_lookup(
-    snapshot: Snapshot, orphan_ids: frozenset[str], rows_after_phase_one: dict[str, LocalOrder]
+    snapshot: Snapshot, orphan_ids: frozenset[str], state_actions: dict[str, PlanAction]
 ) -> Callable[[BrokerOrder], LocalOrder | None]:
     """The local row that speaks for a broker order once phase 1 is done: the row naming it,
     or the row an orphan stop is adopted as."""
     by_broker_id = {
-        row.broker_id: rows_after_phase_one.get(row.local_id, row)
-        for row in snapshot.local.all_orders.values()
-        if row.broker_id
+        row.broker_id: row for row in snapshot.local.all_orders.values() if row.broker_id
     }
 
     def local_row_of(order: BrokerOrder) -> LocalOrder | None:
         known = by_broker_id.get(order.id)
         if known is not None:
-            return known
+            return _after_phase_one(known, state_actions)
         return adopted_stop_row(snapshot, order) if order.id in orphan_ids else None
 
     return local_row_of
+
+
+def _after_phase_one(local: LocalOrder, state_actions: dict[str, PlanAction]) -> LocalOrder:
+    """A local row as it will stand once phase 1 has given it the broker's state."""
+    action = state_actions.get(local.local_id)
+    if action is None or action.new_state is None:
+        return local
+    return replace(local, state=action.new_state)
 
 
 # Phase 2 ------------------------------------------------------------------------------------
@@ -343,16 +338,15 @@ def _position_phase(
     entries = [
         _synthetic_entry(snapshot, row.broker)
         for row in rows
-        if row.broker is not None
-        and row.local_side is None
-        and row.symbol not in filling_entries
-        and synthetic_correlation_id(row.symbol, snapshot) not in snapshot.local.all_orders
+        if row.broker is not None and row.local_side is None and row.symbol not in filling_entries
     ]
-    return [*protecting, *entries]
+    return [*protecting, *(entry for entry in entries if entry is not None)]
 
 
-def _synthetic_entry(snapshot: Snapshot, position: BrokerPosition) -> PlanAction:
+def _synthetic_entry(snapshot: Snapshot, position: BrokerPosition) -> PlanAction | None:
     row = synthetic_entry_row(snapshot, position)
+    if row.local_id in snapshot.local.all_orders:
+        return None  # added by an earlier run today
     return PlanAction(
         seq=0,
         phase=Phase.POSITIONS,

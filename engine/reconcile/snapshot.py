@@ -96,7 +96,7 @@ class Snapshot:
     local: LocalSnapshot
     taken_at: datetime
 
-    @property
+    @cached_property
     def trading_day(self) -> date:
         """The exchange's calendar day, which is what "today" means for stops and trades."""
         return self.taken_at.astimezone(MARKET_TIME_ZONE).date()
