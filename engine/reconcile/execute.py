@@ -26,6 +26,7 @@ from engine.domain import (
     BrokerOrderStatus,
     LocalOrder,
     NewOrder,
+    OrderClass,
     OrderRole,
     OrderState,
     OrderType,
@@ -364,23 +365,12 @@ class Executor:
                 last_refusal = exc
                 await self._pause(REJECTION_PAUSE_SECONDS)
                 continue
-            if not meaning_of(working.status).protects:
-                pending = ActionResult(
-                    action,
-                    Outcome.FAILED,
-                    f"stop {working.id} is {working.status}, not yet confirmed working",
-                    broker_order=working,
-                )
-                return await self._insert(pending, _recorded(row, working), action.reason)
-            confirmed = ActionResult(
+            return await self._record_stop(
                 action,
-                Outcome.SUCCEEDED,
+                working,
+                _recorded(row, working),
                 f"stop {working.id} {order.side} {order.qty} at {order.stop_price} confirmed",
-                broker_order=working,
             )
-            result = await self._insert(confirmed, _recorded(row, working), action.reason)
-            self._emit(StopConfirmed(order.symbol, working.id, order.qty))
-            return result
         refusal = str(last_refusal)
         if last_refusal is not None and last_refusal.by_rule:
             return ActionResult(
@@ -470,23 +460,34 @@ class Executor:
         if stop_leg is None:
             raise StopNotPlaced(f"OCO {placed.id} came back without its stop leg")
         recorded = replace(_recorded(row, stop_leg), client_order_id=stop_leg.client_order_id)
+        return await self._record_stop(
+            action,
+            working,
+            recorded,
+            f"take-profit {take_profit.id} replaced by OCO {working.id}: limit "
+            f"{oco.limit_price}, stop {stop_leg.id} at {oco.stop_price} confirmed",
+        )
+
+    async def _record_stop(
+        self, action: PlanAction, working: BrokerOrder, row: LocalOrder, confirmed: str
+    ) -> ActionResult:
+        """Record the stop `row` stands for; it protects only once the broker reports
+        `working` (the stop, or the OCO it is a leg of) working."""
         if not meaning_of(working.status).protects:
             pending = ActionResult(
                 action,
                 Outcome.FAILED,
-                f"OCO {working.id} is {working.status}, not yet confirmed working",
+                f"{'OCO' if working.order_class is OrderClass.OCO else 'stop'} {working.id} is "
+                f"{working.status}, not yet confirmed working",
                 broker_order=working,
             )
-            return await self._insert(pending, recorded, action.reason)
-        confirmed = ActionResult(
-            action,
-            Outcome.SUCCEEDED,
-            f"take-profit {take_profit.id} replaced by OCO {working.id}: limit "
-            f"{oco.limit_price}, stop {stop_leg.id} at {oco.stop_price} confirmed",
-            broker_order=working,
+            return await self._insert(pending, row, action.reason)
+        result = await self._insert(
+            ActionResult(action, Outcome.SUCCEEDED, confirmed, broker_order=working),
+            row,
+            action.reason,
         )
-        result = await self._insert(confirmed, recorded, action.reason)
-        self._emit(StopConfirmed(oco.symbol, stop_leg.id, oco.qty))
+        self._emit(StopConfirmed(row.symbol, row.broker_id or working.id, row.qty_requested))
         return result
 
     async def _reduce_surplus(self, action: PlanAction) -> ActionResult:

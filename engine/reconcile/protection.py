@@ -183,14 +183,8 @@ def _emergency_stops(
                 target=client_order_id,
                 reason=f"{uncovered} of {position.qty} {position.side} shares have no "
                 f"stop; {side} stop {piece.qty} at {level.price}",
-                new_order=NewOrder(
-                    client_order_id=client_order_id,
-                    symbol=position.symbol,
-                    side=side,
-                    qty=piece.qty,
-                    order_type=OrderType.STOP,
-                    time_in_force=piece.time_in_force,
-                    stop_price=level.price,
+                new_order=_stop_order(
+                    client_order_id, position, piece.qty, piece.time_in_force, level
                 ),
                 new_row=recon_stop_row(snapshot, client_order_id, position, piece.qty),
                 exposure=uncovered * position.current_price,
@@ -199,6 +193,25 @@ def _emergency_stops(
             )
         )
     return actions
+
+
+def _stop_order(
+    client_order_id: str,
+    position: BrokerPosition,
+    qty: Decimal,
+    time_in_force: TimeInForce,
+    level: StopLevel,
+) -> NewOrder:
+    """A plain emergency stop on the side that closes the position."""
+    return NewOrder(
+        client_order_id=client_order_id,
+        symbol=position.symbol,
+        side=position.side.closing_side,
+        qty=qty,
+        order_type=OrderType.STOP,
+        time_in_force=time_in_force,
+        stop_price=level.price,
+    )
 
 
 def _oco_exit(
@@ -240,15 +253,7 @@ def _oco_exit(
         ),
         new_row=recon_stop_row(snapshot, oco_id, position, qty),
         exposure=qty * position.current_price,
-        fallback_stop=NewOrder(
-            client_order_id=fallback_id,
-            symbol=position.symbol,
-            side=side,
-            qty=qty,
-            order_type=OrderType.STOP,
-            time_in_force=TimeInForce.GTC,
-            stop_price=level.price,
-        ),
+        fallback_stop=_stop_order(fallback_id, position, qty, TimeInForce.GTC, level),
         blocked_by=other_side,
     )
 

@@ -1,14 +1,16 @@
 """Fixtures for tests over real HTTP: the simulator in the test's loop, the real alpaca-py
 client through recon's adapter, and a real SQLite file seeded like the trading engine's."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from engine.broker.alpaca import AlpacaBroker
 from engine.broker.retry import RetryPolicy
-from engine.simulator.runner import Simulator, running_simulator
+from engine.simulator.runner import Simulator, SimulatorThread, running_simulator
+from engine.simulator.scenarios import CRASH_TIME
 
 # Tests keep the SPEC's four attempts but not its patience.
 FAST_RETRIES = RetryPolicy(delays=(0.01, 0.02, 0.04), jitter=0.0)
@@ -38,6 +40,15 @@ async def broker(simulator: Simulator) -> AsyncIterator[AlpacaBroker]:
     adapter = make_broker(simulator)
     yield adapter
     await adapter.close()
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    """The simulator on a thread of its own, for blocking clients: 100 AAPL held at 189.50."""
+    with SimulatorThread("empty", now=lambda: CRASH_TIME) as simulator:
+        simulator.broker.prices["AAPL"] = Decimal("189.50")
+        simulator.broker.seed_position("AAPL", Decimal(100), Decimal("187.20"))
+        yield simulator
 
 
 @pytest.fixture

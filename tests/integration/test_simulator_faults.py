@@ -4,7 +4,6 @@ answers, latency on every request, and the log of what was sent."""
 
 import asyncio
 import time
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -17,18 +16,10 @@ from alpaca.trading.enums import OrderSide, TimeInForce
 from alpaca.trading.requests import StopOrderRequest
 
 from engine.simulator.faults import Fault, FaultKind
-from engine.simulator.runner import Simulator, SimulatorThread, running_simulator
+from engine.simulator.runner import Simulator, running_simulator
 from engine.simulator.scenarios import CRASH_TIME
 
 D = Decimal
-
-
-@pytest.fixture
-def sim() -> Iterator[Simulator]:
-    with SimulatorThread("empty", now=lambda: CRASH_TIME) as simulator:
-        simulator.broker.prices["AAPL"] = D("189.50")
-        simulator.broker.seed_position("AAPL", D(100), D("187.20"))
-        yield simulator
 
 
 def client(simulator: Simulator) -> TradingClient:

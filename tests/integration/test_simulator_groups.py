@@ -26,14 +26,6 @@ D = Decimal
 
 
 @pytest.fixture
-def sim() -> Iterator[Simulator]:
-    with SimulatorThread("empty", now=lambda: CRASH_TIME) as simulator:
-        simulator.broker.prices["AAPL"] = D("189.50")
-        simulator.broker.seed_position("AAPL", D(100), D("187.20"))
-        yield simulator
-
-
-@pytest.fixture
 def bracket_by_hand() -> Iterator[Simulator]:
     with SimulatorThread("bracket_by_hand", now=lambda: CRASH_TIME) as simulator:
         yield simulator

@@ -279,23 +279,32 @@ def test_shares_held_by_the_engines_own_exit_are_reported_not_stopped() -> None:
 # Surplus -----------------------------------------------------------------------------------
 
 
-def test_surplus_stop_shares_come_off_the_newest_stop_by_a_replace() -> None:
-    older = make_broker_order("AAPL", qty="10", stop_price="183", submitted_at=NOW.replace(hour=13))
-    newer = make_broker_order("AAPL", qty="5", stop_price="183", submitted_at=NOW.replace(hour=14))
-    local_newer = make_local_order("AAPL-stop-2", broker_id=newer.id, qty="5", stop_price="183")
-    result = plan_for(
-        make_snapshot(
-            positions=(make_position("AAPL", "12", entry="187.20", current="189.50"),),
-            open_orders=(older, newer),
-            local_open=(
-                make_local_order(broker_id=older.id, qty="10", stop_price="183"),
-                local_newer,
-            ),
-            position_orders=(make_filled_entry("AAPL", "12"),),
-        )
+def two_stops(held: str, older_qty: str, newer_qty: str) -> tuple[Snapshot, BrokerOrder]:
+    """A long of `held` shares covered by an older stop and a newer one, both the engine's."""
+    older = make_broker_order(
+        "AAPL", qty=older_qty, stop_price="183", submitted_at=NOW.replace(hour=13)
     )
+    newer = make_broker_order(
+        "AAPL", qty=newer_qty, stop_price="183", submitted_at=NOW.replace(hour=14)
+    )
+    snapshot = make_snapshot(
+        positions=(make_position("AAPL", held, entry="187.20", current="189.50"),),
+        open_orders=(older, newer),
+        local_open=(
+            make_local_order(broker_id=older.id, qty=older_qty, stop_price="183"),
+            make_local_order("AAPL-stop-2", broker_id=newer.id, qty=newer_qty, stop_price="183"),
+        ),
+        position_orders=(make_filled_entry("AAPL", held),),
+    )
+    return snapshot, newer
+
+
+def test_surplus_stop_shares_come_off_the_newest_stop_by_a_replace() -> None:
+    snapshot, newer = two_stops("12", "10", "5")
+    result = plan_for(snapshot)
     reduce = only(result, ActionKind.REDUCE_SURPLUS_STOP)
-    assert reduce.broker_order == newer and reduce.local_order == local_newer
+    assert reduce.broker_order == newer
+    assert reduce.local_order == snapshot.local.all_orders["AAPL-stop-2"]
     assert reduce.new_order is not None and reduce.new_order.qty == D(2)
     assert reduce.new_order.client_order_id.startswith("recon-trim-AAPL-sell-gtc-")
     assert "replaced by one for 2 (newest stop first)" in reduce.reason
@@ -303,19 +312,8 @@ def test_surplus_stop_shares_come_off_the_newest_stop_by_a_replace() -> None:
 
 
 def test_a_stop_covering_only_surplus_shares_is_cancelled() -> None:
-    older = make_broker_order("AAPL", qty="10", stop_price="183", submitted_at=NOW.replace(hour=13))
-    newer = make_broker_order("AAPL", qty="5", stop_price="183", submitted_at=NOW.replace(hour=14))
-    result = plan_for(
-        make_snapshot(
-            positions=(make_position("AAPL", "10", entry="187.20", current="189.50"),),
-            open_orders=(older, newer),
-            local_open=(
-                make_local_order(broker_id=older.id, qty="10", stop_price="183"),
-                make_local_order("AAPL-stop-2", broker_id=newer.id, qty="5", stop_price="183"),
-            ),
-            position_orders=(make_filled_entry("AAPL", "10"),),
-        )
-    )
+    snapshot, newer = two_stops("10", "10", "5")
+    result = plan_for(snapshot)
     reduce = only(result, ActionKind.REDUCE_SURPLUS_STOP)
     assert reduce.target == newer.id and reduce.new_order is None
     assert "covers only surplus shares: cancelled" in reduce.reason
@@ -336,19 +334,8 @@ def test_surplus_on_a_bracket_leg_is_left_for_the_operator() -> None:
 
 
 def test_a_surplus_fraction_comes_off_in_whole_shares_and_a_day_stop_covers_the_rest() -> None:
-    whole = make_broker_order("AAPL", qty="10", stop_price="183", submitted_at=NOW.replace(hour=13))
-    newer = make_broker_order("AAPL", qty="3", stop_price="183", submitted_at=NOW.replace(hour=14))
-    result = plan_for(
-        make_snapshot(
-            positions=(make_position("AAPL", "10.5", entry="187.20", current="189.50"),),
-            open_orders=(whole, newer),
-            local_open=(
-                make_local_order(broker_id=whole.id, qty="10", stop_price="183"),
-                make_local_order("AAPL-stop-2", broker_id=newer.id, qty="3", stop_price="183"),
-            ),
-            position_orders=(make_filled_entry("AAPL", "10.5"),),
-        )
-    )
+    snapshot, newer = two_stops("10.5", "10", "3")
+    result = plan_for(snapshot)
     reduce = only(result, ActionKind.REDUCE_SURPLUS_STOP)
     assert reduce.target == newer.id and reduce.new_order is None  # 2.5 surplus: all 3 go
     stop = only(result, ActionKind.EMERGENCY_STOP)
