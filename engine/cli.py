@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 EXIT_ERRORS = 1
 EXIT_USAGE = 64
+DEFAULT_GRACE_SECONDS = 10.0
+DEFAULT_SWEEP_SECONDS = 15.0
+LONGEST_SECONDS_FLAG = 3600.0
 
 
 class _Parser(argparse.ArgumentParser):
@@ -49,6 +52,29 @@ def build_parser() -> argparse.ArgumentParser:
     reconcile.add_argument("--yes", action="store_true", help="confirm every operator decision")
     reconcile.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     reconcile.add_argument("--json", action="store_true", help="one JSON object on stdout")
+
+    guard = commands.add_parser(
+        "guard",
+        parents=[connection],
+        help="reconcile, then keep every position covered until stopped",
+    )
+    guard.add_argument(
+        "--yes", action="store_true", help="confirm cancellations (protection never waits)"
+    )
+    guard.add_argument(
+        "--grace",
+        type=_seconds("--grace", 0),
+        default=DEFAULT_GRACE_SECONDS,
+        metavar="SECONDS",
+        help="how long a newly uncovered position waits before recon covers it (default 10)",
+    )
+    guard.add_argument(
+        "--sweep",
+        type=_seconds("--sweep", 1),
+        default=DEFAULT_SWEEP_SECONDS,
+        metavar="SECONDS",
+        help="how often the whole book is re-read over REST (default 15)",
+    )
 
     db = commands.add_parser("db", help="the local database")
     db_commands = db.add_subparsers(dest="db_command", required=True, parser_class=_Parser)
@@ -83,6 +109,8 @@ def _run(args: argparse.Namespace) -> int:
         return _sim(args.scenario, args.port, args.seed_db)
     if args.command == "reconcile":
         return _reconcile(args)
+    if args.command == "guard":
+        return _guard(args)
     if args.command == "console":
         return _console(args)
     if args.command == "demo":
@@ -100,6 +128,31 @@ def _reconcile(args: argparse.Namespace) -> int:
     return asyncio.run(
         run_headless(config, yes=args.yes, dry_run=args.dry_run, json_output=args.json)
     )
+
+
+def _guard(args: argparse.Namespace) -> int:
+    from engine.logging import configure_logging
+    from engine.reconcile.command import run_guard
+    from engine.reconcile.guard import GuardSettings
+
+    config = _config(args)
+    config.require_credentials()
+    configure_logging(json_lines=False)
+    settings = GuardSettings(grace_seconds=args.grace, sweep_seconds=args.sweep)
+    return asyncio.run(run_guard(config, yes=args.yes, settings=settings))
+
+
+def _seconds(flag: str, least: float) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise UsageError(f"{flag} takes a number of seconds (got {text!r})") from None
+        if not least <= value <= LONGEST_SECONDS_FLAG:
+            raise UsageError(f"{flag} must be between {least:g} and {LONGEST_SECONDS_FLAG:g} s")
+        return value
+
+    return parse
 
 
 def _console(args: argparse.Namespace) -> int:

@@ -192,11 +192,12 @@ class AlpacaBroker:
             f"cancel order {broker_id}", lambda: self._client.cancel_order_by_id(broker_id)
         )
 
-    async def open_trade_updates(self) -> TradeUpdates | None:
+    async def open_trade_updates(self) -> TradeUpdates:
         updates = TradeUpdates(
             url=stream_url(self._base_url), key_id=self._key_id, secret_key=self._secret_key
         )
-        return updates if await updates.start() else None
+        await updates.start()
+        return updates
 
     async def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -60,3 +60,8 @@ class UnknownOrderStatus(MalformedBrokerResponse):
         super().__init__(f"order {order_id} has unknown broker status {status!r}")
         self.order_id = order_id
         self.status = status
+
+
+class StreamUnavailable(BrokerError):
+    """The trade_updates stream could not be had: unreachable, or refused (Alpaca allows one
+    stream per account, so another session holding it is a refusal)."""

@@ -42,8 +42,9 @@ class Broker(Protocol):
         effect when the broker reports the order canceled, not when it answers."""
         ...
 
-    async def open_trade_updates(self) -> TradeUpdates | None:
-        """The broker's live order stream, started; None when it cannot be had."""
+    async def open_trade_updates(self) -> TradeUpdates:
+        """The broker's live order stream, started; `StreamUnavailable` when it cannot be
+        had, saying why."""
         ...
 
     async def close(self) -> None: ...

@@ -1,6 +1,6 @@
 """The broker's `trade_updates` websocket: orders as the broker reports them, the moment it
-does. Used to confirm stops without waiting on a poll; when the stream cannot be had, callers
-fall back to asking for each order."""
+does. Used to confirm stops without waiting on a poll, and by the guard to hear at once that
+something changed; when the stream cannot be had, callers fall back to asking."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 import structlog
 
-from engine.broker.errors import MalformedBrokerResponse
+from engine.broker.errors import MalformedBrokerResponse, StreamUnavailable
 from engine.broker.wire import order_from_wire
 from engine.domain import BrokerOrder
 
@@ -31,7 +31,8 @@ def stream_url(base_url: str) -> str:
 
 
 class TradeUpdates:
-    """One listening connection; `latest(order_id)` and `wait(order_id)` read what it heard."""
+    """One listening connection; `wait_until(order_id, …)` reads what it heard, `changed` is set
+    on every update heard, and `ended` completes when the broker closes the connection."""
 
     def __init__(self, *, url: str, key_id: str, secret_key: str) -> None:
         self._url = url
@@ -41,9 +42,11 @@ class TradeUpdates:
         self._heard = asyncio.Condition()
         self._session: aiohttp.ClientSession | None = None
         self._task: asyncio.Task[None] | None = None
+        self.changed = asyncio.Event()
 
-    async def start(self) -> bool:
-        """Connect, authenticate and listen; False (and a warning) if the broker will not."""
+    async def start(self) -> None:
+        """Connect, authenticate and listen; `StreamUnavailable`, saying why, if the broker
+        will not."""
         self._session = aiohttp.ClientSession()
         try:
             async with asyncio.timeout(CONNECT_TIMEOUT_SECONDS):
@@ -54,15 +57,22 @@ class TradeUpdates:
                         "data": {"key_id": self._key_id, "secret_key": self._secret_key},
                     }
                 )
-                if _status(await _receive(ws)) != "authorized":
-                    raise ConnectionRefusedError("the broker refused the stream's credentials")
+                answer = await _receive(ws)
+                if _status(answer) != "authorized":
+                    raise ConnectionRefusedError(_refusal(answer))
                 await ws.send_json({"action": "listen", "data": {"streams": ["trade_updates"]}})
         except (OSError, TimeoutError, aiohttp.ClientError, ValueError) as exc:
-            log.warning("trade_updates_unavailable", url=self._url, error=str(exc))
+            reason = str(exc) or type(exc).__name__
+            log.warning("trade_updates_unavailable", url=self._url, error=reason)
             await self.close()
-            return False
+            raise StreamUnavailable(f"trade_updates stream unavailable: {reason}") from exc
         self._task = asyncio.create_task(self._listen(ws))
-        return True
+
+    async def ended(self) -> None:
+        """Returns once the broker has closed the connection (or it was closed here)."""
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(self._task)
 
     async def close(self) -> None:
         if self._task is not None:
@@ -106,6 +116,7 @@ class TradeUpdates:
             async with self._heard:
                 self._orders[order.id] = order
                 self._heard.notify_all()
+            self.changed.set()
 
 
 async def _receive(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any] | None:
@@ -115,6 +126,18 @@ async def _receive(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any] | None
         return None
     decoded = json.loads(frame.data)
     return decoded if isinstance(decoded, dict) else None
+
+
+def _refusal(message: dict[str, Any] | None) -> str:
+    """What the broker said instead of authorizing: its error text where it gave one."""
+    data = message.get("data") if message else None
+    if isinstance(data, dict):
+        for key in ("error_message", "msg", "message"):
+            if isinstance(data.get(key), str):
+                return str(data[key])
+        if data.get("status") == "unauthorized":
+            return "the broker refused the stream's credentials"
+    return "the broker did not authorize the stream"
 
 
 def _status(message: dict[str, Any] | None) -> str | None:

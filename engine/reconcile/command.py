@@ -3,18 +3,27 @@ can end mapped to SPEC §1's exit codes."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import signal
 import sys
 
+import structlog
+
 from engine.config import Config
+from engine.reconcile.guard import GuardSettings
 from engine.reconcile.headless import decision_callback, log_event, print_summary
 from engine.reconcile.lock import ReconciliationLocked
 from engine.reconcile.service import service_from_config
 from engine.store import SchemaNotReady, StoreError
 
+EXIT_OK = 0
+EXIT_UNCOVERED = 1
 EXIT_ABORTED = 2
 EXIT_LOCKED = 3
 EXIT_USAGE = 64
+
+log = structlog.get_logger("recon.guard")
 
 
 async def run_headless(config: Config, *, yes: bool, dry_run: bool, json_output: bool) -> int:
@@ -41,6 +50,34 @@ async def run_headless(config: Config, *, yes: bool, dry_run: bool, json_output:
     else:
         print_summary(result, sys.stdout)
     return result.exit_code
+
+
+async def run_guard(config: Config, *, yes: bool, settings: GuardSettings) -> int:
+    """Reconcile as `recon reconcile` does, then guard until SIGINT or SIGTERM: 0 if every
+    position is covered then, else 1; a start that fails exits as `recon reconcile` would.
+    Nobody is asked anything: cancellations need `--yes`, protection needs nobody."""
+    service = service_from_config(config)
+    decide = decision_callback(confirm_all=yes, operator=service.operator, prompt=False)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signal_number, stopping.set)
+    try:
+        outcome = await service.guard(decide, log_event, settings, stopping)
+    except SchemaNotReady as exc:
+        _say(f"recon: {exc}")
+        return EXIT_USAGE
+    except StoreError as exc:
+        _say(f"recon: aborted before any change: {exc}")
+        return EXIT_ABORTED
+    except ReconciliationLocked as exc:
+        _say(f"recon: {exc}")
+        return EXIT_LOCKED
+    if outcome.first.aborted is not None:
+        print_summary(outcome.first, sys.stdout)
+        return outcome.first.exit_code
+    log.info("guard_stopped", covered=outcome.covered, guard_runs=len(outcome.guard_runs))
+    return EXIT_OK if outcome.covered else EXIT_UNCOVERED
 
 
 def _say(line: str) -> None:

@@ -109,6 +109,30 @@ class StopConfirmed:
     qty: Decimal
 
 
+@dataclass(frozen=True, slots=True)
+class GuardStreamStatus:
+    """Whether the guard hears the broker's stream, or is polling, and why."""
+
+    up: bool
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class GuardChecked:
+    """The guard re-read the whole book. `uncovered` maps each position that lost its cover to
+    the seconds left before recon covers it again (zero: covering now)."""
+
+    diff: Diff
+    uncovered: dict[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class GuardCheckFailed:
+    """A re-read failed; the guard tries again at its next sweep."""
+
+    error: str
+
+
 Event = (
     RunStarted
     | PhaseStarted
@@ -122,5 +146,8 @@ Event = (
     | DecisionNeeded
     | StopSubmitted
     | StopConfirmed
+    | GuardStreamStatus
+    | GuardChecked
+    | GuardCheckFailed
 )
 Listener = Callable[[Event], None]

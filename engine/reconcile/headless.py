@@ -22,6 +22,9 @@ from engine.reconcile.events import (
     DecisionCallback,
     DecisionNeeded,
     Event,
+    GuardChecked,
+    GuardCheckFailed,
+    GuardStreamStatus,
     PhaseFinished,
     PhaseProgress,
     PhaseStarted,
@@ -61,8 +64,17 @@ def log_event(event: Event) -> None:
             log.info("stop_submitted", symbol=symbol, order_id=broker_order_id, qty=str(qty))
         case StopConfirmed(symbol, broker_order_id, qty):
             log.info("stop_confirmed", symbol=symbol, order_id=broker_order_id, qty=str(qty))
-        case PhaseProgress():
-            pass  # a progress bar's food; the log already has each action
+        case GuardChecked(_, uncovered) if uncovered:
+            log.warning(
+                "guard_uncovered",
+                **{
+                    symbol: f"covering in {wait:.0f}s" for symbol, wait in sorted(uncovered.items())
+                },
+            )
+        case GuardCheckFailed(error):
+            log.warning("guard_check_failed", error=error)
+        case PhaseProgress() | GuardChecked() | GuardStreamStatus():
+            pass  # a progress bar's food, a quiet book, a stream the watch already logs
 
 
 def decision_callback(*, confirm_all: bool, operator: str, prompt: bool) -> DecisionCallback:

@@ -17,14 +17,16 @@ from engine.domain import (
     Side,
 )
 from engine.reconcile.snapshot import Snapshot
+from engine.reconcile.stops import RECON_PREFIX
 
 SYNTHETIC_STRATEGY = "unknown"
+ADOPTED_PREFIX = "adopted-"
 
 
 def adopted_stop_row(snapshot: Snapshot, order: BrokerOrder) -> LocalOrder:
     """A stop the broker holds and nobody here placed, recorded as its position's stop."""
     return LocalOrder(
-        local_id=f"adopted-{order.id}",
+        local_id=f"{ADOPTED_PREFIX}{order.id}",
         broker_id=order.id,
         client_order_id=order.client_order_id,
         correlation_id=position_correlation_id(snapshot, order.symbol),
@@ -98,6 +100,11 @@ def synthetic_entry_row(snapshot: Snapshot, position: BrokerPosition) -> LocalOr
         created_at=snapshot.taken_at,
         updated_at=snapshot.taken_at,
     )
+
+
+def is_recon_row(row: LocalOrder) -> bool:
+    """A row recon wrote (its own stop, or one it adopted), not the trading engine."""
+    return row.local_id.startswith((RECON_PREFIX, ADOPTED_PREFIX))
 
 
 def position_correlation_id(snapshot: Snapshot, symbol: str) -> str:

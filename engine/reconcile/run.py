@@ -12,10 +12,11 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from engine.broker.errors import BrokerError
+from engine.broker.errors import BrokerError, StreamUnavailable
 from engine.broker.protocol import Broker
-from engine.reconcile.actions import ActionKind, Phase, Plan, PlanSettings
-from engine.reconcile.diff import diff
+from engine.broker.trade_updates import TradeUpdates
+from engine.reconcile.actions import STOP_PLACING_KINDS, Phase, Plan, PlanSettings
+from engine.reconcile.diff import Diff, diff
 from engine.reconcile.events import (
     DecisionCallback,
     Listener,
@@ -30,7 +31,7 @@ from engine.reconcile.ledger import StoreLedger
 from engine.reconcile.local_book import StoreLocalBook
 from engine.reconcile.plan import plan
 from engine.reconcile.result import AccountSummary, RunResult, position_outcomes
-from engine.reconcile.snapshot import InvalidSnapshot, validate
+from engine.reconcile.snapshot import InvalidSnapshot, Snapshot, validate
 from engine.store import CorruptRow, journal, session_factory
 from engine.store.journal import PlannedActionRecord
 
@@ -69,30 +70,55 @@ async def reconcile(
 
     the_diff = diff(snapshot)
     the_plan = plan(snapshot, the_diff, request.settings)
-    account = AccountSummary(
-        number=snapshot.broker.account.account_number,
-        masked_key_id=request.masked_key_id,
-        paper=request.paper,
-    )
     emit(SnapshotReady(the_diff, the_plan))
-    guard_errors = _guard_errors(the_plan.circuit_breaker.paused, the_plan.circuit_breaker.reason)
     if request.dry_run:
         return RunResult(
             run_id=run_id,
             dry_run=True,
-            account=account,
+            account=_account(request, snapshot),
             market_open=snapshot.broker.clock.is_open,
             diff=the_diff,
             plan=the_plan,
             positions=position_outcomes(snapshot.broker.positions, snapshot.broker.open_orders),
-            errors=(*the_plan.findings, *guard_errors),
+            errors=(*the_plan.findings, *_breaker_errors(the_plan)),
         )
+    return await carry_out(
+        request,
+        snapshot,
+        the_diff,
+        the_plan,
+        broker=broker,
+        sessions=sessions,
+        decide=decide,
+        emit=emit,
+        now=now,
+        run_id=run_id,
+    )
 
+
+async def carry_out(
+    request: RunRequest,
+    snapshot: Snapshot,
+    the_diff: Diff,
+    the_plan: Plan,
+    *,
+    broker: Broker,
+    sessions: async_sessionmaker[AsyncSession],
+    decide: DecisionCallback,
+    emit: Listener,
+    now: Callable[[], datetime],
+    run_id: str,
+    updates: TradeUpdates | None = None,
+) -> RunResult:
+    """Journal the plan, execute it, confirm protection with the broker and close the journal.
+    `updates` is a trade stream the caller already holds (Alpaca allows one per account);
+    without it, a plan that places stops opens its own to hear them confirmed."""
+    account = _account(request, snapshot)
     unfinished = await _open_journal(request, sessions, run_id, account.number, the_plan, now)
     emit(RunStarted(run_id=run_id, dry_run=False, unfinished_runs=unfinished))
-    # Only a run that places stops needs to hear them confirmed.
-    needs_stream = any(a.kind is ActionKind.EMERGENCY_STOP for a in the_plan.actions)
-    updates = await broker.open_trade_updates() if needs_stream else None
+    own_stream = updates is None and any(a.kind in STOP_PLACING_KINDS for a in the_plan.actions)
+    if own_stream:
+        updates = await _trade_updates(broker)
     try:
         report = await Executor(
             broker=broker,
@@ -103,10 +129,10 @@ async def reconcile(
             updates=updates,
         ).run(the_plan)
     finally:
-        if updates is not None:
+        if own_stream and updates is not None:
             await updates.close()
 
-    errors = [*the_plan.findings, *report.errors, *guard_errors]
+    errors = [*the_plan.findings, *report.errors, *_breaker_errors(the_plan)]
     try:
         positions, open_orders = await asyncio.gather(
             broker.get_positions(), broker.get_open_orders()
@@ -185,5 +211,21 @@ async def _open_journal(
     )
 
 
-def _guard_errors(paused: bool, reason: str | None) -> tuple[str, ...]:
-    return (f"circuit breaker paused: {reason}",) if paused else ()
+def _breaker_errors(the_plan: Plan) -> tuple[str, ...]:
+    breaker = the_plan.circuit_breaker
+    return (f"circuit breaker paused: {breaker.reason}",) if breaker.paused else ()
+
+
+def _account(request: RunRequest, snapshot: Snapshot) -> AccountSummary:
+    return AccountSummary(
+        number=snapshot.broker.account.account_number,
+        masked_key_id=request.masked_key_id,
+        paper=request.paper,
+    )
+
+
+async def _trade_updates(broker: Broker) -> TradeUpdates | None:
+    try:
+        return await broker.open_trade_updates()
+    except StreamUnavailable:
+        return None  # stops are then confirmed by asking for each

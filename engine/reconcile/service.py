@@ -4,22 +4,26 @@ never touches alpaca-py or SQLAlchemy."""
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import uuid
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from engine.broker.alpaca import AlpacaBroker
 from engine.broker.retry import RetryPolicy
 from engine.config import Config
 from engine.reconcile.actions import PlanAction, PlanSettings
 from engine.reconcile.events import DecisionAnswer, DecisionCallback, Listener
+from engine.reconcile.guard import Guard, GuardSettings
 from engine.reconcile.lock import reconciliation_lock
 from engine.reconcile.result import RunResult
 from engine.reconcile.run import RunRequest, reconcile
-from engine.store import create_engine, database_label, require_current_schema
+from engine.store import create_engine, database_label, require_current_schema, session_factory
 
 
 @dataclass(frozen=True)
@@ -54,9 +58,60 @@ class ReconcileService:
     async def run(self, decide: DecisionCallback, emit: Listener) -> RunResult:
         return await self._reconcile(dry_run=False, decide=decide, emit=emit)
 
+    async def guard(
+        self,
+        decide: DecisionCallback,
+        emit: Listener,
+        settings: GuardSettings,
+        stopping: asyncio.Event,
+    ) -> GuardOutcome:
+        """Reconcile, then keep every position covered until `stopping` is set, holding the
+        database's lock throughout: two processes protecting one book would double its stops.
+        A run that aborted is not followed by guarding."""
+        async with self._connected() as (broker, engine), reconciliation_lock(engine):
+            first = await reconcile(
+                self._request(dry_run=False),
+                broker=broker,
+                engine=engine,
+                decide=decide,
+                emit=emit,
+                now=self.now,
+                run_id=self.new_run_id(),
+            )
+            if first.aborted is not None:
+                return GuardOutcome(first, covered=False, guard_runs=())
+            guard = Guard(
+                self._request(dry_run=False),
+                settings,
+                broker=broker,
+                sessions=session_factory(engine),
+                decide=decide,
+                emit=emit,
+                now=self.now,
+                new_run_id=self.new_run_id,
+            )
+            covered = await guard.watch(stopping)
+            return GuardOutcome(first, covered, tuple(guard.runs))
+
     async def _reconcile(
         self, *, dry_run: bool, decide: DecisionCallback, emit: Listener
     ) -> RunResult:
+        async with self._connected() as (broker, engine):
+            # A preview changes nothing, so it needs no lock and never waits on a run.
+            lock = nullcontext() if dry_run else reconciliation_lock(engine)
+            async with lock:
+                return await reconcile(
+                    self._request(dry_run=dry_run),
+                    broker=broker,
+                    engine=engine,
+                    decide=decide,
+                    emit=emit,
+                    now=self.now,
+                    run_id=self.new_run_id(),
+                )
+
+    @asynccontextmanager
+    async def _connected(self) -> AsyncIterator[tuple[AlpacaBroker, AsyncEngine]]:
         engine = create_engine(self.db_url)
         broker = AlpacaBroker(
             key_id=self.broker.key_id,
@@ -69,28 +124,29 @@ class ReconcileService:
         )
         try:
             await require_current_schema(engine)
-            request = RunRequest(
-                dry_run=dry_run,
-                operator=self.operator,
-                masked_key_id=self.masked_key_id,
-                paper=self.paper,
-                settings=self.settings,
-            )
-            # A preview changes nothing, so it needs no lock and never waits on a run.
-            lock = nullcontext() if dry_run else reconciliation_lock(engine)
-            async with lock:
-                return await reconcile(
-                    request,
-                    broker=broker,
-                    engine=engine,
-                    decide=decide,
-                    emit=emit,
-                    now=self.now,
-                    run_id=self.new_run_id(),
-                )
+            yield broker, engine
         finally:
             await broker.close()
             await engine.dispose()
+
+    def _request(self, *, dry_run: bool) -> RunRequest:
+        return RunRequest(
+            dry_run=dry_run,
+            operator=self.operator,
+            masked_key_id=self.masked_key_id,
+            paper=self.paper,
+            settings=self.settings,
+        )
+
+
+@dataclass(frozen=True)
+class GuardOutcome:
+    """How `recon guard` ended: the run it began with, whether every position was covered
+    when it was stopped, and the runs it journaled while guarding."""
+
+    first: RunResult
+    covered: bool
+    guard_runs: tuple[RunResult, ...]
 
 
 async def _never_asked(action: PlanAction) -> DecisionAnswer:

@@ -3,7 +3,11 @@ simulator, the real store on a SQLite file, events and decisions captured."""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import sqlite3
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -12,11 +16,12 @@ from engine.broker.status_map import meaning_of
 from engine.domain import BrokerOrderStatus
 from engine.reconcile.actions import PlanAction, PlanSettings
 from engine.reconcile.events import Decision, DecisionAnswer, DecisionCallback, Event
+from engine.reconcile.guard import Guard, GuardSettings
 from engine.reconcile.result import RunResult
 from engine.reconcile.run import RunRequest, reconcile
 from engine.simulator.book import STOP_TYPES
 from engine.simulator.runner import Simulator
-from engine.store import create_engine, require_current_schema
+from engine.store import create_engine, require_current_schema, session_factory
 from tests.integration.conftest import make_broker
 
 SETTINGS = PlanSettings(
@@ -93,3 +98,58 @@ def stop_cover(simulator: Simulator) -> dict[str, Decimal]:
 
 def held(simulator: Simulator) -> dict[str, Decimal]:
     return {symbol: abs(p.qty) for symbol, p in simulator.broker.positions.items()}
+
+
+@asynccontextmanager
+async def guarding(
+    simulator: Simulator,
+    db_url: str,
+    *,
+    grace: float = 0.2,
+    sweep: float = 0.5,
+    operator: DecisionCallback | None = None,
+    events: list[Event] | None = None,
+) -> AsyncIterator[GuardedBook]:
+    """A guard watching the simulator's book in the background, as `recon guard` runs one
+    after its first reconciliation; stopped, as SIGTERM would, on leaving."""
+    engine = create_engine(db_url)
+    broker = make_broker(simulator)
+    stopping = asyncio.Event()
+    run_ids = (f"{n}" for n in itertools.count(1))
+    guard = Guard(
+        RunRequest(False, "test-operator", "PK…7Q", True, SETTINGS),
+        GuardSettings(grace_seconds=grace, sweep_seconds=sweep),
+        broker=broker,
+        sessions=session_factory(engine),
+        decide=operator or Operator(),
+        emit=(events if events is not None else []).append,
+        now=simulator.broker.now,
+        new_run_id=lambda: next(run_ids),
+    )
+    watching = asyncio.create_task(guard.watch(stopping))
+    book = GuardedBook(guard, watching)
+    try:
+        yield book
+    finally:
+        stopping.set()
+        book.covered_at_stop = await watching
+        await broker.close()
+        await engine.dispose()
+
+
+@dataclass
+class GuardedBook:
+    guard: Guard
+    watching: asyncio.Task[bool]
+    covered_at_stop: bool | None = None
+
+
+async def until(condition: Callable[[], bool], *, seconds: float) -> float:
+    """Wait for `condition`, polling the simulator's book; the seconds it took."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    while not condition():
+        if loop.time() - start > seconds:
+            raise AssertionError(f"not within {seconds} s")
+        await asyncio.sleep(0.02)
+    return loop.time() - start

@@ -2,7 +2,10 @@
 
 from decimal import Decimal
 
+import pytest
+
 from engine.broker.alpaca import AlpacaBroker
+from engine.broker.errors import StreamUnavailable
 from engine.broker.status_map import meaning_of
 from engine.broker.trade_updates import TradeUpdates, stream_url
 from engine.domain import BrokerOrder, NewOrder, OrderType, Side, TimeInForce
@@ -21,7 +24,6 @@ async def test_a_placed_stop_is_heard_working_on_the_stream(
     simulator.broker.prices["AAPL"] = D("189.50")
     simulator.broker.seed_position("AAPL", D(100), D("187.20"))
     updates = await broker.open_trade_updates()
-    assert updates is not None
     try:
         placed = await broker.submit_order(
             NewOrder("recon-stop-AAPL-1", "AAPL", Side.SELL, D(100), OrderType.STOP,
@@ -40,12 +42,14 @@ async def test_a_stream_that_refuses_the_keys_is_reported_unavailable(
     updates = TradeUpdates(
         url=stream_url(simulator.url), key_id=simulator.key_id, secret_key="wrong"
     )
-    assert await updates.start() is False
+    with pytest.raises(StreamUnavailable, match="refused the stream's credentials"):
+        await updates.start()
 
 
 async def test_no_stream_at_all_is_reported_unavailable() -> None:
     updates = TradeUpdates(url="ws://127.0.0.1:9/stream", key_id="k", secret_key="s")
-    assert await updates.start() is False
+    with pytest.raises(StreamUnavailable, match="trade_updates stream unavailable"):
+        await updates.start()
 
 
 def test_the_stream_lives_beside_the_rest_api() -> None:

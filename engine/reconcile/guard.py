@@ -1,0 +1,239 @@
+"""The guard: after a run, every position stays covered until the trading engine is back. The
+trade_updates stream says when something changed, a REST sweep re-reads the whole book anyway,
+and a position that lost its cover — or is covered for more than it holds — is put right by the
+same plan a run makes, once a grace has passed and no stop of the trading engine's is pending
+for it. Each time it acts, the guard journals a run of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from engine.broker.errors import BrokerError
+from engine.broker.protocol import Broker
+from engine.domain import OrderRole, OrderState
+from engine.reconcile.actions import ActionKind, Plan, PlanAction
+from engine.reconcile.diff import PositionRow, diff
+from engine.reconcile.events import (
+    DecisionCallback,
+    GuardChecked,
+    GuardCheckFailed,
+    GuardStreamStatus,
+    Listener,
+)
+from engine.reconcile.fetch import fetch_snapshot
+from engine.reconcile.local_book import StoreLocalBook
+from engine.reconcile.plan import plan
+from engine.reconcile.result import RunResult, position_outcomes
+from engine.reconcile.rows import is_recon_row
+from engine.reconcile.run import RunRequest, carry_out
+from engine.reconcile.snapshot import InvalidSnapshot, Snapshot, validate
+from engine.reconcile.stream_watch import StreamWatch
+from engine.store import CorruptRow
+
+log = structlog.get_logger("recon.guard")
+
+GUARD_RUN_PREFIX = "guard-"
+# A stop the trading engine is placing gets this long past the grace before recon covers the
+# position anyway: an engine that died again must not leave it bare for good.
+ENGINE_STOP_PATIENCE_SECONDS = 60.0
+# A position recon could not cover is tried again at most this far apart.
+LONGEST_RETRY_SECONDS = 300.0
+_ENGINE_STOP_PENDING = frozenset({OrderState.PENDING_SUBMIT, OrderState.SUBMITTED})
+
+
+@dataclass(frozen=True, slots=True)
+class GuardSettings:
+    grace_seconds: float
+    sweep_seconds: float
+
+
+class Guard:
+    def __init__(
+        self,
+        request: RunRequest,
+        settings: GuardSettings,
+        *,
+        broker: Broker,
+        sessions: async_sessionmaker[AsyncSession],
+        decide: DecisionCallback,
+        emit: Listener,
+        now: Callable[[], datetime],
+        new_run_id: Callable[[], str],
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._request = request
+        self._settings = settings
+        self._broker = broker
+        self._sessions = sessions
+        self._decide = decide
+        self._emit = emit
+        self._now = now
+        self._new_run_id = new_run_id
+        self._monotonic = monotonic
+        self._wake = asyncio.Event()
+        # Since when (monotonic) each position has been unsettled: needing cover, or a stop
+        # of its not tracked by its local row.
+        self._needs_cover_since: dict[str, float] = {}
+        # Per position that needs cover, the seconds left before recon covers it.
+        self._waits: dict[str, float] = {}
+        # Per position covered and still needing cover: attempts so far, and when to try again.
+        self._attempts: dict[str, int] = {}
+        self._next_try: dict[str, float] = {}
+        # Orders already put to the operator: kept once, they are not asked about again.
+        self._asked: set[str] = set()
+        self.runs: list[RunResult] = []
+
+    async def watch(self, stopping: asyncio.Event) -> bool:
+        """Guard until `stopping` is set; True if every position is covered at that moment."""
+        stream = StreamWatch(
+            self._broker,
+            on_change=self._wake.set,
+            on_status=lambda status: self._emit(GuardStreamStatus(status.up, status.detail)),
+        )
+        listening = asyncio.create_task(stream.run())
+        try:
+            while not stopping.is_set():
+                self._wake.clear()
+                await self._check(stream)
+                await self._rest(stopping)
+        finally:
+            listening.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listening
+            if stream.updates is not None:
+                await stream.updates.close()
+        return await self.all_covered()
+
+    async def all_covered(self) -> bool:
+        """Every position covered by stops the broker reports working, asked of it now."""
+        try:
+            positions, open_orders = await asyncio.gather(
+                self._broker.get_positions(), self._broker.get_open_orders()
+            )
+        except BrokerError as exc:
+            log.error("guard_final_check_failed", error=str(exc))
+            return False
+        return all(outcome.protected for outcome in position_outcomes(positions, open_orders))
+
+    async def _rest(self, stopping: asyncio.Event) -> None:
+        """Until the stream hears something, the sweep is due, a position's wait ends, or the
+        guard is stopped."""
+        timeout = min([self._settings.sweep_seconds, *(s for s in self._waits.values() if s > 0)])
+        woken = asyncio.create_task(self._wake.wait())
+        stopped = asyncio.create_task(stopping.wait())
+        try:
+            await asyncio.wait(
+                {woken, stopped}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            woken.cancel()
+            stopped.cancel()
+
+    async def _check(self, stream: StreamWatch) -> None:
+        try:
+            snapshot = await fetch_snapshot(
+                self._broker, StoreLocalBook(self._sessions), now=self._now
+            )
+            validate(snapshot)
+        except (BrokerError, InvalidSnapshot, CorruptRow) as exc:
+            log.warning("guard_check_failed", error=str(exc))
+            self._emit(GuardCheckFailed(str(exc)))
+            return
+        the_diff = diff(snapshot)
+        full_plan = plan(snapshot, the_diff, self._request.settings)
+        unsettled = {row.symbol for row in the_diff.positions if _needs_cover(row)} | {
+            action.symbol for action in full_plan.actions if _tracks_a_stop(action)
+        }
+        self._waits = self._waits_for_cover(snapshot, unsettled, self._monotonic())
+        self._emit(GuardChecked(the_diff, dict(self._waits)))
+        due = frozenset(symbol for symbol, wait in self._waits.items() if wait <= 0)
+        if not due:
+            return
+        actions = [
+            action
+            for action in full_plan.actions
+            if action.symbol in due and not (action.needs_decision and action.target in self._asked)
+        ]
+        if not actions:
+            return
+        self._asked.update(action.target for action in actions if action.needs_decision)
+        log.info("guard_covering", symbols=sorted(due), actions=len(actions))
+        result = await carry_out(
+            self._request,
+            snapshot,
+            the_diff,
+            Plan(
+                tuple(action.numbered(seq) for seq, action in enumerate(actions, start=1)),
+                full_plan.circuit_breaker,
+                findings=tuple(f for f in full_plan.findings if f.split(":", 1)[0] in due),
+            ),
+            broker=self._broker,
+            sessions=self._sessions,
+            decide=self._decide,
+            emit=self._emit,
+            now=self._now,
+            run_id=f"{GUARD_RUN_PREFIX}{self._new_run_id()}",
+            updates=stream.updates,
+        )
+        self.runs.append(result)
+        self._tried(due, self._monotonic())
+        self._wake.set()  # read the book again: the cover just placed is what it now holds
+
+    def _waits_for_cover(
+        self, snapshot: Snapshot, unsettled: set[str], now: float
+    ) -> dict[str, float]:
+        """Per unsettled position, the seconds until recon acts on it (zero: now): the grace
+        from when it was first seen, longer while a stop of the trading engine's is pending for
+        it, until the engine has had its patience."""
+        for symbol in list(self._needs_cover_since):
+            if symbol not in unsettled:
+                del self._needs_cover_since[symbol]
+                self._attempts.pop(symbol, None)
+                self._next_try.pop(symbol, None)
+        for symbol in unsettled:
+            self._needs_cover_since.setdefault(symbol, now)
+        engine_pending = {
+            order.symbol
+            for order in snapshot.local.open_orders
+            if order.order_role is OrderRole.STOP_LOSS
+            and order.state in _ENGINE_STOP_PENDING
+            and not is_recon_row(order)
+        }
+        waits = {}
+        for symbol, since in self._needs_cover_since.items():
+            wait = self._settings.grace_seconds
+            if symbol in engine_pending:
+                wait += ENGINE_STOP_PATIENCE_SECONDS
+            retry_at = self._next_try.get(symbol, now)
+            waits[symbol] = max(since + wait - now, retry_at - now, 0.0)
+        return waits
+
+    def _tried(self, symbols: frozenset[str], now: float) -> None:
+        """A position covered and still needing cover is tried again after a sweep, then
+        after twice as long each time (a kept blocking order, a rule nobody foresaw), so the
+        guard neither hammers the broker nor journals a run a second."""
+        for symbol in symbols:
+            self._attempts[symbol] = self._attempts.get(symbol, 0) + 1
+            backoff = self._settings.sweep_seconds * 2 ** (self._attempts[symbol] - 1)
+            self._next_try[symbol] = now + min(backoff, LONGEST_RETRY_SECONDS)
+
+
+def _tracks_a_stop(action: PlanAction) -> bool:
+    """An action that keeps the local rows tracking the broker's stops: a stop row taking the
+    broker's state, or a stop (or a group) placed by hand adopted."""
+    if action.kind in (ActionKind.ADOPT_ORPHAN_STOP, ActionKind.ADOPT_ORPHAN_GROUP):
+        return True
+    return action.local_order is not None and action.local_order.order_role is OrderRole.STOP_LOSS
+
+
+def _needs_cover(row: PositionRow) -> bool:
+    """Shares without a stop, or stops for more shares than are held."""
+    return row.broker is not None and (row.uncovered_qty > 0 or row.covered_qty > row.broker.qty)

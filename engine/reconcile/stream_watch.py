@@ -1,0 +1,98 @@
+"""Keeps the trade_updates stream open for the guard: reconnects with backoff and jitter, asks
+for the whole book to be re-read after every (re)connect, since missed events are not replayed,
+and lets a refused stream (Alpaca allows one per account) leave the guard to its sweeps rather
+than spin."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import structlog
+
+from engine.broker.errors import StreamUnavailable
+from engine.broker.protocol import Broker
+from engine.broker.trade_updates import TradeUpdates
+
+log = structlog.get_logger("recon.guard")
+
+FIRST_RETRY_SECONDS = 1.0
+LONGEST_RETRY_SECONDS = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStatus:
+    up: bool
+    detail: str  # why it is down, or where it listens
+
+
+def retry_delay(attempt: int, jitter: float) -> float:
+    """Doubling from a second up to a minute, each scaled by `jitter` in [0.5, 1): many guards
+    reconnecting after one outage do not all knock at once."""
+    return min(LONGEST_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2.0**attempt) * jitter
+
+
+class StreamWatch:
+    def __init__(
+        self,
+        broker: Broker,
+        *,
+        on_change: Callable[[], None],
+        on_status: Callable[[StreamStatus], None],
+        pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        jitter: Callable[[], float] = lambda: random.uniform(0.5, 1.0),
+    ) -> None:
+        self._broker = broker
+        self._on_change = on_change
+        self._on_status = on_status
+        self._pause = pause
+        self._jitter = jitter
+        self.updates: TradeUpdates | None = None  # the live connection, for confirmations
+
+    async def run(self) -> None:
+        """Until cancelled."""
+        attempt = 0
+        while True:
+            try:
+                updates = await self._broker.open_trade_updates()
+            except StreamUnavailable as exc:
+                delay = retry_delay(attempt, self._jitter())
+                attempt += 1
+                self._say(StreamStatus(False, f"{exc}; polling, next try in {delay:.0f}s"))
+                await self._pause(delay)
+                continue
+            attempt = 0
+            self.updates = updates
+            self._say(StreamStatus(True, "trade_updates stream up"))
+            self._on_change()  # whatever happened while it was down, the sweep now reads
+            try:
+                await self._relay(updates)
+            finally:
+                self.updates = None
+                await updates.close()
+            delay = retry_delay(0, self._jitter())
+            self._say(StreamStatus(False, f"stream dropped; polling, reconnecting in {delay:.1f}s"))
+            await self._pause(delay)
+
+    async def _relay(self, updates: TradeUpdates) -> None:
+        """Pass each update on until the broker closes the connection."""
+        ended = asyncio.create_task(updates.ended())
+        try:
+            while not ended.done():
+                heard = asyncio.create_task(updates.changed.wait())
+                await asyncio.wait({heard, ended}, return_when=asyncio.FIRST_COMPLETED)
+                heard.cancel()
+                if updates.changed.is_set():
+                    updates.changed.clear()
+                    self._on_change()
+        finally:
+            ended.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ended
+
+    def _say(self, status: StreamStatus) -> None:
+        log.info("guard_stream", up=status.up, detail=status.detail)
+        self._on_status(status)

@@ -1,0 +1,152 @@
+"""The guard over real HTTP: after the crashed day is reconciled, what happens to the book while
+recon watches — a stop canceled on the broker, shares added, a position opened by hand or cut
+back — is covered again exactly, once, with no market order."""
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from engine.simulator.local_seed import seed_local_database
+from engine.simulator.orders import STOP_TYPES
+from engine.simulator.runner import Simulator, running_simulator
+from tests.integration.reconcile_harness import guarding, held, run_reconcile, stop_cover, until
+
+CRASH_TIME = datetime(2026, 11, 24, 15, 31, tzinfo=UTC)
+D = Decimal
+
+
+@pytest.fixture
+async def protected_day(db_url: str) -> AsyncIterator[Simulator]:
+    """The crashed day, reconciled: every position covered by a confirmed stop."""
+    async with running_simulator("crashed_day", now=lambda: CRASH_TIME) as simulator:
+        await seed_local_database(db_url, simulator.local_book)
+        first = await run_reconcile(simulator, db_url)
+        assert first.exit_code == 0, first.errors
+        yield simulator
+
+
+def exactly_covered(simulator: Simulator) -> bool:
+    return stop_cover(simulator) == held(simulator)
+
+
+def open_stop_ids(simulator: Simulator, symbol: str) -> list[str]:
+    return [
+        order.id
+        for order in simulator.broker.orders.values()
+        if order.symbol == symbol and order.is_open and order.type in STOP_TYPES
+    ]
+
+
+def market_orders_by_recon(simulator: Simulator) -> list[str]:
+    return [
+        order.id
+        for order in simulator.broker.orders.values()
+        if order.type == "market" and order.client_order_id.startswith("recon")
+    ]
+
+
+def local_stop_rows(db_url: str) -> dict[str, str]:
+    """broker id → state of every local stop row that names a broker order."""
+    with sqlite3.connect(db_url.removeprefix("sqlite:///")) as connection:
+        rows = connection.execute(
+            "SELECT broker_id, state FROM order_state "
+            "WHERE order_role = 'stop_loss' AND broker_id IS NOT NULL"
+        ).fetchall()
+    return {broker_id: state for broker_id, state in rows}
+
+
+def assert_local_rows_track_every_broker_stop(simulator: Simulator, db_url: str) -> None:
+    rows = local_stop_rows(db_url)
+    for order in simulator.broker.orders.values():
+        if order.type in STOP_TYPES and order.symbol in simulator.broker.positions:
+            if order.is_open:
+                assert rows.get(order.id) not in (None, "canceled"), order
+            elif order.id in rows:
+                assert rows[order.id] != "accepted", order
+
+
+async def test_a_stop_canceled_on_the_broker_is_replaced_after_the_grace(
+    protected_day: Simulator, db_url: str
+) -> None:
+    simulator = protected_day
+    async with guarding(simulator, db_url, grace=0.3) as book:
+        await until(lambda: book.guard.runs == [] and exactly_covered(simulator), seconds=5)
+        (nvda_stop,) = open_stop_ids(simulator, "NVDA")
+        simulator.broker.cancel(nvda_stop)
+        assert not exactly_covered(simulator)
+        took = await until(lambda: exactly_covered(simulator), seconds=5)
+        assert 0.3 <= took < 1.3  # grace + under a second, the stream up
+        (replacement,) = open_stop_ids(simulator, "NVDA")
+        assert replacement != nvda_stop
+    assert book.covered_at_stop is True
+    assert [run.run_id.startswith("guard-") for run in book.guard.runs] == [True]
+    assert market_orders_by_recon(simulator) == []
+    assert_local_rows_track_every_broker_stop(simulator, db_url)
+
+
+async def test_a_stop_placed_by_hand_meanwhile_is_adopted_not_doubled(
+    protected_day: Simulator, db_url: str
+) -> None:
+    simulator = protected_day
+    async with guarding(simulator, db_url, grace=0.5) as book:
+        (amd_stop,) = open_stop_ids(simulator, "AMD")[:1]
+        total = sum(
+            simulator.broker.orders[i].remaining_qty for i in open_stop_ids(simulator, "AMD")
+        )
+        simulator.broker.cancel(amd_stop)
+        cut = simulator.broker.orders[amd_stop].remaining_qty
+        simulator.broker.submit(
+            {"symbol": "AMD", "qty": str(cut), "side": "sell", "type": "stop",
+             "time_in_force": "gtc", "stop_price": "138.00", "client_order_id": "web-amd-again"}
+        )  # fmt: skip
+        await until(lambda: len(book.guard.runs) == 1, seconds=5)
+    assert (
+        sum(simulator.broker.orders[i].remaining_qty for i in open_stop_ids(simulator, "AMD"))
+        == total
+    )
+    assert book.guard.runs[0].to_json()["orphan_orders_adopted"] == 1
+    assert book.guard.runs[0].to_json()["emergency_stops_placed"] == 0
+
+
+def engine_writes(db_url: str, statement: str, *values: object) -> None:
+    """The trading engine, back, writing its own rows beside the guard."""
+    with sqlite3.connect(db_url.removeprefix("sqlite:///")) as connection:
+        connection.execute(statement, values)
+
+
+async def test_a_stop_the_engine_is_placing_is_not_raced(
+    protected_day: Simulator, db_url: str
+) -> None:
+    simulator = protected_day
+    async with guarding(simulator, db_url, grace=0.2) as book:
+        (nvda_stop,) = open_stop_ids(simulator, "NVDA")
+        engine_writes(
+            db_url,
+            "INSERT INTO order_state (local_id, client_order_id, correlation_id, symbol, side, "
+            "order_type, order_role, strategy, qty_requested, qty_filled, stop_price, state, "
+            "created_at, updated_at) VALUES ('NVDA-stop-2', 'eng-NVDA-stop-2', 'trip-NVDA-1', "
+            "'NVDA', 'sell', 'stop', 'stop_loss', 'momentum', '80', '0', '490.00', "
+            "'pending_submit', '2026-11-24T15:31:00Z', '2026-11-24T15:31:00Z')",
+        )
+        simulator.broker.cancel(nvda_stop)
+        await asyncio.sleep(1.0)  # five times the grace: the engine's stop is awaited
+        assert open_stop_ids(simulator, "NVDA") == []
+        placed = simulator.broker.submit(
+            {"symbol": "NVDA", "qty": "80", "side": "sell", "type": "stop",
+             "time_in_force": "gtc", "stop_price": "490.00",
+             "client_order_id": "eng-NVDA-stop-2"}
+        )  # fmt: skip
+        engine_writes(
+            db_url,
+            "UPDATE order_state SET broker_id = ?, state = 'accepted' WHERE local_id = ?",
+            placed["id"],
+            "NVDA-stop-2",
+        )
+        await until(lambda: local_stop_rows(db_url).get(nvda_stop) == "canceled", seconds=5)
+    assert open_stop_ids(simulator, "NVDA") == [placed["id"]]
+    assert all(run.to_json()["emergency_stops_placed"] == 0 for run in book.guard.runs)
+    assert book.covered_at_stop is True
