@@ -1,6 +1,7 @@
 """The simulated paper broker's state and what changes it, without HTTP: account, market,
-positions and orders, submitted, replaced, canceled, filled and triggered as Alpaca does them,
-groups (bracket, OCO) included, after the checks in `rules`."""
+positions and orders, submitted, replaced, canceled, expired, filled and triggered as Alpaca does
+them, groups (bracket, OCO) included, after the checks in `rules`; and what a person does to the
+account by hand, which no rule checks."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from engine.simulator import rules
+from engine.simulator.holdings import SimAccount, SimPosition, account_wire, position_wire
 from engine.simulator.listing import OrderQuery, list_wire, order_wire
 from engine.simulator.order_request import OrderRequest, OrderTerms, ReplaceRequest
 from engine.simulator.orders import (
@@ -28,28 +29,11 @@ from engine.simulator.orders import (
     wire_time,
 )
 from engine.simulator.rejections import invalid, not_found, unprocessable
+from engine.simulator.session import NEW_YORK, session_edges
 
-SUB_PENNY = Decimal("0.0001")
 ID_NAMESPACE = uuid.UUID("5f1d8c3e-2b7a-4c55-9d0e-7a1b2c3d4e5f")
-NEW_YORK = ZoneInfo("America/New_York")
-SESSION_OPEN = time(9, 30)
-SESSION_CLOSE = time(16, 0)
-SATURDAY = 5
-
-
-@dataclass
-class SimPosition:
-    symbol: str
-    qty: Decimal  # signed: negative is short
-    avg_entry_price: Decimal
-    asset_id: str = ""
-
-
-@dataclass
-class SimAccount:
-    account_number: str = "PA3SIMRECON1"
-    cash: Decimal = Decimal("100000")
-    last_equity: Decimal = Decimal("100000")
+# What a hand order's client order id starts with: placed on the broker's web page.
+BY_HAND_PREFIX = "web-"
 
 
 @dataclass
@@ -75,60 +59,19 @@ class SimulatedBroker:
 
     def account_wire(self) -> dict[str, Any]:
         with self._lock:
-            long_value = sum(
-                (p.qty * self._price(p.symbol) for p in self.positions.values() if p.qty > 0),
-                Decimal(0),
+            return account_wire(
+                self.account,
+                list(self.positions.values()),
+                self.prices,
+                account_id=self._uuid("account"),
+                today=self.now().astimezone(NEW_YORK).date(),
             )
-            short_value = sum(
-                (p.qty * self._price(p.symbol) for p in self.positions.values() if p.qty < 0),
-                Decimal(0),
-            )
-            equity = self.account.cash + long_value + short_value
-            return {
-                "id": self._uuid("account"),
-                "account_number": self.account.account_number,
-                "status": "ACTIVE",
-                "crypto_status": "ACTIVE",
-                "currency": "USD",
-                "buying_power": str(equity * 2),
-                "regt_buying_power": str(equity * 2),
-                "daytrading_buying_power": str(equity * 4),
-                "non_marginable_buying_power": str(self.account.cash),
-                "cash": str(self.account.cash),
-                "accrued_fees": "0",
-                "portfolio_value": str(equity),
-                "pattern_day_trader": False,
-                "trading_blocked": False,
-                "transfers_blocked": False,
-                "account_blocked": False,
-                "created_at": "2024-01-02T14:30:00Z",
-                "trade_suspended_by_user": False,
-                "multiplier": "2",
-                "shorting_enabled": True,
-                "equity": str(equity),
-                "last_equity": str(self.account.last_equity),
-                "long_market_value": str(long_value),
-                "short_market_value": str(short_value),
-                "initial_margin": "0",
-                "maintenance_margin": "0",
-                "last_maintenance_margin": "0",
-                "sma": "0",
-                "daytrade_count": 0,
-                "position_market_value": str(long_value - short_value),
-                "effective_buying_power": str(equity * 2),
-                "options_buying_power": str(self.account.cash),
-                "options_approved_level": 0,
-                "options_trading_level": 0,
-                "pending_transfer_in": "0",
-                "pending_transfer_out": "0",
-                "balance_asof": self.now().astimezone(NEW_YORK).date().isoformat(),
-            }
 
     def clock_wire(self) -> dict[str, Any]:
         now = self.now()
         with self._lock:
             is_open = self.market_open
-        next_open, next_close = _session_edges(now, is_open)
+        next_open, next_close = session_edges(now, is_open)
         return {
             "timestamp": wire_time(now),
             "is_open": is_open,
@@ -251,14 +194,10 @@ class SimulatedBroker:
             return new.to_wire()
 
     def cancel(self, order_id: str) -> None:
-        """Cancelling any member of a bracket or OCO cancels every open member of it."""
+        """A client's cancel, or someone's on the broker's web page: the book cannot tell them
+        apart. Cancelling any member of a bracket or OCO cancels every open member of it."""
         with self._lock:
-            order = self._order(order_id)
-            if not order.is_open:
-                raise unprocessable(f'order is already in "{order.status}" state')
-            for member in group_members(order, self.orders):
-                if member.is_open:
-                    self._cancel_one(member)
+            self._end_group(order_id, self._cancel_one)
 
     def cancel_all(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -289,16 +228,52 @@ class SimulatedBroker:
                 ):
                     self._fill(order, price)
 
-    def set_market_open(self, is_open: bool) -> None:
-        """Open or close the market; on opening, market orders accepted meanwhile fill."""
+    def expire(self, order_id: str) -> None:
+        """The order reaches the end of its time in force. The members of its bracket or OCO
+        share that time in force, so they expire with it."""
         with self._lock:
+            self._end_group(order_id, self._expire_one)
+
+    def set_market_open(self, is_open: bool) -> None:
+        """Open or close the market. At the close every open DAY order expires, as Alpaca's do;
+        on opening, market orders accepted meanwhile fill."""
+        with self._lock:
+            closing = self.market_open and not is_open
             self.market_open = is_open
+            if closing:
+                for order in self.orders.values():
+                    if order.is_open and order.time_in_force == "day":
+                        self._expire_one(order)
             if not is_open:
                 return
             for order in list(self.orders.values()):
                 price = self.prices.get(order.symbol)
                 if order.type == "market" and order.status == "accepted" and price is not None:
                     self._fill(order, price)
+
+    # By hand (tests) -----------------------------------------------------------------------
+
+    def fill_by_hand(
+        self, symbol: str, side: str, qty: Decimal, price: Decimal | None = None
+    ) -> dict[str, Any]:
+        """Someone buys or sells at market on the broker's web page, and it fills at once: at
+        `price`, or else at the current price. A symbol with no price needs one, and takes it
+        as its price. This is the test's hand, not a client's request: it bypasses every rule
+        of the broker's (wash trades, held shares, fractions, the market's hours) and any accept
+        delay. The stream hears `new`, then `fill`."""
+        if side not in ("buy", "sell"):
+            raise ValueError(f"side must be buy or sell, not {side!r}")
+        with self._lock:
+            fill_price = price if price is not None else self.prices.get(symbol)
+            if fill_price is None:
+                raise ValueError(f"{symbol} has no price yet: give the price it filled at")
+            self.prices.setdefault(symbol, fill_price)
+            terms = OrderTerms(symbol, side, "market", qty, time_in_force="day")
+            order = self._new_order(terms, BY_HAND_PREFIX + self._uuid("client"), status="new")
+            self._store(order)
+            self._notify("new", order)
+            self._fill(order, fill_price)
+            return order.to_wire()
 
     # Seeding (scenarios and tests) ---------------------------------------------------------
 
@@ -351,8 +326,8 @@ class SimulatedBroker:
             return tuple(members)
 
     def subscribe(self, listener: Callable[[str, dict[str, Any]], None]) -> None:
-        """Hear every order event (`new`, `fill`, `canceled`, `replaced`) as the trade stream
-        reports it. Listeners run under the book's lock on whichever thread changed it: hand
+        """Hear every order event (`new`, `fill`, `canceled`, `expired`, `replaced`) as the trade
+        stream reports it. Listeners run under the book's lock on whichever thread changed it: hand
         off, never block."""
         with self._lock:
             self._listeners.append(listener)
@@ -447,10 +422,24 @@ class SimulatedBroker:
                 leg.status, leg.updated_at = "new", self.now()
                 self._notify("new", leg)
 
+    def _end_group(self, order_id: str, end: Callable[[SimOrder], None]) -> None:
+        """End an open order and every open member of its group, one by one."""
+        order = self._order(order_id)
+        if not order.is_open:
+            raise unprocessable(f'order is already in "{order.status}" state')
+        for member in group_members(order, self.orders):
+            if member.is_open:
+                end(member)
+
     def _cancel_one(self, order: SimOrder) -> None:
         order.status = "canceled"
         order.canceled_at = order.updated_at = self.now()
         self._notify("canceled", order)
+
+    def _expire_one(self, order: SimOrder) -> None:
+        order.status = "expired"
+        order.expired_at = order.updated_at = self.now()
+        self._notify("expired", order)
 
     def _unique_client_order_id(self, given: str | None) -> str:
         client_order_id = given or self._uuid("client")
@@ -517,40 +506,11 @@ class SimulatedBroker:
             raise not_found()
         return order
 
-    def _price(self, symbol: str) -> Decimal:
-        return self.prices.get(symbol, Decimal(0))
-
     def _position_wire(self, position: SimPosition) -> dict[str, Any]:
-        price = self.prices.get(position.symbol, position.avg_entry_price)
-        qty = position.qty
-        closing_side = "sell" if qty > 0 else "buy"
+        closing_side = "sell" if position.qty > 0 else "buy"
         held = rules.held_qty(self.orders.values(), position.symbol, closing_side)
-        available = max(abs(qty) - held, Decimal(0))
-        cost_basis = qty * position.avg_entry_price
-        market_value = qty * price
-        unrealized = market_value - cost_basis
-        return {
-            "asset_id": position.asset_id,
-            "symbol": position.symbol,
-            "exchange": "NASDAQ",
-            "asset_class": "us_equity",
-            "asset_marginable": True,
-            "avg_entry_price": str(position.avg_entry_price),
-            "qty": str(qty),
-            "qty_available": str(available if qty > 0 else -available),
-            "side": "long" if qty > 0 else "short",
-            "market_value": str(market_value),
-            "cost_basis": str(cost_basis),
-            "unrealized_pl": str(unrealized),
-            "unrealized_plpc": str((unrealized / abs(cost_basis)).quantize(SUB_PENNY))
-            if cost_basis
-            else "0",
-            "unrealized_intraday_pl": str(unrealized),
-            "unrealized_intraday_plpc": "0",
-            "current_price": str(price),
-            "lastday_price": str(position.avg_entry_price),
-            "change_today": "0",
-        }
+        price = self.prices.get(position.symbol, position.avg_entry_price)
+        return position_wire(position, price, held)
 
     def _notify(self, event: str, order: SimOrder) -> None:
         for listener in list(self._listeners):
@@ -562,26 +522,6 @@ class SimulatedBroker:
 
     def _asset_id(self, symbol: str) -> str:
         return str(uuid.uuid5(ID_NAMESPACE, f"asset:{symbol}"))
-
-
-def _session_edges(now: datetime, is_open: bool) -> tuple[datetime, datetime]:
-    """The next regular-session open and close in New York, weekends skipped (holidays are
-    not): while open, the close is today's."""
-    local = now.astimezone(NEW_YORK)
-    day = local.date()
-    if is_open:
-        close = datetime.combine(day, SESSION_CLOSE, NEW_YORK)
-        return _next_session_open(day + timedelta(days=1)), close
-    if local.time() >= SESSION_OPEN:
-        day += timedelta(days=1)
-    opening = _next_session_open(day)
-    return opening, datetime.combine(opening.date(), SESSION_CLOSE, NEW_YORK)
-
-
-def _next_session_open(day: date) -> datetime:
-    while day.weekday() >= SATURDAY:
-        day += timedelta(days=1)
-    return datetime.combine(day, SESSION_OPEN, NEW_YORK)
 
 
 def _symbol(position: SimPosition) -> str:

@@ -17,7 +17,7 @@ from engine.simulator.book import SimulatedBroker
 from engine.simulator.faults import Faults, RequestLog
 from engine.simulator.scenarios import LocalBookSeed, Scenario, load_scenario
 from engine.simulator.server import SimulatorContext, build_app
-from engine.simulator.stream import STREAM_PATH
+from engine.simulator.stream import STREAM_PATH, TradeStreams
 
 DEMO_KEY_ID = "PKSIMULATORDEMO00007Q"
 DEMO_SECRET_KEY = "simulator-demo-secret-not-a-real-key"
@@ -28,7 +28,8 @@ SHUTDOWN_GRACE_SECONDS = 0.25
 
 class Simulator:
     """One simulated broker behind one HTTP server: point alpaca-py's `TradingClient` at `url`
-    and its `TradingStream` at `stream_url`."""
+    and its `TradingStream` at `stream_url`. A test moves the book through `broker`, spoils
+    requests through `faults` and the stream's connections through `streams`."""
 
     def __init__(
         self,
@@ -45,6 +46,7 @@ class Simulator:
         self.latency = 0.0
         self.key_id = key_id
         self.secret_key = secret_key
+        self.streams = TradeStreams(self.broker, (key_id, secret_key))
         self.url = ""
         self.stream_url = ""
         self._runner: web.AppRunner | None = None
@@ -56,6 +58,7 @@ class Simulator:
             requests=self.requests,
             credentials=(self.key_id, self.secret_key),
             latency=lambda: self.latency,
+            streams=self.streams,
         )
         self._runner = web.AppRunner(
             build_app(context),

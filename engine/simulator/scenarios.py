@@ -1,7 +1,8 @@
 """Named starting points for the simulator: the broker's book and the local rows a trading
 engine would have left behind. `crashed_day` is the engine dying at 10:31 with every case of
-SPEC §3 on the table; the others each set one of the broker's own rules in recon's way. Each is
-built relative to the simulator's clock."""
+SPEC §3 on the table; `protected_book` has every position covered, for the guard to keep so; the
+others each set one of the broker's own rules in recon's way. Each is built relative to the
+simulator's clock."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from engine.domain import (
     Side,
     Trade,
 )
-from engine.simulator.book import SimAccount, SimulatedBroker
+from engine.simulator.book import SimulatedBroker
+from engine.simulator.holdings import SimAccount
 from engine.simulator.orders import BRACKET, SimOrder
 
 D = Decimal
@@ -210,10 +212,14 @@ class _Day:
         at: datetime,
         status: str = "new",
         local_state: OrderState = OrderState.ACCEPTED,
+        time_in_force: str = "gtc",
+        local_id: str | None = None,
     ) -> SimOrder:
-        order = self.broker_order(symbol, side.value, qty, "stop", status, at=at, stop=stop)
+        order = self.broker_order(
+            symbol, side.value, qty, "stop", status, at=at, stop=stop, time_in_force=time_in_force
+        )
         self.local_order(
-            f"{symbol}-stop",
+            local_id or f"{symbol}-stop",
             symbol,
             side,
             OrderRole.STOP_LOSS,
@@ -392,6 +398,55 @@ def _todays_trades(day: _Day) -> tuple[Trade, ...]:
     return tuple(trades)
 
 
+def _protected_book(broker: SimulatedBroker) -> LocalBookSeed:
+    """Four longs and a short, each covered in full by the trading engine's working stops, 2%
+    beyond the entry and recorded on both sides: nothing to do until something changes. SPY's
+    half share has a DAY stop of its own, which the close expires."""
+    day = _Day(broker)
+    broker.market_open = True
+    buy, sell = Side.BUY, Side.SELL
+    for symbol, qty, entry, price, stop in (
+        ("AAPL", "100", "187.20", "189.50", "183.45"),
+        ("MSFT", "50", "415.30", "417.10", "406.99"),
+        ("NVDA", "80", "495.00", "502.40", "485.10"),
+    ):
+        day.position(symbol, qty, entry, price)
+        day.filled_entry(symbol, buy, qty, entry, at=day.ago(hours=2))
+        day.stop(symbol, sell, qty, stop, at=day.ago(hours=2, minutes=-1))
+
+    day.position("TSLA", "-50", "251.10", "249.87")
+    day.filled_entry("TSLA", sell, "50", "251.10", at=day.ago(hours=1))
+    day.stop("TSLA", buy, "50", "256.13", at=day.ago(hours=1, minutes=-1))
+
+    day.position("SPY", "10.5", "598.00", "601.20")
+    day.filled_entry("SPY", buy, "10.5", "598.00", at=day.ago(hours=3))
+    day.stop("SPY", sell, "10", "586.04", at=day.ago(hours=3, minutes=-1))
+    day.stop(
+        "SPY", sell, "0.5", "586.04", at=day.ago(hours=3, minutes=-1), time_in_force="day",
+        local_id="SPY-stop-fraction",
+    )  # fmt: skip
+    return LocalBookSeed(orders=tuple(day.local))
+
+
+def protected_positions(count: int) -> Scenario:
+    """`count` longs, P0001 onwards, each covered in full by a working stop of the trading
+    engine's recorded on both sides: the guard's benchmark book, in which nothing needs doing."""
+
+    def seed(broker: SimulatedBroker) -> LocalBookSeed:
+        day = _Day(broker)
+        broker.market_open = True
+        for n in range(1, count + 1):
+            symbol = f"P{n:04d}"
+            day.position(symbol, "100", "100.00", "101.00")
+            day.filled_entry(symbol, Side.BUY, "100", "100.00", at=day.ago(hours=2))
+            day.stop(symbol, Side.SELL, "100", "98.00", at=day.ago(hours=2, minutes=-1))
+        return LocalBookSeed(orders=tuple(day.local))
+
+    return Scenario(
+        f"{count}-protected", f"{count} long positions, each covered by the engine's stop", seed
+    )
+
+
 def _wash_trade(broker: SimulatedBroker) -> LocalBookSeed:
     """AAPL is held long with no stop anywhere, and the trading engine's own entry scales in
     with a resting buy limit: while that buy is open, Alpaca refuses recon's sell stop as a
@@ -454,6 +509,11 @@ SCENARIOS: dict[str, Scenario] = {
         "crashed_day",
         "the trading engine died at 10:31 with positions open and every SPEC §3 case waiting",
         _crashed_day,
+    ),
+    "protected_book": Scenario(
+        "protected_book",
+        "every position covered by the trading engine's own stops, a DAY stop on SPY's half share",
+        _protected_book,
     ),
     "wash_trade": Scenario(
         "wash_trade",

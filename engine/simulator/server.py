@@ -25,7 +25,7 @@ from engine.simulator.rejections import (
     SimulatorRejection,
     invalid,
 )
-from engine.simulator.stream import add_stream_route
+from engine.simulator.stream import TradeStreams, add_stream_route
 
 MAX_ORDERS_LIMIT = 500
 ORDER_SIDES = ("buy", "sell")
@@ -35,14 +35,15 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 @dataclass(frozen=True)
 class SimulatorContext:
-    """Everything the routes share: the book, the faults, the log, who may connect, and the
-    latency every request waits."""
+    """Everything the routes share: the book, the faults, the log, who may connect, the
+    latency every request waits, and the trade stream's connections."""
 
     broker: SimulatedBroker
     faults: Faults
     requests: RequestLog
     credentials: tuple[str, str]
     latency: Callable[[], float]
+    streams: TradeStreams
 
 
 CONTEXT = web.AppKey("context", SimulatorContext)
@@ -62,7 +63,7 @@ def build_app(context: SimulatorContext) -> web.Application:
     app.router.add_get("/v2/orders/{order_id}", _get_order)
     app.router.add_patch("/v2/orders/{order_id}", _replace)
     app.router.add_delete("/v2/orders/{order_id}", _cancel)
-    add_stream_route(app, context.broker, context.credentials)
+    add_stream_route(app, context.streams)
     return app
 
 

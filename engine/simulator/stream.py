@@ -1,12 +1,15 @@
 """The simulator's `trade_updates` websocket, spoken as alpaca-py's `TradingStream` expects it:
-authenticate, listen, then one message for every order event in the book."""
+authenticate, listen, then one message for every order event in the book; and the faults a test
+puts on it: every connection dropped, new ones refused."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
+import threading
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -20,12 +23,17 @@ TRADE_UPDATES = "trade_updates"
 AUTH_TIMEOUT_SECONDS = 10.0
 # Going away: the simulator is shutting down.
 CLOSE_GOING_AWAY = 1001
+# Alpaca documents no refusal for a second trade_updates connection (users report an HTTP 429
+# at the upgrade); this is its market-data stream's documented one ({"T": "error", "code": 406,
+# "msg": "connection limit exceeded"}), carried in the trade stream's documented error message.
+CONNECTION_LIMIT_EXCEEDED = "connection limit exceeded"
+CONNECTION_LIMIT_CODE = 406
+# How long a caller on another thread waits for the server's loop to cut the connections; the
+# loop has nothing slow to finish first.
+LOOP_CALL_TIMEOUT_SECONDS = 5.0
 
 
-def add_stream_route(
-    app: web.Application, broker: SimulatedBroker, credentials: tuple[str, str]
-) -> None:
-    streams = _TradeStreams(broker, credentials)
+def add_stream_route(app: web.Application, streams: TradeStreams) -> None:
     app.router.add_get(STREAM_PATH, streams.handle)
     app.on_shutdown.append(streams.close_all)
 
@@ -44,29 +52,68 @@ def trade_update(event: str, order: dict[str, Any], position_qty: Decimal) -> di
     return {"stream": TRADE_UPDATES, "data": data}
 
 
-class _TradeStreams:
-    """Every open stream connection: each listens to the book while it wants trade updates."""
+class TradeStreams:
+    """Every open stream connection, each listening to the book while it wants trade updates.
+    The connections belong to the server's event loop; `drop_all` and `refuse` may be called
+    from any thread."""
 
     def __init__(self, broker: SimulatedBroker, credentials: tuple[str, str]) -> None:
         self._broker = broker
         self._credentials = credentials
-        self._open: set[web.WebSocketResponse] = set()
+        self._open: dict[web.WebSocketResponse, asyncio.Transport | None] = {}
+        self._refusing = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def drop_all(self) -> None:
+        """Cut every open connection without a closing handshake, as a network blip would:
+        each client sees its socket die. Returns once they are cut."""
+        self._on_server_loop(self._cut_all)
+
+    def refuse(self, refusing: bool = True) -> None:
+        """While refusing, a new connection that authenticates is told the account's
+        connection limit is exceeded and closed, as Alpaca answers while an earlier
+        connection still holds the account's one slot. Open connections are left alone."""
+        if refusing:
+            self._refusing.set()
+        else:
+            self._refusing.clear()
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
+        self._loop = asyncio.get_running_loop()
         ws = web.WebSocketResponse()
         await ws.prepare(request)
-        self._open.add(ws)
+        self._open[ws] = request.transport
         try:
             if await self._authenticate(ws):
                 await self._converse(ws)
         finally:
-            self._open.discard(ws)
+            self._open.pop(ws, None)
             await ws.close()
         return ws
 
     async def close_all(self, app: web.Application) -> None:
         for ws in list(self._open):
             await ws.close(code=CLOSE_GOING_AWAY, message=b"simulator stopping")
+
+    def _cut_all(self) -> None:
+        for transport in self._open.values():
+            if transport is not None:
+                transport.abort()
+
+    def _on_server_loop(self, action: Callable[[], None]) -> None:
+        """Run `action` on the loop that owns the connections, from it or from another thread,
+        and return once it has run."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return  # nothing ever connected, or nothing is left running
+        if _running_loop() is loop:
+            action()
+            return
+
+        async def run() -> None:
+            action()
+
+        asyncio.run_coroutine_threadsafe(run(), loop).result(timeout=LOOP_CALL_TIMEOUT_SECONDS)
 
     async def _authenticate(self, ws: web.WebSocketResponse) -> bool:
         try:
@@ -81,6 +128,9 @@ class _TradeStreams:
             and isinstance(data, dict)
             and (data.get("key_id"), data.get("secret_key")) == self._credentials
         )
+        if authorized and self._refusing.is_set():
+            await _send_error(ws, CONNECTION_LIMIT_EXCEEDED, code=CONNECTION_LIMIT_CODE)
+            return False
         status = "authorized" if authorized else "unauthorized"
         await ws.send_json(
             {"stream": "authorization", "data": {"action": "authenticate", "status": status}}
@@ -130,7 +180,10 @@ async def _forward(updates: asyncio.Queue[dict[str, Any]], ws: web.WebSocketResp
         message = await updates.get()
         if ws.closed:
             return
-        await ws.send_json(message)
+        try:
+            await ws.send_json(message)
+        except ConnectionError:  # dropped under it: the client hears nothing more, as it would
+            return
 
 
 async def _receive(ws: web.WebSocketResponse) -> dict[str, Any] | None:
@@ -149,5 +202,17 @@ async def _receive(ws: web.WebSocketResponse) -> dict[str, Any] | None:
         return parsed if isinstance(parsed, dict) else {}
 
 
-async def _send_error(ws: web.WebSocketResponse, message: str) -> None:
-    await ws.send_json({"stream": "error", "data": {"error_message": message}})
+async def _send_error(ws: web.WebSocketResponse, message: str, *, code: int | None = None) -> None:
+    """The error message Alpaca documents for the trade stream, sent before it closes or, for a
+    request it cannot read, instead of an answer."""
+    data: dict[str, Any] = {"error_message": message}
+    if code is not None:
+        data["code"] = code
+    await ws.send_json({"action": "error", "data": data})
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None

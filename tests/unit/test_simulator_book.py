@@ -477,14 +477,15 @@ def test_bracket_limit_entry_keeps_both_legs_held_and_untriggered_until_it_fills
     assert statuses(broker, answer["id"]) == ["new", "held", "held"]
 
 
-def test_cancelling_one_leg_cancels_its_whole_group() -> None:
+@pytest.mark.parametrize(("end", "ended"), [("cancel", "canceled"), ("expire", "expired")])
+def test_cancelling_or_expiring_one_leg_ends_its_whole_group(end: str, ended: str) -> None:
     broker, _ = scenario("bracket_by_hand")
     entry = hand_bracket(broker)
     take_profit, stop_loss = entry.leg_ids
     heard = hear(broker)
-    broker.cancel(stop_loss)
-    assert statuses(broker, entry.id) == ["filled", "canceled", "canceled"]
-    assert heard == [("canceled", take_profit), ("canceled", stop_loss)]
+    getattr(broker, end)(stop_loss)
+    assert statuses(broker, entry.id) == ["filled", ended, ended]
+    assert heard == [(ended, take_profit), (ended, stop_loss)]
 
 
 def test_cancelling_an_unfilled_bracket_entry_cancels_its_legs() -> None:
