@@ -76,3 +76,18 @@ def test_reconcile_on_an_uninitialised_database_says_to_run_db_init(tmp_path: Pa
     )
     assert done.returncode == 64
     assert "recon db init" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("flags", "complaint"),
+    [
+        (["--grace", "-1"], "--grace must be between 0 and 3600 s"),
+        (["--sweep", "0.5"], "--sweep must be between 1 and 3600 s"),
+        (["--sweep", "soon"], "--sweep takes a number of seconds (got 'soon')"),
+    ],
+)
+def test_guard_with_bad_timings_exits_64_with_one_line(flags: list[str], complaint: str) -> None:
+    done = recon("guard", *flags)
+    assert done.returncode == 64
+    assert complaint in done.stderr
+    assert done.stderr.strip().count("\n") == 0

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 
+from engine.reconcile.events import Event, GuardStreamStatus
 from engine.simulator.local_seed import seed_local_database
 from engine.simulator.orders import STOP_TYPES
 from engine.simulator.runner import Simulator, running_simulator
@@ -150,3 +151,99 @@ async def test_a_stop_the_engine_is_placing_is_not_raced(
     assert open_stop_ids(simulator, "NVDA") == [placed["id"]]
     assert all(run.to_json()["emergency_stops_placed"] == 0 for run in book.guard.runs)
     assert book.covered_at_stop is True
+
+
+@pytest.fixture
+async def protected_book(db_url: str) -> AsyncIterator[Simulator]:
+    async with running_simulator("protected_book", now=lambda: CRASH_TIME) as simulator:
+        await seed_local_database(db_url, simulator.local_book)
+        yield simulator
+
+
+async def test_shares_added_to_a_covered_position_get_a_top_up(
+    protected_book: Simulator, db_url: str
+) -> None:
+    simulator = protected_book
+    async with guarding(simulator, db_url) as book:
+        simulator.broker.fill_by_hand("AAPL", "buy", D(5))
+        await until(lambda: exactly_covered(simulator), seconds=5)
+    assert stop_cover(simulator)["AAPL"] == D(105)
+    assert [run.to_json()["emergency_stops_placed"] for run in book.guard.runs] == [1]
+    assert market_orders_by_recon(simulator) == []
+    assert book.covered_at_stop is True
+
+
+async def test_a_position_opened_by_hand_gets_an_entry_and_a_stop(
+    protected_book: Simulator, db_url: str
+) -> None:
+    simulator = protected_book
+    async with guarding(simulator, db_url) as book:
+        simulator.broker.fill_by_hand("UBER", "buy", D(10), price=D("78.00"))
+        await until(lambda: exactly_covered(simulator), seconds=5)
+    (run,) = book.guard.runs
+    assert (run.to_json()["synthetic_entries"], run.to_json()["emergency_stops_placed"]) == (1, 1)
+    assert_local_rows_track_every_broker_stop(simulator, db_url)
+
+
+async def test_a_position_cut_back_by_hand_has_its_surplus_stop_reduced(
+    protected_book: Simulator, db_url: str
+) -> None:
+    simulator = protected_book
+    async with guarding(simulator, db_url) as book:
+        simulator.broker.fill_by_hand("AAPL", "sell", D(30))
+        await until(lambda: exactly_covered(simulator), seconds=5)
+    assert stop_cover(simulator)["AAPL"] == D(70)
+    assert [run.to_json()["surplus_stops_reduced"] for run in book.guard.runs] == [1]
+    assert_local_rows_track_every_broker_stop(simulator, db_url)
+
+
+async def test_with_the_stream_refused_the_sweep_finds_the_lost_stop(
+    protected_book: Simulator, db_url: str
+) -> None:
+    simulator = protected_book
+    simulator.streams.refuse()
+    events: list[Event] = []
+    async with guarding(simulator, db_url, grace=0.3, sweep=0.6, events=events):
+        await until(lambda: any(isinstance(e, GuardStreamStatus) for e in events), seconds=5)
+        (msft_stop,) = open_stop_ids(simulator, "MSFT")
+        simulator.broker.cancel(msft_stop)
+        took = await until(lambda: exactly_covered(simulator), seconds=5)
+    assert took < 0.3 + 0.6 + 1.0
+    statuses = [e for e in events if isinstance(e, GuardStreamStatus)]
+    assert not any(status.up for status in statuses)
+    assert "connection limit exceeded" in statuses[0].detail
+
+
+async def test_a_dropped_stream_is_reconnected_and_the_book_read_again(
+    protected_book: Simulator, db_url: str
+) -> None:
+    simulator = protected_book
+    events: list[Event] = []
+    async with guarding(simulator, db_url, grace=0.2, sweep=60, events=events):
+        await until(lambda: _stream_up(events), seconds=5)
+        await asyncio.sleep(0.5)  # the reads that connecting asked for are done
+        events.clear()
+        simulator.streams.drop_all()
+        (nvda_stop,) = open_stop_ids(simulator, "NVDA")
+        simulator.broker.cancel(nvda_stop)  # unheard: the stream is down
+        # No sweep for a minute: only the re-read after reconnecting can find it.
+        await until(lambda: exactly_covered(simulator), seconds=5)
+    assert _stream_up(events)
+
+
+async def test_a_day_stop_expired_at_the_close_is_placed_again(
+    protected_book: Simulator, db_url: str
+) -> None:
+    simulator = protected_book
+    async with guarding(simulator, db_url) as book:
+        simulator.broker.set_market_open(False)
+        await until(lambda: len(book.guard.runs) == 1 and exactly_covered(simulator), seconds=5)
+    (day_stop,) = [
+        o for o in simulator.broker.orders.values()
+        if o.symbol == "SPY" and o.is_open and o.time_in_force == "day"
+    ]  # fmt: skip
+    assert day_stop.qty == D("0.5") and day_stop.client_order_id.startswith("recon-stop-SPY")
+
+
+def _stream_up(events: list[Event]) -> bool:
+    return any(isinstance(e, GuardStreamStatus) and e.up for e in events)
