@@ -22,6 +22,7 @@ from benchmarks.console import (
     longest_frame_gap_seconds,
     longest_scroll_stall_seconds,
 )
+from benchmarks.guard import GRACE_SECONDS, SWEEP_SECONDS, idle_cpu_share, stop_replaced_seconds
 from engine.reconcile.diff import diff
 from engine.reconcile.plan import plan
 from engine.simulator.local_seed import seed_local_database
@@ -155,6 +156,33 @@ def console_scroll_stall() -> Figure:
     )
 
 
+def guard_replacement_stream_up() -> Figure:
+    return Figure(
+        "recon guard: canceled stop to replacement confirmed, stream up",
+        stop_replaced_seconds(refuse_stream=False),
+        GRACE_SECONDS + 1.0,
+        "s wall",
+    )
+
+
+def guard_replacement_stream_refused() -> Figure:
+    return Figure(
+        "recon guard: the same with the stream refused",
+        stop_replaced_seconds(refuse_stream=True),
+        GRACE_SECONDS + SWEEP_SECONDS + 1.0,
+        "s wall",
+    )
+
+
+def guard_idle_cpu() -> Figure:
+    return Figure(
+        "recon guard watching 500 positions, CPU between events",
+        idle_cpu_share(500) * 100,
+        5.0,
+        "% core",
+    )
+
+
 BENCHMARKS: list[Callable[[], Figure | list[Figure]]] = [
     diff_and_plan_cpu,
     local_state_query_counts,
@@ -162,6 +190,9 @@ BENCHMARKS: list[Callable[[], Figure | list[Figure]]] = [
     console_first_frame,
     console_frame_gap,
     console_scroll_stall,
+    guard_replacement_stream_up,
+    guard_replacement_stream_refused,
+    guard_idle_cpu,
 ]
 
 

@@ -438,8 +438,10 @@ def protected_positions(count: int) -> Scenario:
         for n in range(1, count + 1):
             symbol = f"P{n:04d}"
             day.position(symbol, "100", "100.00", "101.00")
-            day.filled_entry(symbol, Side.BUY, "100", "100.00", at=day.ago(hours=2))
-            day.stop(symbol, Side.SELL, "100", "98.00", at=day.ago(hours=2, minutes=-1))
+            # A second apart, as real submissions are: the order list pages on these times.
+            entered = day.ago(hours=2, seconds=-n)
+            day.filled_entry(symbol, Side.BUY, "100", "100.00", at=entered)
+            day.stop(symbol, Side.SELL, "100", "98.00", at=entered + timedelta(minutes=1))
         return LocalBookSeed(orders=tuple(day.local))
 
     return Scenario(
