@@ -43,6 +43,9 @@ from engine.reconcile.events import (
     DecisionCallback,
     DecisionNeeded,
     Event,
+    GuardChecked,
+    GuardCheckFailed,
+    GuardStreamStatus,
     Listener,
     PhaseFinished,
     PhaseProgress,
@@ -52,6 +55,7 @@ from engine.reconcile.events import (
     StopConfirmed,
     StopSubmitted,
 )
+from engine.reconcile.guard_settings import GuardSettings
 from engine.reconcile.result import RunResult
 
 
@@ -74,8 +78,17 @@ class Backend(Protocol):
 
     async def run(self, decide: DecisionCallback, emit: Listener) -> RunResult: ...
 
+    async def keep_covered(
+        self,
+        decide: DecisionCallback,
+        emit: Listener,
+        settings: GuardSettings,
+        stopping: asyncio.Event,
+    ) -> bool: ...
+
 
 BackendFactory = Callable[[], Awaitable[Backend]]
+DEFAULT_GUARD = GuardSettings()
 LOG_LINES_KEPT = 1_000
 TALLY_SECONDS = 0.25
 # A catch-up writes the log this many lines at a time and lets a frame through between, so a
@@ -105,11 +118,13 @@ class ReconApp(App[int]):
         *,
         reports_dir: Path | None = None,
         clock: Callable[[], float] = time.monotonic,
+        guard_settings: GuardSettings = DEFAULT_GUARD,
     ) -> None:
         super().__init__()
         self._backend_factory = backend_factory
         self._reports_dir = reports_dir
         self._clock = clock
+        self._guard_settings = guard_settings
         self.backend: Backend | None = None
         self.diff: Diff | None = None
         self.plan: Plan | None = None
@@ -124,6 +139,11 @@ class ReconApp(App[int]):
         self._catching_up = asyncio.Lock()
         self._recount_pending = False
         self._live_confirmed = False
+        self._guard_stopping: asyncio.Event | None = None
+        self._guard_stream = "connecting to the stream"
+        self._uncovered: dict[str, float] = {}
+        self.guard_status = ""  # what the guard says of itself, once it watches
+        self._preview_status = ""
 
     def compose(self) -> ComposeResult:
         yield AccountBar("connecting…", id="account")
@@ -192,10 +212,35 @@ class ReconApp(App[int]):
         assert self.backend is not None
         self.running = self.busy = True
         try:
+            await self._stop_guarding()  # the run takes the database's lock the guard holds
             result = await self.backend.run(self._decide, self._emit)
         finally:
             self.running = self.busy = False
         self.post_message(RunFinished(result))
+
+    @work(group="guard", exclusive=True)
+    async def guard_book(self) -> None:
+        """After a run, every position stays covered while the console is open."""
+        assert self.backend is not None
+        stopping = self._guard_stopping = asyncio.Event()
+        self._show_guard("starting")
+        try:
+            covered = await self.backend.keep_covered(
+                self._decide, self._emit, self._guard_settings, stopping
+            )
+        except Exception as exc:  # shown, not raised: the console stays up to say so
+            self._show_guard(f"[b red]stopped:[/] {str(exc).splitlines()[0]}")
+            return
+        finally:
+            self._guard_stopping = None
+        self._show_guard("" if covered else "stopped with a position uncovered")
+
+    async def _stop_guarding(self) -> None:
+        if self._guard_stopping is not None:
+            self._guard_stopping.set()
+        for worker in self.workers:
+            if worker.group == "guard":
+                await worker.wait()
 
     def _emit(self, event: Event) -> None:
         self.post_message(EngineEvent(event))
@@ -301,29 +346,41 @@ class ReconApp(App[int]):
         self._show_result(message.result)
         result = message.result
         status = self.query_one("#status", Static)
-        # How the last run ended stays in the status line, ahead of what the broker says now.
-        after_run = f"{_how_it_ended(self.last_run)} · " if self.last_run else ""
         if result.aborted is not None:
             trouble = (
-                "Could not refresh from the broker" if after_run else "Aborted before any change"
+                "Could not refresh from the broker"
+                if self.last_run
+                else "Aborted before any change"
             )
-            status.update(
-                f"{after_run}[b red]{trouble}:[/] {result.aborted} — [b]p[/] to try again"
-            )
+            self._preview_status = f"[b red]{trouble}:[/] {result.aborted} — [b]p[/] to try again"
             status.set_class(True, "-error")
-            return
-        status.set_class(False, "-error")
-        actions = len(result.plan.actions) if result.plan else 0
-        decisions = sum(1 for a in result.plan.actions if a.needs_decision) if result.plan else 0
-        status.update(
-            after_run
-            + (
+        else:
+            status.set_class(False, "-error")
+            actions = len(result.plan.actions) if result.plan else 0
+            decisions = (
+                sum(1 for a in result.plan.actions if a.needs_decision) if result.plan else 0
+            )
+            self._preview_status = (
                 f"{actions} actions planned, {decisions} need your decision — "
                 "[b]r[/] run · [b]p[/] plan · [b]?[/] help"
                 if actions
                 else "Nothing to do: local state matches the broker."
             )
-        )
+        self._show_status()
+
+    def _show_status(self) -> None:
+        # How the last run ended stays in front, then what the guard is doing, then what the
+        # broker says now.
+        parts = [
+            _how_it_ended(self.last_run) if self.last_run else "",
+            self.guard_status,
+            self._preview_status,
+        ]
+        self.query_one("#status", Static).update(" · ".join(part for part in parts if part))
+
+    def _show_guard(self, state: str) -> None:
+        self.guard_status = f"[b]Guarding[/] {state}" if state else ""
+        self._show_status()
 
     async def on_run_finished(self, message: RunFinished) -> None:
         await self._catch_up()
@@ -334,11 +391,13 @@ class ReconApp(App[int]):
                     position.symbol,
                     Protection.PROTECTED if position.protected else Protection.UNPROTECTED,
                 )
-        self.query_one("#status", Static).update(_how_it_ended(result))
+        self._preview_status = ""
+        self._show_status()
         self.push_screen(SummaryScreen(result, self._export(result)))
         if result.aborted is None:
             # The tables still hold the state from before the run; the broker says what it is now.
             self.refresh_preview(then_show_plan=False)
+            self.guard_book()
 
     def on_engine_event(self, message: EngineEvent) -> None:
         event = message.event
@@ -371,6 +430,37 @@ class ReconApp(App[int]):
                 self._stops_confirmed[symbol] += 1
                 if self._stops_confirmed[symbol] >= self._stops_planned[symbol]:
                     self._set_protection(symbol, Protection.PROTECTED)
+            case GuardStreamStatus(up, detail):
+                self._guard_stream = "stream up" if up else f"polling ({detail})"
+            case GuardChecked(diff, uncovered, at):
+                self._guarded(diff, uncovered)
+                self._show_guard(f"{self._guard_stream} · book read {at:%H:%M:%S}Z")
+            case GuardCheckFailed(error):
+                self._show_guard(
+                    f"{self._guard_stream} · [b red]could not read the book:[/] {error}"
+                )
+
+    def _guarded(self, diff: Diff, uncovered: dict[str, float]) -> None:
+        """What the guard found: a position that lost its cover turns red at once, with why;
+        the tables are drawn again only when the positions themselves changed."""
+        rows = {row.symbol: row for row in diff.positions}
+        for symbol, wait in uncovered.items():
+            row = rows.get(symbol)
+            if symbol not in self._uncovered and row is not None and row.broker is not None:
+                self._write_log(
+                    f"[b red]{symbol}[/] needs cover: stops cover {row.covered_qty} of "
+                    f"{row.broker.qty}; recon acts in {wait:.0f}s"
+                )
+        self._uncovered = dict(uncovered)
+        if self.diff is None or position_lines(diff) != position_lines(self.diff):
+            self.diff = diff
+            self.protection = {row.symbol: row.protection for row in diff.positions}
+            self._protection_counts = Counter(self.protection.values())
+            self._draw_book()
+            return
+        for symbol, row in rows.items():
+            if self.protection.get(symbol) is not row.protection:
+                self._set_protection(symbol, row.protection)
 
     # Drawing -------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from engine.errors import UsageError
+from engine.reconcile.guard_settings import GuardSettings
 
 if TYPE_CHECKING:
     from engine.config import Config
@@ -18,8 +19,6 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 EXIT_ERRORS = 1
 EXIT_USAGE = 64
-DEFAULT_GRACE_SECONDS = 10.0
-DEFAULT_SWEEP_SECONDS = 15.0
 LONGEST_SECONDS_FLAG = 3600.0
 
 
@@ -64,14 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
     guard.add_argument(
         "--grace",
         type=_seconds("--grace", 0),
-        default=DEFAULT_GRACE_SECONDS,
+        default=GuardSettings().grace_seconds,
         metavar="SECONDS",
         help="how long a newly uncovered position waits before recon covers it (default 10)",
     )
     guard.add_argument(
         "--sweep",
         type=_seconds("--sweep", 1),
-        default=DEFAULT_SWEEP_SECONDS,
+        default=GuardSettings().sweep_seconds,
         metavar="SECONDS",
         help="how often the whole book is re-read over REST (default 15)",
     )
@@ -133,7 +132,6 @@ def _reconcile(args: argparse.Namespace) -> int:
 def _guard(args: argparse.Namespace) -> int:
     from engine.logging import configure_logging
     from engine.reconcile.command import run_guard
-    from engine.reconcile.guard import GuardSettings
 
     config = _config(args)
     config.require_credentials()

@@ -11,7 +11,7 @@ import sys
 import structlog
 
 from engine.config import Config
-from engine.reconcile.guard import GuardSettings
+from engine.reconcile.guard_settings import GuardSettings
 from engine.reconcile.headless import decision_callback, log_event, print_summary
 from engine.reconcile.lock import ReconciliationLocked
 from engine.reconcile.service import service_from_config

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -124,6 +125,7 @@ class GuardChecked:
 
     diff: Diff
     uncovered: dict[str, float]
+    at: datetime
 
 
 @dataclass(frozen=True, slots=True)

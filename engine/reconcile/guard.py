@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
@@ -27,8 +26,10 @@ from engine.reconcile.events import (
     GuardCheckFailed,
     GuardStreamStatus,
     Listener,
+    SnapshotReady,
 )
 from engine.reconcile.fetch import fetch_snapshot
+from engine.reconcile.guard_settings import GuardSettings
 from engine.reconcile.local_book import StoreLocalBook
 from engine.reconcile.plan import plan
 from engine.reconcile.result import RunResult, position_outcomes
@@ -47,12 +48,6 @@ ENGINE_STOP_PATIENCE_SECONDS = 60.0
 # A position recon could not cover is tried again at most this far apart.
 LONGEST_RETRY_SECONDS = 300.0
 _ENGINE_STOP_PENDING = frozenset({OrderState.PENDING_SUBMIT, OrderState.SUBMITTED})
-
-
-@dataclass(frozen=True, slots=True)
-class GuardSettings:
-    grace_seconds: float
-    sweep_seconds: float
 
 
 class Guard:
@@ -153,7 +148,7 @@ class Guard:
             action.symbol for action in full_plan.actions if _tracks_a_stop(action)
         }
         self._waits = self._waits_for_cover(snapshot, unsettled, self._monotonic())
-        self._emit(GuardChecked(the_diff, dict(self._waits)))
+        self._emit(GuardChecked(the_diff, dict(self._waits), snapshot.taken_at))
         due = frozenset(symbol for symbol, wait in self._waits.items() if wait <= 0)
         if not due:
             return
@@ -166,15 +161,17 @@ class Guard:
             return
         self._asked.update(action.target for action in actions if action.needs_decision)
         log.info("guard_covering", symbols=sorted(due), actions=len(actions))
+        guard_plan = Plan(
+            tuple(action.numbered(seq) for seq, action in enumerate(actions, start=1)),
+            full_plan.circuit_breaker,
+            findings=tuple(f for f in full_plan.findings if f.split(":", 1)[0] in due),
+        )
+        self._emit(SnapshotReady(the_diff, guard_plan))
         result = await carry_out(
             self._request,
             snapshot,
             the_diff,
-            Plan(
-                tuple(action.numbered(seq) for seq, action in enumerate(actions, start=1)),
-                full_plan.circuit_breaker,
-                findings=tuple(f for f in full_plan.findings if f.split(":", 1)[0] in due),
-            ),
+            guard_plan,
             broker=self._broker,
             sessions=self._sessions,
             decide=self._decide,

@@ -19,7 +19,8 @@ from engine.broker.retry import RetryPolicy
 from engine.config import Config
 from engine.reconcile.actions import PlanAction, PlanSettings
 from engine.reconcile.events import DecisionAnswer, DecisionCallback, Listener
-from engine.reconcile.guard import Guard, GuardSettings
+from engine.reconcile.guard import Guard
+from engine.reconcile.guard_settings import GuardSettings
 from engine.reconcile.lock import reconciliation_lock
 from engine.reconcile.result import RunResult
 from engine.reconcile.run import RunRequest, reconcile
@@ -80,18 +81,41 @@ class ReconcileService:
             )
             if first.aborted is not None:
                 return GuardOutcome(first, covered=False, guard_runs=())
-            guard = Guard(
-                self._request(dry_run=False),
-                settings,
-                broker=broker,
-                sessions=session_factory(engine),
-                decide=decide,
-                emit=emit,
-                now=self.now,
-                new_run_id=self.new_run_id,
-            )
+            guard = self._guard(broker, engine, decide, emit, settings)
             covered = await guard.watch(stopping)
             return GuardOutcome(first, covered, tuple(guard.runs))
+
+    async def keep_covered(
+        self,
+        decide: DecisionCallback,
+        emit: Listener,
+        settings: GuardSettings,
+        stopping: asyncio.Event,
+    ) -> bool:
+        """Guard after a run the caller made, until `stopping` is set; True if every position
+        is covered then."""
+        async with self._connected() as (broker, engine), reconciliation_lock(engine):
+            guard = self._guard(broker, engine, decide, emit, settings)
+            return await guard.watch(stopping)
+
+    def _guard(
+        self,
+        broker: AlpacaBroker,
+        engine: AsyncEngine,
+        decide: DecisionCallback,
+        emit: Listener,
+        settings: GuardSettings,
+    ) -> Guard:
+        return Guard(
+            self._request(dry_run=False),
+            settings,
+            broker=broker,
+            sessions=session_factory(engine),
+            decide=decide,
+            emit=emit,
+            now=self.now,
+            new_run_id=self.new_run_id,
+        )
 
     async def _reconcile(
         self, *, dry_run: bool, decide: DecisionCallback, emit: Listener

@@ -19,6 +19,7 @@ from textual.pilot import Pilot
 from console.app import TALLY_SECONDS, Backend, ReconApp
 from engine.broker.retry import RetryPolicy
 from engine.reconcile.events import DecisionCallback, Listener
+from engine.reconcile.guard_settings import GuardSettings
 from engine.reconcile.result import RunResult
 from engine.reconcile.service import ReconcileService
 from engine.simulator.book import SimulatedBroker
@@ -30,6 +31,7 @@ from engine.simulator.scenarios import LocalBookSeed, Scenario, load_scenario
 CRASH_TIME = datetime(2026, 11, 24, 15, 31, tzinfo=UTC)
 SIZE = (160, 48)
 FAST_RETRIES = RetryPolicy(delays=(0.01, 0.01, 0.01), jitter=0.0)
+FAST_GUARD = GuardSettings(grace_seconds=0.3, sweep_seconds=1.0)
 D = Decimal
 
 
@@ -57,6 +59,15 @@ class LabelledBackend:
 
     async def run(self, decide: DecisionCallback, emit: Listener) -> RunResult:
         return await self.service.run(decide, emit)
+
+    async def keep_covered(
+        self,
+        decide: DecisionCallback,
+        emit: Listener,
+        settings: GuardSettings,
+        stopping: asyncio.Event,
+    ) -> bool:
+        return await self.service.keep_covered(decide, emit, settings, stopping)
 
 
 def small_day() -> Scenario:
@@ -116,7 +127,7 @@ def console_app(
         async def connect() -> Backend:
             return LabelledBackend(service)
 
-        yield ReconApp(connect, clock=lambda: 0.0), simulator
+        yield ReconApp(connect, clock=lambda: 0.0, guard_settings=FAST_GUARD), simulator
 
 
 async def settle(pilot: Pilot[int], until: Callable[[], bool], *, seconds: float = 20) -> None:

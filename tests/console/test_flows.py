@@ -15,7 +15,7 @@ from console.screens.summary import SummaryScreen
 from engine.reconcile.diff import Match, Protection
 from engine.simulator.faults import Fault, FaultKind
 from engine.simulator.runner import Simulator
-from tests.console.harness import SIZE, console_app, settle, small_day
+from tests.console.harness import CRASH_TIME, SIZE, console_app, settle, small_day
 
 ORPHANS = {"mobile-googl-dip-buy": "GOOGL", "phone-qqq-dip": "QQQ"}
 
@@ -211,3 +211,37 @@ async def test_a_bracket_placed_by_hand_reads_as_one_protection(tmp_path: Path) 
                 "10 of 10 · bracket tp 540.00"
             ]
             assert app.protection == {"NVDA": Protection.PROTECTED}
+
+
+async def test_after_a_run_a_lost_stop_goes_red_then_yellow_then_green(tmp_path: Path) -> None:
+    with console_app(tmp_path, small_day()) as (app, simulator):
+        async with app.run_test(size=SIZE) as pilot:
+            await start_run(app, pilot)
+            await until_asked(app, pilot)
+            await pilot.press("a")
+            await until_finished(app, pilot)
+            await settle(pilot, lambda: "stream up" in app.guard_status)
+            await pilot.press("escape")
+            # The broker confirms a new order a second after it came, and its clock stands still
+            # until the test moves it on.
+            simulator.broker.accept_delay = timedelta(seconds=1)
+            seen = [app.protection["NVDA"]]
+            nvda_stop = next(
+                o.id for o in simulator.broker.orders.values()
+                if o.symbol == "NVDA" and o.is_open and o.type == "stop"
+            )  # fmt: skip
+            simulator.broker.cancel(nvda_stop)
+            for _ in range(1000):
+                if seen[-1] is not app.protection["NVDA"]:
+                    seen.append(app.protection["NVDA"])
+                if seen[-1] is Protection.STOP_PENDING:
+                    simulator.broker.now = lambda: CRASH_TIME + timedelta(seconds=2)
+                if len(seen) > 1 and seen[-1] is Protection.PROTECTED:
+                    break
+                await pilot.pause(0.01)
+    assert seen == [
+        Protection.PROTECTED,
+        Protection.UNPROTECTED,
+        Protection.STOP_PENDING,
+        Protection.PROTECTED,
+    ]

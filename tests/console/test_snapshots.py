@@ -12,6 +12,7 @@ from console.screens.decision import DecisionScreen
 from console.screens.summary import SummaryScreen
 from engine.reconcile.diff import Protection
 from engine.simulator.faults import Fault, FaultKind
+from engine.simulator.runner import Simulator
 from tests.console.harness import SIZE, console_app, settle, small_day
 
 SnapCompare = Callable[..., bool]
@@ -75,11 +76,43 @@ def test_finished_with_every_position_protected(snap_compare: SnapCompare, tmp_p
             await pilot.press("r")
             await settle(pilot, lambda: isinstance(app.screen, DecisionScreen))
             await pilot.press("a")
-            # Finished, and the tables refreshed from the broker after the run.
-            await settle(pilot, lambda: isinstance(app.screen, SummaryScreen) and app.settled)
+            # Finished, the tables refreshed from the broker, and the guard has read the book.
+            await settle(pilot, lambda: isinstance(app.screen, SummaryScreen) and guarding(app))
 
         assert snap_compare(app, terminal_size=SIZE, run_before=finished)
         assert set(app.protection.values()) == {Protection.PROTECTED}
+
+
+def test_guarding_after_a_stop_was_lost_and_covered_again(
+    snap_compare: SnapCompare, tmp_path: Path
+) -> None:
+    with console_app(tmp_path, small_day()) as (app, simulator):
+
+        async def covered_again(pilot: Pilot[int]) -> None:
+            await settle(pilot, ready(app))
+            await pilot.press("r")
+            await settle(pilot, lambda: isinstance(app.screen, DecisionScreen))
+            await pilot.press("a")
+            await settle(pilot, lambda: isinstance(app.screen, SummaryScreen) and guarding(app))
+            await pilot.press("escape")
+            simulator.broker.cancel(open_stop(simulator, "NVDA"))
+            await settle(pilot, lambda: app.protection["NVDA"] is Protection.UNPROTECTED)
+            await settle(pilot, lambda: app.protection["NVDA"] is Protection.PROTECTED)
+            await settle(pilot, lambda: app.settled and guarding(app))
+
+        assert snap_compare(app, terminal_size=SIZE, run_before=covered_again)
+
+
+def guarding(app: ReconApp) -> bool:
+    return app.settled and "stream up · book read" in app.guard_status
+
+
+def open_stop(simulator: Simulator, symbol: str) -> str:
+    return next(
+        o.id
+        for o in simulator.broker.orders.values()
+        if o.symbol == symbol and o.is_open and o.type == "stop"
+    )
 
 
 def test_broker_unreachable(snap_compare: SnapCompare, tmp_path: Path) -> None:

@@ -16,7 +16,8 @@ from engine.broker.status_map import meaning_of
 from engine.domain import BrokerOrderStatus
 from engine.reconcile.actions import PlanAction, PlanSettings
 from engine.reconcile.events import Decision, DecisionAnswer, DecisionCallback, Event
-from engine.reconcile.guard import Guard, GuardSettings
+from engine.reconcile.guard import Guard
+from engine.reconcile.guard_settings import GuardSettings
 from engine.reconcile.result import RunResult
 from engine.reconcile.run import RunRequest, reconcile
 from engine.simulator.book import STOP_TYPES
