@@ -82,18 +82,26 @@ async def reconcile(
             positions=position_outcomes(snapshot.broker.positions, snapshot.broker.open_orders),
             errors=(*the_plan.findings, *_breaker_errors(the_plan)),
         )
-    return await carry_out(
-        request,
-        snapshot,
-        the_diff,
-        the_plan,
-        broker=broker,
-        sessions=sessions,
-        decide=decide,
-        emit=emit,
-        now=now,
-        run_id=run_id,
-    )
+    # Only a run that places stops needs to hear them confirmed.
+    places_stops = any(a.kind in STOP_PLACING_KINDS for a in the_plan.actions)
+    updates = await _trade_updates(broker) if places_stops else None
+    try:
+        return await carry_out(
+            request,
+            snapshot,
+            the_diff,
+            the_plan,
+            broker=broker,
+            sessions=sessions,
+            decide=decide,
+            emit=emit,
+            now=now,
+            run_id=run_id,
+            updates=updates,
+        )
+    finally:
+        if updates is not None:
+            await updates.close()
 
 
 async def carry_out(
@@ -108,29 +116,22 @@ async def carry_out(
     emit: Listener,
     now: Callable[[], datetime],
     run_id: str,
-    updates: TradeUpdates | None = None,
+    updates: TradeUpdates | None,
 ) -> RunResult:
     """Journal the plan, execute it, confirm protection with the broker and close the journal.
-    `updates` is a trade stream the caller already holds (Alpaca allows one per account);
-    without it, a plan that places stops opens its own to hear them confirmed."""
+    Stops are heard confirmed on the caller's trade stream (Alpaca allows one per account), or
+    asked for one by one where there is none."""
     account = _account(request, snapshot)
     unfinished = await _open_journal(request, sessions, run_id, account.number, the_plan, now)
     emit(RunStarted(run_id=run_id, dry_run=False, unfinished_runs=unfinished))
-    own_stream = updates is None and any(a.kind in STOP_PLACING_KINDS for a in the_plan.actions)
-    if own_stream:
-        updates = await _trade_updates(broker)
-    try:
-        report = await Executor(
-            broker=broker,
-            ledger=StoreLedger(sessions, run_id, now),
-            decide=decide,
-            emit=emit,
-            now=now,
-            updates=updates,
-        ).run(the_plan)
-    finally:
-        if own_stream and updates is not None:
-            await updates.close()
+    report = await Executor(
+        broker=broker,
+        ledger=StoreLedger(sessions, run_id, now),
+        decide=decide,
+        emit=emit,
+        now=now,
+        updates=updates,
+    ).run(the_plan)
 
     errors = [*the_plan.findings, *report.errors, *_breaker_errors(the_plan)]
     try:
