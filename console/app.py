@@ -393,6 +393,8 @@ class ReconApp(App[int]):
                 )
         self._preview_status = ""
         self._show_status()
+        # `a` answered for the rest of that run; what the guard asks next is asked anew.
+        self._confirm_all.clear()
         self.push_screen(SummaryScreen(result, self._export(result)))
         if result.aborted is None:
             # The tables still hold the state from before the run; the broker says what it is now.

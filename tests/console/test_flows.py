@@ -245,3 +245,29 @@ async def test_after_a_run_a_lost_stop_goes_red_then_yellow_then_green(tmp_path:
         Protection.STOP_PENDING,
         Protection.PROTECTED,
     ]
+
+
+async def test_a_decision_the_guard_needs_comes_as_a_dialog(tmp_path: Path) -> None:
+    with console_app(tmp_path, small_day()) as (app, simulator):
+        async with app.run_test(size=SIZE) as pilot:
+            await start_run(app, pilot)
+            await until_asked(app, pilot)
+            await pilot.press("a")
+            await until_finished(app, pilot)
+            await settle(pilot, lambda: "stream up" in app.guard_status)
+            await pilot.press("escape")
+            aapl_stop = next(
+                o.id for o in simulator.broker.orders.values()
+                if o.symbol == "AAPL" and o.is_open and o.type == "stop"
+            )  # fmt: skip
+            simulator.broker.cancel(aapl_stop)
+            simulator.broker.submit(
+                {"symbol": "AAPL", "qty": "10", "side": "buy", "type": "limit",
+                 "time_in_force": "day", "limit_price": "180.00",
+                 "client_order_id": "phone-aapl-dip"}
+            )  # fmt: skip
+            await until_asked(app, pilot)
+            reason = str(app.screen.query_one("#decision-reason").render())
+            assert "blocks AAPL's stop" in reason
+            await pilot.press("y")
+            await settle(pilot, lambda: app.protection.get("AAPL") is Protection.PROTECTED)
