@@ -37,6 +37,7 @@ from engine.reconcile.events import (
     StopConfirmed,
     StopSubmitted,
 )
+from engine.reconcile.guard_settings import GuardSettings
 from engine.reconcile.plan import plan
 from engine.reconcile.result import RunResult
 from tests.factories import SETTINGS
@@ -102,6 +103,17 @@ class StreamingBackend:
             await asyncio.sleep(0)  # the engine yields whenever it awaits the broker
         emit(PhaseFinished(Phase.POSITIONS, EVENTS_STREAMED, EVENTS_STREAMED, 0))
         return replace(self.result, dry_run=False)
+
+    async def keep_covered(
+        self,
+        decide: DecisionCallback,
+        emit: Listener,
+        settings: GuardSettings,
+        stopping: asyncio.Event,
+    ) -> bool:
+        """A quiet book: the guard reads nothing until stopped."""
+        await stopping.wait()
+        return True
 
 
 def longest_frame_gap_seconds() -> float:

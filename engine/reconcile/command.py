@@ -36,15 +36,8 @@ async def run_headless(config: Config, *, yes: bool, dry_run: bool, json_output:
             result = await service.preview(log_event)
         else:
             result = await service.run(decide, log_event)
-    except SchemaNotReady as exc:
-        _say(f"recon: {exc}")
-        return EXIT_USAGE
-    except StoreError as exc:
-        _say(f"recon: aborted before any change: {exc}")
-        return EXIT_ABORTED
-    except ReconciliationLocked as exc:
-        _say(f"recon: {exc}")
-        return EXIT_LOCKED
+    except (StoreError, ReconciliationLocked) as exc:
+        return _could_not_start(exc)
     if json_output:
         print(json.dumps(result.to_json(), indent=2))
     else:
@@ -64,20 +57,25 @@ async def run_guard(config: Config, *, yes: bool, settings: GuardSettings) -> in
         loop.add_signal_handler(signal_number, stopping.set)
     try:
         outcome = await service.guard(decide, log_event, settings, stopping)
-    except SchemaNotReady as exc:
-        _say(f"recon: {exc}")
-        return EXIT_USAGE
-    except StoreError as exc:
-        _say(f"recon: aborted before any change: {exc}")
-        return EXIT_ABORTED
-    except ReconciliationLocked as exc:
-        _say(f"recon: {exc}")
-        return EXIT_LOCKED
+    except (StoreError, ReconciliationLocked) as exc:
+        return _could_not_start(exc)
     if outcome.first.aborted is not None:
         print_summary(outcome.first, sys.stdout)
         return outcome.first.exit_code
     log.info("guard_stopped", covered=outcome.covered, guard_runs=len(outcome.guard_runs))
     return EXIT_OK if outcome.covered else EXIT_UNCOVERED
+
+
+def _could_not_start(error: StoreError | ReconciliationLocked) -> int:
+    """One line for the operator, and the exit code SPEC §1 gives the reason."""
+    if isinstance(error, ReconciliationLocked):
+        _say(f"recon: {error}")
+        return EXIT_LOCKED
+    if isinstance(error, SchemaNotReady):
+        _say(f"recon: {error}")
+        return EXIT_USAGE
+    _say(f"recon: aborted before any change: {error}")
+    return EXIT_ABORTED
 
 
 def _say(line: str) -> None:

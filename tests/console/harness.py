@@ -139,3 +139,12 @@ async def settle(pilot: Pilot[int], until: Callable[[], bool], *, seconds: float
             return
         await pilot.pause(0.05)
     raise AssertionError("the console never reached the expected state")
+
+
+def open_stop(simulator: Simulator, symbol: str) -> str:
+    """The id of the stop working on `symbol` at the broker."""
+    return next(
+        o.id
+        for o in simulator.broker.orders.values()
+        if o.symbol == symbol and o.is_open and o.type == "stop"
+    )

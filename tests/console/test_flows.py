@@ -15,7 +15,7 @@ from console.screens.summary import SummaryScreen
 from engine.reconcile.diff import Match, Protection
 from engine.simulator.faults import Fault, FaultKind
 from engine.simulator.runner import Simulator
-from tests.console.harness import CRASH_TIME, SIZE, console_app, settle, small_day
+from tests.console.harness import CRASH_TIME, SIZE, console_app, open_stop, settle, small_day
 
 ORPHANS = {"mobile-googl-dip-buy": "GOOGL", "phone-qqq-dip": "QQQ"}
 
@@ -43,6 +43,16 @@ async def start_run(app: ReconApp, pilot: Pilot[int]) -> None:
 
 async def until_finished(app: ReconApp, pilot: Pilot[int]) -> None:
     await settle(pilot, lambda: isinstance(app.screen, SummaryScreen))
+
+
+async def run_then_guard(app: ReconApp, pilot: Pilot[int]) -> None:
+    """The small day run with every decision confirmed, then the console guarding it."""
+    await start_run(app, pilot)
+    await until_asked(app, pilot)
+    await pilot.press("a")
+    await until_finished(app, pilot)
+    await settle(pilot, lambda: "stream up" in app.guard_status)
+    await pilot.press("escape")
 
 
 async def test_confirming_cancels_the_orphan(tmp_path: Path) -> None:
@@ -216,21 +226,12 @@ async def test_a_bracket_placed_by_hand_reads_as_one_protection(tmp_path: Path) 
 async def test_after_a_run_a_lost_stop_goes_red_then_yellow_then_green(tmp_path: Path) -> None:
     with console_app(tmp_path, small_day()) as (app, simulator):
         async with app.run_test(size=SIZE) as pilot:
-            await start_run(app, pilot)
-            await until_asked(app, pilot)
-            await pilot.press("a")
-            await until_finished(app, pilot)
-            await settle(pilot, lambda: "stream up" in app.guard_status)
-            await pilot.press("escape")
+            await run_then_guard(app, pilot)
             # The broker confirms a new order a second after it came, and its clock stands still
             # until the test moves it on.
             simulator.broker.accept_delay = timedelta(seconds=1)
             seen = [app.protection["NVDA"]]
-            nvda_stop = next(
-                o.id for o in simulator.broker.orders.values()
-                if o.symbol == "NVDA" and o.is_open and o.type == "stop"
-            )  # fmt: skip
-            simulator.broker.cancel(nvda_stop)
+            simulator.broker.cancel(open_stop(simulator, "NVDA"))
             for _ in range(1000):
                 if seen[-1] is not app.protection["NVDA"]:
                     seen.append(app.protection["NVDA"])
@@ -250,17 +251,8 @@ async def test_after_a_run_a_lost_stop_goes_red_then_yellow_then_green(tmp_path:
 async def test_a_decision_the_guard_needs_comes_as_a_dialog(tmp_path: Path) -> None:
     with console_app(tmp_path, small_day()) as (app, simulator):
         async with app.run_test(size=SIZE) as pilot:
-            await start_run(app, pilot)
-            await until_asked(app, pilot)
-            await pilot.press("a")
-            await until_finished(app, pilot)
-            await settle(pilot, lambda: "stream up" in app.guard_status)
-            await pilot.press("escape")
-            aapl_stop = next(
-                o.id for o in simulator.broker.orders.values()
-                if o.symbol == "AAPL" and o.is_open and o.type == "stop"
-            )  # fmt: skip
-            simulator.broker.cancel(aapl_stop)
+            await run_then_guard(app, pilot)
+            simulator.broker.cancel(open_stop(simulator, "AAPL"))
             simulator.broker.submit(
                 {"symbol": "AAPL", "qty": "10", "side": "buy", "type": "limit",
                  "time_in_force": "day", "limit_price": "180.00",

@@ -12,8 +12,7 @@ from console.screens.decision import DecisionScreen
 from console.screens.summary import SummaryScreen
 from engine.reconcile.diff import Protection
 from engine.simulator.faults import Fault, FaultKind
-from engine.simulator.runner import Simulator
-from tests.console.harness import SIZE, console_app, settle, small_day
+from tests.console.harness import SIZE, console_app, open_stop, settle, small_day
 
 SnapCompare = Callable[..., bool]
 
@@ -105,14 +104,6 @@ def test_guarding_after_a_stop_was_lost_and_covered_again(
 
 def guarding(app: ReconApp) -> bool:
     return app.settled and "stream up · book read" in app.guard_status
-
-
-def open_stop(simulator: Simulator, symbol: str) -> str:
-    return next(
-        o.id
-        for o in simulator.broker.orders.values()
-        if o.symbol == symbol and o.is_open and o.type == "stop"
-    )
 
 
 def test_broker_unreachable(snap_compare: SnapCompare, tmp_path: Path) -> None:
