@@ -38,8 +38,10 @@ from engine.reconcile.events import (
     StopSubmitted,
 )
 from engine.reconcile.guard_settings import GuardSettings
+from engine.reconcile.history import RunHistoryEntry
 from engine.reconcile.plan import plan
 from engine.reconcile.result import RunResult
+from engine.store.journal import JournaledAction
 from tests.factories import SETTINGS
 
 FIRST_FRAME_MARKER = b"Loading"
@@ -114,6 +116,12 @@ class StreamingBackend:
         """A quiet book: the guard reads nothing until stopped."""
         await stopping.wait()
         return True
+
+    async def history(self) -> list[RunHistoryEntry]:
+        return []
+
+    async def run_actions(self, run_id: str) -> list[JournaledAction]:
+        return []
 
 
 def longest_frame_gap_seconds() -> float:

@@ -11,7 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -25,6 +25,7 @@ from console.messages import EngineEvent, PreviewReady, RunFinished
 from console.screens.confirm import ConfirmScreen
 from console.screens.decision import DecisionScreen
 from console.screens.help import HelpScreen
+from console.screens.history import HistoryScreen
 from console.screens.live_gate import LiveGateScreen
 from console.screens.plan_preview import PlanScreen
 from console.screens.summary import SummaryScreen
@@ -58,6 +59,10 @@ from engine.reconcile.events import (
 from engine.reconcile.guard_settings import GuardSettings
 from engine.reconcile.result import RunResult
 
+if TYPE_CHECKING:  # the journal comes through the engine; the console never loads the store
+    from engine.reconcile.history import RunHistoryEntry
+    from engine.store.journal import JournaledAction
+
 
 class Backend(Protocol):
     """What the console needs from the engine: a preview, a run, and who is at the keys."""
@@ -86,6 +91,10 @@ class Backend(Protocol):
         stopping: asyncio.Event,
     ) -> bool: ...
 
+    async def history(self) -> list[RunHistoryEntry]: ...
+
+    async def run_actions(self, run_id: str) -> list[JournaledAction]: ...
+
 
 BackendFactory = Callable[[], Awaitable[Backend]]
 DEFAULT_GUARD = GuardSettings()
@@ -103,6 +112,7 @@ class ReconApp(App[int]):
         Binding("r", "run", "Run"),
         Binding("p", "plan", "Plan"),
         Binding("slash", "filter", "Filter"),
+        Binding("h", "history", "History"),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit_asking", "Quit"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
@@ -290,6 +300,16 @@ class ReconApp(App[int]):
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
+    def action_history(self) -> None:
+        if self.backend is not None:
+            self.show_history()
+
+    @work(exclusive=True, group="history")
+    async def show_history(self) -> None:
+        assert self.backend is not None
+        entries = await self.backend.history()
+        await self.push_screen(HistoryScreen(entries, self.backend.run_actions, self._write_report))
+
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.disabled = False
@@ -326,6 +346,9 @@ class ReconApp(App[int]):
         yield SystemCommand("Run reconciliation", "Fetch, plan and execute (r)", self.action_run)
         yield SystemCommand("Show plan", "Dry run: the plan, nothing changes (p)", self.action_plan)
         yield SystemCommand("Filter by symbol", "Show only matching rows (/)", self.action_filter)
+        yield SystemCommand(
+            "Run history", "Every run and guard run; enter opens one (h)", self.action_history
+        )
         yield SystemCommand("Help", "Keys and colours (?)", self.action_help)
         yield SystemCommand("Quit recon", "Asks first during a run (q)", self.action_quit_asking)
 
@@ -547,11 +570,14 @@ class ReconApp(App[int]):
                 self._event_log.write("\n".join(lines[start : start + LOG_LINES_PER_WRITE]))
 
     def _export(self, result: RunResult) -> Path | None:
+        return self._write_report(result.run_id, result.to_json())
+
+    def _write_report(self, run_id: str, summary: dict[str, Any]) -> Path | None:
         if self._reports_dir is None:
             return None
         self._reports_dir.mkdir(parents=True, exist_ok=True)
-        path = self._reports_dir / f"recon-run-{result.run_id}.json"
-        path.write_text(json.dumps(result.to_json(), indent=2))
+        path = self._reports_dir / f"recon-run-{run_id}.json"
+        path.write_text(json.dumps(summary, indent=2))
         return path
 
 

@@ -167,35 +167,8 @@ class RunResult:
         }
 
     def tallies(self) -> list[str]:
-        """What the run did, in words, for any face to join as it likes."""
-        summary = self.to_json()
-        return [
-            _tally(summary["orders_reconciled"], "order reconciled", "orders reconciled"),
-            _tally(
-                summary["stale_orders_failed"],
-                "stale submission failed",
-                "stale submissions failed",
-            ),
-            _tally(summary["orphan_orders_adopted"], "orphan stop adopted", "orphan stops adopted"),
-            _tally(summary["orphan_orders_canceled"], "orphan canceled", "orphans canceled"),
-            f"{summary['orphan_orders_kept']} kept",
-            _tally(summary["emergency_stops_placed"], "emergency stop", "emergency stops"),
-            _tally(summary["market_exits"], "market exit", "market exits"),
-            *(
-                _tally(summary[key], one, many)
-                for key, one, many in (
-                    (
-                        "blocking_orders_canceled",
-                        "blocking order canceled",
-                        "blocking orders canceled",
-                    ),
-                    ("blocking_orders_kept", "blocking order kept", "blocking orders kept"),
-                    ("oco_exits_placed", "OCO exit", "OCO exits"),
-                    ("surplus_stops_reduced", "surplus stop reduced", "surplus stops reduced"),
-                )
-                if summary[key]
-            ),
-        ]
+        """What the run did, in words."""
+        return tallies_of(self.to_json())
 
     def _results(self) -> list[ActionResult]:
         return self.report.results if self.report else []
@@ -204,6 +177,48 @@ class RunResult:
         if self.diff is None:
             return 0
         return self.diff.order_counts()[Match.ORPHAN] + self.diff.position_counts()[Match.ORPHAN]
+
+
+def tallies_of(summary: dict[str, Any]) -> list[str]:
+    """What a run did, in words, from its JSON summary (as `--json` prints it and the journal
+    keeps it; a run journaled by an older recon lacks some counts), for any face to join as it
+    likes."""
+    return [
+        _tally(_counted(summary, "orders_reconciled"), "order reconciled", "orders reconciled"),
+        _tally(
+            _counted(summary, "stale_orders_failed"),
+            "stale submission failed",
+            "stale submissions failed",
+        ),
+        _tally(
+            _counted(summary, "orphan_orders_adopted"),
+            "orphan stop adopted",
+            "orphan stops adopted",
+        ),
+        _tally(_counted(summary, "orphan_orders_canceled"), "orphan canceled", "orphans canceled"),
+        f"{_counted(summary, 'orphan_orders_kept')} kept",
+        _tally(_counted(summary, "emergency_stops_placed"), "emergency stop", "emergency stops"),
+        _tally(_counted(summary, "market_exits"), "market exit", "market exits"),
+        *(
+            _tally(_counted(summary, key), one, many)
+            for key, one, many in (
+                (
+                    "blocking_orders_canceled",
+                    "blocking order canceled",
+                    "blocking orders canceled",
+                ),
+                ("blocking_orders_kept", "blocking order kept", "blocking orders kept"),
+                ("oco_exits_placed", "OCO exit", "OCO exits"),
+                ("surplus_stops_reduced", "surplus stop reduced", "surplus stops reduced"),
+            )
+            if _counted(summary, key)
+        ),
+    ]
+
+
+def _counted(summary: dict[str, Any], key: str) -> int:
+    value = summary.get(key)
+    return value if isinstance(value, int) else 0
 
 
 def _tally(count: int, one: str, many: str) -> str:

@@ -21,10 +21,18 @@ from engine.reconcile.actions import PlanAction, PlanSettings
 from engine.reconcile.events import DecisionAnswer, DecisionCallback, Listener
 from engine.reconcile.guard import Guard
 from engine.reconcile.guard_settings import GuardSettings
+from engine.reconcile.history import HISTORY_RUNS, RunHistoryEntry, history_entry
 from engine.reconcile.lock import reconciliation_lock
 from engine.reconcile.result import RunResult
 from engine.reconcile.run import RunRequest, reconcile
-from engine.store import create_engine, database_label, require_current_schema, session_factory
+from engine.store import (
+    create_engine,
+    database_label,
+    journal,
+    require_current_schema,
+    session_factory,
+)
+from engine.store.journal import JournaledAction
 
 
 @dataclass(frozen=True)
@@ -117,6 +125,17 @@ class ReconcileService:
             new_run_id=self.new_run_id,
         )
 
+    async def history(self) -> list[RunHistoryEntry]:
+        """The journal's runs and guard runs, newest first."""
+        async with self._database() as engine, session_factory(engine)() as session:
+            records = await journal.load_runs(session, limit=HISTORY_RUNS)
+        return [history_entry(record) for record in records]
+
+    async def run_actions(self, run_id: str) -> list[JournaledAction]:
+        """A journaled run's actions in order, with their decisions and outcomes."""
+        async with self._database() as engine, session_factory(engine)() as session:
+            return await journal.load_run_actions(session, run_id)
+
     async def _reconcile(
         self, *, dry_run: bool, decide: DecisionCallback, emit: Listener
     ) -> RunResult:
@@ -133,6 +152,15 @@ class ReconcileService:
                     now=self.now,
                     run_id=self.new_run_id(),
                 )
+
+    @asynccontextmanager
+    async def _database(self) -> AsyncIterator[AsyncEngine]:
+        engine = create_engine(self.db_url)
+        try:
+            await require_current_schema(engine)
+            yield engine
+        finally:
+            await engine.dispose()
 
     @asynccontextmanager
     async def _connected(self) -> AsyncIterator[tuple[AlpacaBroker, AsyncEngine]]:

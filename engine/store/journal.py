@@ -50,6 +50,21 @@ class JournaledAction:
 
 
 @dataclass(frozen=True, slots=True)
+class RunRecord:
+    """One journaled run as it stands: `finished_at`, `outcome` and `summary_json` are None
+    while it runs, or if it was killed before it finished."""
+
+    run_id: str
+    started_at: datetime
+    finished_at: datetime | None
+    outcome: str | None
+    operator: str
+    account_number: str
+    paper: bool
+    summary_json: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class UnfinishedRun:
     """A run that started and never finished: killed halfway."""
 
@@ -205,6 +220,24 @@ async def close_unfinished_run(
         .where(ReconRun.run_id == run_id, ReconRun.finished_at.is_(None))
         .values(outcome=f"interrupted (noticed by run {noticed_by})", finished_at=at)
     )
+
+
+async def load_runs(session: AsyncSession, *, limit: int) -> list[RunRecord]:
+    """The newest `limit` runs, newest first."""
+    rows = await session.scalars(select(ReconRun).order_by(ReconRun.id.desc()).limit(limit))
+    return [
+        RunRecord(
+            run_id=row.run_id,
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+            outcome=row.outcome,
+            operator=row.operator,
+            account_number=row.account_number,
+            paper=row.paper,
+            summary_json=row.summary_json,
+        )
+        for row in rows
+    ]
 
 
 async def load_run_actions(session: AsyncSession, run_id: str) -> list[JournaledAction]:

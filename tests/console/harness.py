@@ -20,6 +20,7 @@ from console.app import TALLY_SECONDS, Backend, ReconApp
 from engine.broker.retry import RetryPolicy
 from engine.reconcile.events import DecisionCallback, Listener
 from engine.reconcile.guard_settings import GuardSettings
+from engine.reconcile.history import RunHistoryEntry
 from engine.reconcile.result import RunResult
 from engine.reconcile.service import ReconcileService
 from engine.simulator.book import SimulatedBroker
@@ -27,6 +28,7 @@ from engine.simulator.demo import demo_service
 from engine.simulator.local_seed import seed_local_database
 from engine.simulator.runner import Simulator, SimulatorThread
 from engine.simulator.scenarios import LocalBookSeed, Scenario, load_scenario
+from engine.store.journal import JournaledAction
 
 CRASH_TIME = datetime(2026, 11, 24, 15, 31, tzinfo=UTC)
 SIZE = (160, 48)
@@ -69,6 +71,12 @@ class LabelledBackend:
     ) -> bool:
         return await self.service.keep_covered(decide, emit, settings, stopping)
 
+    async def history(self) -> list[RunHistoryEntry]:
+        return await self.service.history()
+
+    async def run_actions(self, run_id: str) -> list[JournaledAction]:
+        return await self.service.run_actions(run_id)
+
 
 def small_day() -> Scenario:
     """Part of the crashed day: AAPL protected, NVDA's stop canceled, and two orphan limit
@@ -102,6 +110,7 @@ def console_app(
     *,
     paper: bool = True,
     accept_delay: timedelta = timedelta(0),
+    reports_dir: Path | None = None,
 ) -> Iterator[tuple[ReconApp, Simulator]]:
     """The app, ready to run under the pilot or the snapshot plugin."""
     chosen = load_scenario(scenario) if isinstance(scenario, str) else scenario
@@ -115,6 +124,7 @@ def console_app(
         service = replace(
             demo_service(simulator, db_url),
             paper=paper,
+            operator="ops",
             now=lambda: CRASH_TIME,
             new_run_id=lambda: next(run_ids),
             broker=replace(
@@ -127,7 +137,10 @@ def console_app(
         async def connect() -> Backend:
             return LabelledBackend(service)
 
-        yield ReconApp(connect, clock=lambda: 0.0, guard_settings=FAST_GUARD), simulator
+        app = ReconApp(
+            connect, clock=lambda: 0.0, guard_settings=FAST_GUARD, reports_dir=reports_dir
+        )
+        yield app, simulator
 
 
 async def settle(pilot: Pilot[int], until: Callable[[], bool], *, seconds: float = 20) -> None:

@@ -10,6 +10,7 @@ from textual.widgets.data_table import ColumnKey
 from console.app import ReconApp
 from console.screens.confirm import ConfirmScreen
 from console.screens.decision import DecisionScreen
+from console.screens.history import HistoryScreen, RunScreen
 from console.screens.live_gate import LiveGateScreen
 from console.screens.summary import SummaryScreen
 from engine.reconcile.diff import Match, Protection
@@ -263,3 +264,30 @@ async def test_a_decision_the_guard_needs_comes_as_a_dialog(tmp_path: Path) -> N
             assert "blocks AAPL's stop" in reason
             await pilot.press("y")
             await settle(pilot, lambda: app.protection.get("AAPL") is Protection.PROTECTED)
+
+
+async def test_h_lists_a_finished_run_and_opens_it(tmp_path: Path) -> None:
+    with console_app(tmp_path, small_day(), reports_dir=tmp_path / "reports") as (app, _):
+        async with app.run_test(size=SIZE) as pilot:
+            await run_then_guard(app, pilot)
+            await pilot.press("h")
+            await settle(pilot, lambda: isinstance(app.screen, HistoryScreen))
+            assert str(app.screen.query_one("#history-title").render()) == "Run history"
+            history = app.screen.query_one("#history", DataTable)
+            assert [str(key.value) for key in history.rows] == ["run-2"]  # type: ignore[attr-defined]
+            await pilot.press("enter")
+            await settle(pilot, lambda: isinstance(app.screen, RunScreen))
+            actions = app.screen.query_one("#run-actions", DataTable)
+            kinds = [str(cell) for cell in actions.get_column_at(2)]
+            assert kinds == [
+                "take broker state",
+                "cancel orphan",
+                "cancel orphan",
+                "emergency stop",
+            ]
+            decisions = [str(cell) for cell in actions.get_column_at(4)]
+            assert decisions[1].startswith("confirmed by ops")
+            await pilot.press("w")
+            assert (tmp_path / "reports" / "recon-run-run-2.json").exists()
+            await pilot.press("escape", "escape")
+            await settle(pilot, lambda: app.screen is app.screen_stack[0])

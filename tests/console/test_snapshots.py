@@ -9,6 +9,7 @@ from textual.pilot import Pilot
 
 from console.app import ReconApp
 from console.screens.decision import DecisionScreen
+from console.screens.history import HistoryScreen, RunScreen
 from console.screens.summary import SummaryScreen
 from engine.reconcile.diff import Protection
 from engine.simulator.faults import Fault, FaultKind
@@ -114,3 +115,33 @@ def test_broker_unreachable(snap_compare: SnapCompare, tmp_path: Path) -> None:
             await settle(pilot, lambda: app.last_result is not None and app.settled)
 
         assert snap_compare(app, terminal_size=SIZE, run_before=refused)
+
+
+async def _run_and_open_history(app: ReconApp, pilot: Pilot[int]) -> None:
+    await settle(pilot, ready(app))
+    await pilot.press("r")
+    await settle(pilot, lambda: isinstance(app.screen, DecisionScreen))
+    await pilot.press("a")
+    await settle(pilot, lambda: isinstance(app.screen, SummaryScreen) and guarding(app))
+    await pilot.press("escape", "h")
+    await settle(pilot, lambda: isinstance(app.screen, HistoryScreen))
+
+
+def test_run_history(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    with console_app(tmp_path, small_day()) as (app, _):
+
+        async def history(pilot: Pilot[int]) -> None:
+            await _run_and_open_history(app, pilot)
+
+        assert snap_compare(app, terminal_size=SIZE, run_before=history)
+
+
+def test_a_run_opened_from_the_history(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    with console_app(tmp_path, small_day()) as (app, _):
+
+        async def opened(pilot: Pilot[int]) -> None:
+            await _run_and_open_history(app, pilot)
+            await pilot.press("enter")
+            await settle(pilot, lambda: isinstance(app.screen, RunScreen))
+
+        assert snap_compare(app, terminal_size=SIZE, run_before=opened)
