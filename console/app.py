@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -103,6 +103,9 @@ TALLY_SECONDS = 0.25
 # A catch-up writes the log this many lines at a time and lets a frame through between, so a
 # burst of hundreds of events never holds the screen still while it is rendered.
 LOG_LINES_PER_WRITE = 100
+# Below these a terminal is laid out for what matters most: the positions and their cover.
+SHORT_SCREEN_ROWS = 40
+NARROW_SCREEN_COLUMNS = 140
 
 
 class ReconApp(App[int]):
@@ -113,6 +116,7 @@ class ReconApp(App[int]):
         Binding("p", "plan", "Plan"),
         Binding("slash", "filter", "Filter"),
         Binding("h", "history", "History"),
+        Binding("z", "zoom", "Zoom"),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit_asking", "Quit"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
@@ -160,12 +164,13 @@ class ReconApp(App[int]):
         yield Static("Loading…", id="status")
         yield Input(placeholder="symbol", id="filter", classes="-hidden", disabled=True)
         with Vertical(id="book"):
-            yield Label("Orders — local │ broker", classes="section-title")
-            yield Static("", id="order-counts", classes="counts")
-            yield OrdersTable(id="orders")
+            # Positions first: which are bare is the last thing to leave a small screen.
             yield Label("Positions — local │ broker", classes="section-title")
             yield Static("", id="position-counts", classes="counts")
             yield PositionsTable(id="positions")
+            yield Label("Orders — local │ broker", classes="section-title")
+            yield Static("", id="order-counts", classes="counts")
+            yield OrdersTable(id="orders")
         with Horizontal(id="phases"):
             for phase in Phase:
                 yield PhasePane(phase, self._clock)
@@ -177,6 +182,7 @@ class ReconApp(App[int]):
         # screen is already gone.
         self._event_log = self.query_one(RichLog)
         self._position_counts = self.query_one("#position-counts", Static)
+        self._fit(self.size.width, self.size.height)
         # After the first frame: connecting imports alpaca-py and SQLAlchemy, which take a while.
         self.call_after_refresh(self.connect)
         # The log and the tallies change with every event of a run; they are brought up to
@@ -300,6 +306,23 @@ class ReconApp(App[int]):
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
+    def action_zoom(self) -> None:
+        """The focused table or pane fills the screen; again, and it goes back."""
+        if self.screen.maximized is not None:
+            self.screen.minimize()
+        elif self.focused is not None:
+            self.screen.maximize(self.focused)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit(event.size.width, event.size.height)
+
+    def _fit(self, width: int, height: int) -> None:
+        """A short screen folds the phase panes to a line each and keeps fewer log lines; a
+        narrow one shows the positions' own columns first."""
+        main = self.screen_stack[0]  # a dialog may be on top; the book lives below it
+        main.set_class(height < SHORT_SCREEN_ROWS, "-short")
+        main.set_class(width < NARROW_SCREEN_COLUMNS, "-narrow")
+
     def action_history(self) -> None:
         if self.backend is not None:
             self.show_history()
@@ -348,6 +371,9 @@ class ReconApp(App[int]):
         yield SystemCommand("Filter by symbol", "Show only matching rows (/)", self.action_filter)
         yield SystemCommand(
             "Run history", "Every run and guard run; enter opens one (h)", self.action_history
+        )
+        yield SystemCommand(
+            "Zoom", "The focused table or pane full screen, and back (z)", self.action_zoom
         )
         yield SystemCommand("Help", "Keys and colours (?)", self.action_help)
         yield SystemCommand("Quit recon", "Asks first during a run (q)", self.action_quit_asking)

@@ -10,12 +10,14 @@ from pathlib import Path
 
 from console.app import TALLY_SECONDS, ReconApp
 from console.screens.decision import DecisionScreen
+from console.screens.history import HistoryScreen
 from console.screens.plan_preview import PlanScreen
 from console.screens.summary import SummaryScreen
 from engine.reconcile.diff import Protection
 from engine.simulator.demo import DemoEnvironment
 
 SIZE = (160, 48)
+LAPTOP_SIZE = (100, 30)  # the operator paged at night, over SSH from a laptop
 PATIENCE_SECONDS = 60
 
 
@@ -55,6 +57,12 @@ async def capture(folder: Path) -> list[Path]:
             await pilot.press("escape")
             await until(lambda: not isinstance(app.screen, SummaryScreen))
             save("6-every-position-protected")
+            await pilot.resize_terminal(*LAPTOP_SIZE)
+            await until(lambda: "book read" in app.guard_status)
+            save("7-guarding-at-100x30")
+            await pilot.press("h")
+            await until(lambda: isinstance(app.screen, HistoryScreen))
+            save("8-run-history")
     finally:
         demo.close()
     return written

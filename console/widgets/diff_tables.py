@@ -111,9 +111,13 @@ def _order_cells(line: OrderLine) -> list[Text]:
     ]
 
 
+# Symbol, protection and cover lead, so that on a narrow screen what is bare is still read
+# without scrolling sideways; the two sides follow.
 POSITION_COLUMNS = (
-    ("match", "match"),
     ("symbol", "symbol"),
+    ("protection", "protection"),
+    ("stops cover", "stops"),
+    ("match", "match"),
     ("local side", "local_side"),
     ("local qty", "local_qty"),
     (DIVIDER, "divider"),
@@ -121,8 +125,6 @@ POSITION_COLUMNS = (
     ("broker qty", "broker_qty"),
     ("avg entry", "entry"),
     ("price", "price"),
-    ("stops cover", "stops"),
-    ("protection", "protection"),
 )
 # The protection cell changes with every stop; at its widest from the start, the column never
 # has to be measured again.
@@ -163,8 +165,10 @@ def _position_cells(line: PositionLine, status: Protection) -> list[Text]:
     local_side, local_qty = line.local
     broker_side, broker_qty, entry, price = line.broker
     return [
-        Text(str(line.match), style=MATCH_STYLES[line.match]),
         Text(line.symbol, style=f"bold {row_style}"),
+        Text(f" {status} ", style=PROTECTION_STYLES[status]),
+        Text(line.stops, style=row_style),
+        Text(str(line.match), style=MATCH_STYLES[line.match]),
         _cell(local_side, "side" in line.differing, row_style),
         _cell(local_qty, "qty" in line.differing, row_style),
         Text(DIVIDER, style="dim"),
@@ -172,8 +176,6 @@ def _position_cells(line: PositionLine, status: Protection) -> list[Text]:
         _cell(broker_qty, "qty" in line.differing, row_style),
         Text(entry, style=row_style),
         Text(price, style=row_style),
-        Text(line.stops, style=row_style),
-        Text(f" {status} ", style=PROTECTION_STYLES[status]),
     ]
 
 

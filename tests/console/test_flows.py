@@ -291,3 +291,36 @@ async def test_h_lists_a_finished_run_and_opens_it(tmp_path: Path) -> None:
             assert (tmp_path / "reports" / "recon-run-run-2.json").exists()
             await pilot.press("escape", "escape")
             await settle(pilot, lambda: app.screen is app.screen_stack[0])
+
+
+async def test_small_screens_keep_the_positions_and_their_protection_in_view(
+    tmp_path: Path,
+) -> None:
+    with console_app(tmp_path) as (app, _):
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot, lambda: ready(app))
+            positions = app.query_one("#positions", DataTable)
+            # header and horizontal scrollbar aside, every row shown
+            assert positions.size.height - 2 >= 9
+            assert positions.ordered_columns[1].label.plain == "protection"
+            await pilot.resize_terminal(80, 24)
+            await pilot.pause()
+            assert positions.size.height - 2 >= 5
+            assert app.screen.has_class("-short") and app.screen.has_class("-narrow")
+            positions.move_cursor(row=3)
+            await pilot.resize_terminal(160, 50)
+            await pilot.pause()
+            assert positions.cursor_row == 3 and positions.row_count == 12
+            assert not app.screen.has_class("-short")
+
+
+async def test_z_zooms_the_focused_table_and_back(tmp_path: Path) -> None:
+    with console_app(tmp_path) as (app, _):
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot, lambda: ready(app))
+            positions = app.query_one("#positions", DataTable)
+            positions.focus()
+            await pilot.press("z")
+            assert app.screen.maximized is positions
+            await pilot.press("z")
+            assert app.screen.maximized is None

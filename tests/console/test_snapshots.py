@@ -145,3 +145,36 @@ def test_a_run_opened_from_the_history(snap_compare: SnapCompare, tmp_path: Path
             await settle(pilot, lambda: isinstance(app.screen, RunScreen))
 
         assert snap_compare(app, terminal_size=SIZE, run_before=opened)
+
+
+def test_before_the_run_at_80_by_24(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    with console_app(tmp_path) as (app, _):
+
+        async def loaded(pilot: Pilot[int]) -> None:
+            await settle(pilot, ready(app))
+
+        assert snap_compare(app, terminal_size=(80, 24), run_before=loaded)
+
+
+def test_before_the_run_at_100_by_30(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    with console_app(tmp_path) as (app, _):
+
+        async def loaded(pilot: Pilot[int]) -> None:
+            await settle(pilot, ready(app))
+
+        assert snap_compare(app, terminal_size=(100, 30), run_before=loaded)
+
+
+def test_finished_at_100_by_30(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    with console_app(tmp_path, small_day()) as (app, _):
+
+        async def finished(pilot: Pilot[int]) -> None:
+            await settle(pilot, ready(app))
+            await pilot.press("r")
+            await settle(pilot, lambda: isinstance(app.screen, DecisionScreen))
+            await pilot.press("a")
+            await settle(pilot, lambda: isinstance(app.screen, SummaryScreen) and guarding(app))
+            await pilot.press("escape")
+            await settle(pilot, lambda: app.settled)
+
+        assert snap_compare(app, terminal_size=(100, 30), run_before=finished)
