@@ -23,6 +23,7 @@ from textual.pilot import Pilot
 from benchmarks.books import large_snapshot
 from console.app import ReconApp
 from console.widgets.diff_tables import OrdersTable
+from engine.domain import OrderEvent
 from engine.reconcile.actions import ActionKind, Phase
 from engine.reconcile.diff import diff
 from engine.reconcile.events import (
@@ -121,6 +122,9 @@ class StreamingBackend:
         return []
 
     async def run_actions(self, run_id: str) -> list[JournaledAction]:
+        return []
+
+    async def symbol_history(self, symbol: str) -> list[OrderEvent]:
         return []
 
 

@@ -28,11 +28,13 @@ from console.screens.help import HelpScreen
 from console.screens.history import HistoryScreen
 from console.screens.live_gate import LiveGateScreen
 from console.screens.plan_preview import PlanScreen
+from console.screens.position import PositionScreen
 from console.screens.summary import SummaryScreen
 from console.views import OrderLine, PositionLine, order_lines, position_lines
 from console.widgets.account_bar import AccountBar
 from console.widgets.diff_tables import OrdersTable, PositionsTable
 from console.widgets.phase_pane import PhasePane
+from engine.domain import OrderEvent
 from engine.reconcile.actions import STOP_PLACING_KINDS, ActionKind, Phase, Plan, PlanAction
 from engine.reconcile.diff import Diff, Match, Protection
 from engine.reconcile.events import (
@@ -92,6 +94,8 @@ class Backend(Protocol):
     ) -> bool: ...
 
     async def history(self) -> list[RunHistoryEntry]: ...
+
+    async def symbol_history(self, symbol: str) -> list[OrderEvent]: ...
 
     async def run_actions(self, run_id: str) -> list[JournaledAction]: ...
 
@@ -377,6 +381,27 @@ class ReconApp(App[int]):
         )
         yield SystemCommand("Help", "Keys and colours (?)", self.action_help)
         yield SystemCommand("Quit recon", "Asks first during a run (q)", self.action_quit_asking)
+
+    @on(PositionsTable.RowSelected, "#positions")
+    def _position_chosen(self, chosen: PositionsTable.RowSelected) -> None:
+        if self.backend is None or self.diff is None:
+            return
+        symbol = str(chosen.row_key.value)
+        self.push_screen(
+            PositionScreen(symbol, self.diff, self._actions_of(symbol), self.backend.symbol_history)
+        )
+
+    def _actions_of(self, symbol: str) -> list[tuple[PlanAction, str]]:
+        """The symbol's actions: what the last run did with each, or the plan's, not yet
+        taken."""
+        results = self.last_run.report.results if self.last_run and self.last_run.report else []
+        taken = [
+            (r.action, f"{r.outcome}: {r.detail}") for r in results if r.action.symbol == symbol
+        ]
+        if taken:
+            return taken
+        planned = self.plan.actions if self.plan else ()
+        return [(action, "planned") for action in planned if action.symbol == symbol]
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, changed: Input.Changed) -> None:

@@ -12,6 +12,7 @@ KEYS = (
     ("r", "run the reconciliation"),
     ("p", "show the plan of a dry run; nothing changes"),
     ("/", "filter rows by symbol (escape clears)"),
+    ("enter", "on a position: its detail — orders, stops, actions, history"),
     ("z", "zoom: the focused table or pane full screen, and back"),
     ("h", "run history: every run and guard run; enter opens one, w writes its report"),
     ("y / n", "in a decision: cancel the order / keep it"),

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from engine.broker.alpaca import AlpacaBroker
 from engine.broker.retry import RetryPolicy
 from engine.config import Config
+from engine.domain import OrderEvent
 from engine.reconcile.actions import PlanAction, PlanSettings
 from engine.reconcile.events import DecisionAnswer, DecisionCallback, Listener
 from engine.reconcile.guard import Guard
@@ -29,10 +30,14 @@ from engine.store import (
     create_engine,
     database_label,
     journal,
+    queries,
     require_current_schema,
     session_factory,
 )
 from engine.store.journal import JournaledAction
+
+# A position's detail shows this many of its orders' events: the day's story, in one query.
+SYMBOL_HISTORY_EVENTS = 200
 
 
 @dataclass(frozen=True)
@@ -135,6 +140,11 @@ class ReconcileService:
         """A journaled run's actions in order, with their decisions and outcomes."""
         async with self._database() as engine, session_factory(engine)() as session:
             return await journal.load_run_actions(session, run_id)
+
+    async def symbol_history(self, symbol: str) -> list[OrderEvent]:
+        """The order_event history of every local order in `symbol`, newest first."""
+        async with self._database() as engine, session_factory(engine)() as session:
+            return await queries.load_symbol_history(session, symbol, limit=SYMBOL_HISTORY_EVENTS)
 
     async def _reconcile(
         self, *, dry_run: bool, decide: DecisionCallback, emit: Listener

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from engine.domain import (
     TERMINAL_STATES,
     LocalOrder,
+    OrderEvent,
     OrderRole,
     OrderState,
     OrderType,
@@ -108,6 +109,23 @@ async def load_trades_between(session: AsyncSession, start: datetime, end: datet
     rows = (await session.execute(_as_text(query))).all()
     trades = [trade for trade in map(_trade, rows) if start <= trade.exit_at < end]
     return sorted(trades, key=lambda trade: (trade.exit_at, trade.trade_id))
+
+
+async def load_symbol_history(
+    session: AsyncSession, symbol: str, *, limit: int
+) -> list[OrderEvent]:
+    """The newest `limit` order_event rows of every order the engine keeps in `symbol`,
+    newest first, in one query."""
+    events = OrderEventRow.__table__
+    query = (
+        select(events)
+        .join(OrderStateRow.__table__, _O.local_id == events.c.order_local_id)
+        .where(_O.symbol == symbol)
+        .order_by(events.c.id.desc())
+        .limit(limit)
+    )
+    rows = (await session.execute(_as_text(query))).all()
+    return [_order_event(row) for row in rows]
 
 
 async def insert_order(
@@ -286,6 +304,21 @@ def _local_order(row: Row[Any]) -> LocalOrder:
         last_error=reader.optional_text("last_error"),
         created_at=reader.timestamp("created_at"),
         updated_at=reader.timestamp("updated_at"),
+    )
+
+
+def _order_event(row: Row[Any]) -> OrderEvent:
+    reader = _Reader("order_event", f"id {row.id}", row)
+    return OrderEvent(
+        order_local_id=reader.text("order_local_id"),
+        event_type=reader.text("event_type"),
+        old_state=None if row.old_state is None else reader.enum(OrderState, "old_state"),
+        new_state=reader.enum(OrderState, "new_state"),
+        qty_filled=reader.optional_decimal("qty_filled"),
+        fill_price=reader.optional_decimal("fill_price"),
+        broker_id=reader.optional_text("broker_id"),
+        detail=reader.optional_text("detail"),
+        recorded_at=reader.timestamp("recorded_at"),
     )
 
 

@@ -18,6 +18,7 @@ from textual.pilot import Pilot
 
 from console.app import TALLY_SECONDS, Backend, ReconApp
 from engine.broker.retry import RetryPolicy
+from engine.domain import OrderEvent
 from engine.reconcile.events import DecisionCallback, Listener
 from engine.reconcile.guard_settings import GuardSettings
 from engine.reconcile.history import RunHistoryEntry
@@ -76,6 +77,9 @@ class LabelledBackend:
 
     async def run_actions(self, run_id: str) -> list[JournaledAction]:
         return await self.service.run_actions(run_id)
+
+    async def symbol_history(self, symbol: str) -> list[OrderEvent]:
+        return await self.service.symbol_history(symbol)
 
 
 def small_day() -> Scenario:

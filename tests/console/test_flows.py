@@ -12,6 +12,7 @@ from console.screens.confirm import ConfirmScreen
 from console.screens.decision import DecisionScreen
 from console.screens.history import HistoryScreen, RunScreen
 from console.screens.live_gate import LiveGateScreen
+from console.screens.position import PositionScreen
 from console.screens.summary import SummaryScreen
 from engine.reconcile.diff import Match, Protection
 from engine.simulator.faults import Fault, FaultKind
@@ -324,3 +325,29 @@ async def test_z_zooms_the_focused_table_and_back(tmp_path: Path) -> None:
             assert app.screen.maximized is positions
             await pilot.press("z")
             assert app.screen.maximized is None
+
+
+async def test_enter_on_a_position_opens_its_detail(tmp_path: Path) -> None:
+    with console_app(tmp_path, small_day()) as (app, _):
+        async with app.run_test(size=SIZE) as pilot:
+            await run_then_guard(app, pilot)
+            positions = app.query_one("#positions", DataTable)
+            positions.focus()
+            positions.move_cursor(row=1)  # NVDA, whose stop the run replaced
+            await pilot.press("enter")
+            await settle(pilot, lambda: isinstance(app.screen, PositionScreen))
+            title = str(app.screen.query_one("#position-title").render())
+            assert title == "NVDA — position detail"
+            await settle(
+                pilot, lambda: app.screen.query_one("#position-events", DataTable).row_count > 0
+            )
+            events = app.screen.query_one("#position-events", DataTable)
+            orders_of_rows = {str(cell) for cell in events.get_column_at(1)}
+            assert {"NVDA-stop", "recon-stop-NVDA-sell-gtc-20261124-1"} <= orders_of_rows
+            actions = app.screen.query_one("#position-actions", DataTable)
+            assert [str(c) for c in actions.get_column_at(1)] == [
+                "take broker state",
+                "emergency stop",
+            ]
+            await pilot.press("escape")
+            await settle(pilot, lambda: not isinstance(app.screen, PositionScreen))

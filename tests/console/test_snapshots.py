@@ -6,10 +6,12 @@ from datetime import timedelta
 from pathlib import Path
 
 from textual.pilot import Pilot
+from textual.widgets import DataTable
 
 from console.app import ReconApp
 from console.screens.decision import DecisionScreen
 from console.screens.history import HistoryScreen, RunScreen
+from console.screens.position import PositionScreen
 from console.screens.summary import SummaryScreen
 from engine.reconcile.diff import Protection
 from engine.simulator.faults import Fault, FaultKind
@@ -178,3 +180,18 @@ def test_finished_at_100_by_30(snap_compare: SnapCompare, tmp_path: Path) -> Non
             await settle(pilot, lambda: app.settled)
 
         assert snap_compare(app, terminal_size=(100, 30), run_before=finished)
+
+
+def test_a_positions_detail(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    with console_app(tmp_path, small_day()) as (app, _):
+
+        async def detail(pilot: Pilot[int]) -> None:
+            await _run_and_open_history(app, pilot)
+            await pilot.press("escape")
+            app.query_one("#positions", DataTable).focus()
+            await pilot.press("down", "enter")
+            await settle(pilot, lambda: isinstance(app.screen, PositionScreen))
+            events = app.screen.query_one("#position-events", DataTable)
+            await settle(pilot, lambda: events.row_count > 0)
+
+        assert snap_compare(app, terminal_size=SIZE, run_before=detail)
