@@ -24,7 +24,6 @@ from engine.reconcile.events import (
     DecisionCallback,
     GuardChecked,
     GuardCheckFailed,
-    GuardStreamStatus,
     Listener,
     SnapshotReady,
 )
@@ -37,7 +36,7 @@ from engine.reconcile.rows import is_recon_row
 from engine.reconcile.run import RunRequest, carry_out
 from engine.reconcile.snapshot import InvalidSnapshot, Snapshot, validate
 from engine.reconcile.stream_watch import StreamWatch
-from engine.store import CorruptRow
+from engine.store import CorruptRow, StoreError
 
 log = structlog.get_logger("recon.guard")
 
@@ -76,8 +75,8 @@ class Guard:
         self._wake = asyncio.Event()
         # Since when (monotonic) each position has been unsettled: needing cover, or a stop
         # of its not tracked by its local row.
-        self._needs_cover_since: dict[str, float] = {}
-        # Per position that needs cover, the seconds left before recon covers it.
+        self._unsettled_since: dict[str, float] = {}
+        # Per unsettled position, the seconds left before recon acts on it.
         self._waits: dict[str, float] = {}
         # Per position covered and still needing cover: attempts so far, and when to try again.
         self._attempts: dict[str, int] = {}
@@ -88,11 +87,7 @@ class Guard:
 
     async def watch(self, stopping: asyncio.Event) -> bool:
         """Guard until `stopping` is set; True if every position is covered at that moment."""
-        stream = StreamWatch(
-            self._broker,
-            on_change=self._wake.set,
-            on_status=lambda status: self._emit(GuardStreamStatus(status.up, status.detail)),
-        )
+        stream = StreamWatch(self._broker, on_change=self._wake.set, emit=self._emit)
         listening = asyncio.create_task(stream.run())
         try:
             while not stopping.is_set():
@@ -105,9 +100,9 @@ class Guard:
                 await listening
             if stream.updates is not None:
                 await stream.updates.close()
-        return await self.all_covered()
+        return await self._all_covered()
 
-    async def all_covered(self) -> bool:
+    async def _all_covered(self) -> bool:
         """Every position covered by stops the broker reports working, asked of it now."""
         try:
             positions, open_orders = await asyncio.gather(
@@ -147,7 +142,7 @@ class Guard:
         unsettled = {row.symbol for row in the_diff.positions if _needs_cover(row)} | {
             action.symbol for action in full_plan.actions if _tracks_a_stop(action)
         }
-        self._waits = self._waits_for_cover(snapshot, unsettled, self._monotonic())
+        self._waits = self._waits_for(snapshot, unsettled, self._monotonic())
         self._emit(GuardChecked(the_diff, dict(self._waits), snapshot.taken_at))
         due = frozenset(symbol for symbol, wait in self._waits.items() if wait <= 0)
         if not due:
@@ -167,36 +162,40 @@ class Guard:
             findings=tuple(f for f in full_plan.findings if f.split(":", 1)[0] in due),
         )
         self._emit(SnapshotReady(the_diff, guard_plan))
-        result = await carry_out(
-            self._request,
-            snapshot,
-            the_diff,
-            guard_plan,
-            broker=self._broker,
-            sessions=self._sessions,
-            decide=self._decide,
-            emit=self._emit,
-            now=self._now,
-            run_id=f"{GUARD_RUN_PREFIX}{self._new_run_id()}",
-            updates=stream.updates,
-        )
-        self.runs.append(result)
+        try:
+            result = await carry_out(
+                self._request,
+                snapshot,
+                the_diff,
+                guard_plan,
+                broker=self._broker,
+                sessions=self._sessions,
+                decide=self._decide,
+                emit=self._emit,
+                now=self._now,
+                run_id=f"{GUARD_RUN_PREFIX}{self._new_run_id()}",
+                updates=stream.updates,
+            )
+        except (BrokerError, StoreError) as exc:
+            # The journal or the broker failed around the actions; the guard keeps watching.
+            log.error("guard_run_failed", error=str(exc))
+            self._emit(GuardCheckFailed(str(exc)))
+        else:
+            self.runs.append(result)
         self._tried(due, self._monotonic())
         self._wake.set()  # read the book again: the cover just placed is what it now holds
 
-    def _waits_for_cover(
-        self, snapshot: Snapshot, unsettled: set[str], now: float
-    ) -> dict[str, float]:
+    def _waits_for(self, snapshot: Snapshot, unsettled: set[str], now: float) -> dict[str, float]:
         """Per unsettled position, the seconds until recon acts on it (zero: now): the grace
         from when it was first seen, longer while a stop of the trading engine's is pending for
         it, until the engine has had its patience."""
-        for symbol in list(self._needs_cover_since):
+        for symbol in list(self._unsettled_since):
             if symbol not in unsettled:
-                del self._needs_cover_since[symbol]
+                del self._unsettled_since[symbol]
                 self._attempts.pop(symbol, None)
                 self._next_try.pop(symbol, None)
         for symbol in unsettled:
-            self._needs_cover_since.setdefault(symbol, now)
+            self._unsettled_since.setdefault(symbol, now)
         engine_pending = {
             order.symbol
             for order in snapshot.local.open_orders
@@ -205,7 +204,7 @@ class Guard:
             and not is_recon_row(order)
         }
         waits = {}
-        for symbol, since in self._needs_cover_since.items():
+        for symbol, since in self._unsettled_since.items():
             wait = self._settings.grace_seconds
             if symbol in engine_pending:
                 wait += ENGINE_STOP_PATIENCE_SECONDS

@@ -9,24 +9,18 @@ import asyncio
 import contextlib
 import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 import structlog
 
 from engine.broker.errors import StreamUnavailable
 from engine.broker.protocol import Broker
 from engine.broker.trade_updates import TradeUpdates
+from engine.reconcile.events import GuardStreamStatus, Listener
 
 log = structlog.get_logger("recon.guard")
 
 FIRST_RETRY_SECONDS = 1.0
 LONGEST_RETRY_SECONDS = 60.0
-
-
-@dataclass(frozen=True, slots=True)
-class StreamStatus:
-    up: bool
-    detail: str  # why it is down, or where it listens
 
 
 def retry_delay(attempt: int, jitter: float) -> float:
@@ -41,13 +35,13 @@ class StreamWatch:
         broker: Broker,
         *,
         on_change: Callable[[], None],
-        on_status: Callable[[StreamStatus], None],
+        emit: Listener,
         pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
         jitter: Callable[[], float] = lambda: random.uniform(0.5, 1.0),
     ) -> None:
         self._broker = broker
         self._on_change = on_change
-        self._on_status = on_status
+        self._emit = emit
         self._pause = pause
         self._jitter = jitter
         self.updates: TradeUpdates | None = None  # the live connection, for confirmations
@@ -61,12 +55,12 @@ class StreamWatch:
             except StreamUnavailable as exc:
                 delay = retry_delay(attempt, self._jitter())
                 attempt += 1
-                self._say(StreamStatus(False, f"{exc}; polling, next try in {delay:.0f}s"))
+                self._say(GuardStreamStatus(False, f"{exc}; polling, next try in {delay:.0f}s"))
                 await self._pause(delay)
                 continue
             attempt = 0
             self.updates = updates
-            self._say(StreamStatus(True, "trade_updates stream up"))
+            self._say(GuardStreamStatus(True, "trade_updates stream up"))
             self._on_change()  # whatever happened while it was down, the sweep now reads
             try:
                 await self._relay(updates)
@@ -74,7 +68,9 @@ class StreamWatch:
                 self.updates = None
                 await updates.close()
             delay = retry_delay(0, self._jitter())
-            self._say(StreamStatus(False, f"stream dropped; polling, reconnecting in {delay:.1f}s"))
+            self._say(
+                GuardStreamStatus(False, f"stream dropped; polling, reconnecting in {delay:.1f}s")
+            )
             await self._pause(delay)
 
     async def _relay(self, updates: TradeUpdates) -> None:
@@ -93,6 +89,6 @@ class StreamWatch:
             with contextlib.suppress(asyncio.CancelledError):
                 await ended
 
-    def _say(self, status: StreamStatus) -> None:
+    def _say(self, status: GuardStreamStatus) -> None:
         log.info("guard_stream", up=status.up, detail=status.detail)
-        self._on_status(status)
+        self._emit(status)
