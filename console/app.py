@@ -107,9 +107,8 @@ TALLY_SECONDS = 0.25
 # A catch-up writes the log this many lines at a time and lets a frame through between, so a
 # burst of hundreds of events never holds the screen still while it is rendered.
 LOG_LINES_PER_WRITE = 100
-# Below these a terminal is laid out for what matters most: the positions and their cover.
+# Below this a terminal is laid out for what matters most: the positions and their cover.
 SHORT_SCREEN_ROWS = 40
-NARROW_SCREEN_COLUMNS = 140
 
 
 class ReconApp(App[int]):
@@ -186,7 +185,7 @@ class ReconApp(App[int]):
         # screen is already gone.
         self._event_log = self.query_one(RichLog)
         self._position_counts = self.query_one("#position-counts", Static)
-        self._fit(self.size.width, self.size.height)
+        self._fit(self.size.height)
         # After the first frame: connecting imports alpaca-py and SQLAlchemy, which take a while.
         self.call_after_refresh(self.connect)
         # The log and the tallies change with every event of a run; they are brought up to
@@ -318,14 +317,12 @@ class ReconApp(App[int]):
             self.screen.maximize(self.focused)
 
     def on_resize(self, event: events.Resize) -> None:
-        self._fit(event.size.width, event.size.height)
+        self._fit(event.size.height)
 
-    def _fit(self, width: int, height: int) -> None:
-        """A short screen folds the phase panes to a line each and keeps fewer log lines; a
-        narrow one shows the positions' own columns first."""
+    def _fit(self, height: int) -> None:
+        """A short screen folds the phase panes to a line each and keeps fewer log lines."""
         main = self.screen_stack[0]  # a dialog may be on top; the book lives below it
         main.set_class(height < SHORT_SCREEN_ROWS, "-short")
-        main.set_class(width < NARROW_SCREEN_COLUMNS, "-narrow")
 
     def action_history(self) -> None:
         if self.backend is not None:
