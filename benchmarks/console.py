@@ -113,6 +113,7 @@ class StreamingBackend:
         emit: Listener,
         settings: GuardSettings,
         stopping: asyncio.Event,
+        after: RunResult,
     ) -> bool:
         """A quiet book: the guard reads nothing until stopped."""
         await stopping.wait()

@@ -91,6 +91,7 @@ class Backend(Protocol):
         emit: Listener,
         settings: GuardSettings,
         stopping: asyncio.Event,
+        after: RunResult,
     ) -> bool: ...
 
     async def history(self) -> list[RunHistoryEntry]: ...
@@ -238,14 +239,14 @@ class ReconApp(App[int]):
         self.post_message(RunFinished(result))
 
     @work(group="guard", exclusive=True)
-    async def guard_book(self) -> None:
+    async def guard_book(self, after: RunResult) -> None:
         """After a run, every position stays covered while the console is open."""
         assert self.backend is not None
         stopping = self._guard_stopping = asyncio.Event()
         self._show_guard("starting")
         try:
             covered = await self.backend.keep_covered(
-                self._decide, self._emit, self._guard_settings, stopping
+                self._decide, self._emit, self._guard_settings, stopping, after
             )
         except Exception as exc:  # shown, not raised: the console stays up to say so
             self._show_guard(f"[b red]stopped:[/] {str(exc).splitlines()[0]}")
@@ -470,7 +471,7 @@ class ReconApp(App[int]):
         if result.aborted is None:
             # The tables still hold the state from before the run; the broker says what it is now.
             self.refresh_preview(then_show_plan=False)
-            self.guard_book()
+            self.guard_book(result)
 
     def on_engine_event(self, message: EngineEvent) -> None:
         event = message.event

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 import structlog
@@ -61,8 +61,10 @@ class Guard:
         emit: Listener,
         now: Callable[[], datetime],
         new_run_id: Callable[[], str],
+        asked: Iterable[str] = (),
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`asked` are orders the operator has answered about already, in the run before."""
         self._request = request
         self._settings = settings
         self._broker = broker
@@ -82,7 +84,7 @@ class Guard:
         self._attempts: dict[str, int] = {}
         self._next_try: dict[str, float] = {}
         # Orders already put to the operator: kept once, they are not asked about again.
-        self._asked: set[str] = set()
+        self._asked: set[str] = set(asked)
         self.runs: list[RunResult] = []
 
     async def watch(self, stopping: asyncio.Event) -> bool:

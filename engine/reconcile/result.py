@@ -75,6 +75,11 @@ class RunResult:
     unfinished_runs: tuple[str, ...] = ()
 
     @property
+    def decided_orders(self) -> frozenset[str]:
+        """The orders the operator was asked about in this run, however it was answered."""
+        return frozenset(r.action.target for r in self._results() if r.decision is not None)
+
+    @property
     def pending_decisions(self) -> int:
         return sum(1 for r in self._results() if r.decision is Decision.UNDECIDED)
 

@@ -94,7 +94,7 @@ class ReconcileService:
             )
             if first.aborted is not None:
                 return GuardOutcome(first, covered=False, guard_runs=())
-            guard = self._guard(broker, engine, decide, emit, settings)
+            guard = self._guard(broker, engine, decide, emit, settings, first.decided_orders)
             covered = await guard.watch(stopping)
             return GuardOutcome(first, covered, tuple(guard.runs))
 
@@ -104,11 +104,12 @@ class ReconcileService:
         emit: Listener,
         settings: GuardSettings,
         stopping: asyncio.Event,
+        after: RunResult,
     ) -> bool:
-        """Guard after a run the caller made, until `stopping` is set; True if every position
-        is covered then."""
+        """Guard after the run the caller made, until `stopping` is set; True if every
+        position is covered then. What the operator answered in that run is not asked again."""
         async with self._connected() as (broker, engine), reconciliation_lock(engine):
-            guard = self._guard(broker, engine, decide, emit, settings)
+            guard = self._guard(broker, engine, decide, emit, settings, after.decided_orders)
             return await guard.watch(stopping)
 
     def _guard(
@@ -118,6 +119,7 @@ class ReconcileService:
         decide: DecisionCallback,
         emit: Listener,
         settings: GuardSettings,
+        asked: frozenset[str],
     ) -> Guard:
         return Guard(
             self._request(dry_run=False),
@@ -128,6 +130,7 @@ class ReconcileService:
             emit=emit,
             now=self.now,
             new_run_id=self.new_run_id,
+            asked=asked,
         )
 
     async def history(self) -> list[RunHistoryEntry]:

@@ -69,8 +69,9 @@ class LabelledBackend:
         emit: Listener,
         settings: GuardSettings,
         stopping: asyncio.Event,
+        after: RunResult,
     ) -> bool:
-        return await self.service.keep_covered(decide, emit, settings, stopping)
+        return await self.service.keep_covered(decide, emit, settings, stopping, after)
 
     async def history(self) -> list[RunHistoryEntry]:
         return await self.service.history()

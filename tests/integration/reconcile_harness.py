@@ -110,6 +110,7 @@ async def guarding(
     sweep: float = 0.5,
     operator: DecisionCallback | None = None,
     events: list[Event] | None = None,
+    asked: frozenset[str] = frozenset(),
 ) -> AsyncIterator[GuardedBook]:
     """A guard watching the simulator's book in the background, as `recon guard` runs one
     after its first reconciliation; stopped, as SIGTERM would, on leaving."""
@@ -126,6 +127,7 @@ async def guarding(
         emit=(events if events is not None else []).append,
         now=simulator.broker.now,
         new_run_id=lambda: next(run_ids),
+        asked=asked,
     )
     watching = asyncio.create_task(guard.watch(stopping))
     book = GuardedBook(guard, watching)

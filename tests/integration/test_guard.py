@@ -10,11 +10,18 @@ from decimal import Decimal
 
 import pytest
 
-from engine.reconcile.events import Event, GuardStreamStatus
+from engine.reconcile.events import Decision, Event, GuardStreamStatus
 from engine.simulator.local_seed import seed_local_database
 from engine.simulator.orders import STOP_TYPES
 from engine.simulator.runner import Simulator, running_simulator
-from tests.integration.reconcile_harness import guarding, held, run_reconcile, stop_cover, until
+from tests.integration.reconcile_harness import (
+    Operator,
+    guarding,
+    held,
+    run_reconcile,
+    stop_cover,
+    until,
+)
 
 CRASH_TIME = datetime(2026, 11, 24, 15, 31, tzinfo=UTC)
 D = Decimal
@@ -247,3 +254,17 @@ async def test_a_day_stop_expired_at_the_close_is_placed_again(
 
 def _stream_up(events: list[Event]) -> bool:
     return any(isinstance(e, GuardStreamStatus) and e.up for e in events)
+
+
+async def test_an_order_the_operator_kept_in_the_run_is_not_asked_about_again(db_url: str) -> None:
+    async with running_simulator("wash_trade", now=lambda: CRASH_TIME) as simulator:
+        await seed_local_database(db_url, simulator.local_book)
+        first = await run_reconcile(simulator, db_url, operator=Operator(Decision.DECLINED))
+        guard_operator = Operator(Decision.CONFIRMED)
+        async with guarding(
+            simulator, db_url, operator=guard_operator, asked=first.decided_orders
+        ) as book:
+            await until(lambda: len(book.guard.runs) == 1, seconds=5)
+    assert guard_operator.asked == []
+    assert book.covered_at_stop is False  # the kept buy still blocks the stop
+    assert any("stays UNPROTECTED" in error for error in book.guard.runs[0].errors)
