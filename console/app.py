@@ -245,9 +245,18 @@ class ReconApp(App[int]):
         stopping = self._guard_stopping = asyncio.Event()
         self._show_guard("starting")
         try:
-            covered = await self.backend.keep_covered(
-                self._decide, self._emit, self._guard_settings, stopping, after
+            guarding = asyncio.ensure_future(
+                self.backend.keep_covered(
+                    self._decide, self._emit, self._guard_settings, stopping, after
+                )
             )
+            covered = await asyncio.shield(guarding)
+        except asyncio.CancelledError:
+            # The console is closing: the guard ends as `recon guard` does on SIGTERM, its
+            # database connections closed, not cut off in the middle of a read.
+            stopping.set()
+            await asyncio.wait({guarding})
+            raise
         except Exception as exc:  # shown, not raised: the console stays up to say so
             self._show_guard(f"[b red]stopped:[/] {str(exc).splitlines()[0]}")
             return

@@ -74,12 +74,8 @@ def test_finished_with_every_position_protected(snap_compare: SnapCompare, tmp_p
     with console_app(tmp_path, small_day()) as (app, _):
 
         async def finished(pilot: Pilot[int]) -> None:
-            await settle(pilot, ready(app))
-            await pilot.press("r")
-            await settle(pilot, lambda: isinstance(app.screen, DecisionScreen))
-            await pilot.press("a")
             # Finished, the tables refreshed from the broker, and the guard has read the book.
-            await settle(pilot, lambda: isinstance(app.screen, SummaryScreen) and guarding(app))
+            await run_until_guarding(app, pilot)
 
         assert snap_compare(app, terminal_size=SIZE, run_before=finished)
         assert set(app.protection.values()) == {Protection.PROTECTED}
@@ -91,11 +87,7 @@ def test_guarding_after_a_stop_was_lost_and_covered_again(
     with console_app(tmp_path, small_day()) as (app, simulator):
 
         async def covered_again(pilot: Pilot[int]) -> None:
-            await settle(pilot, ready(app))
-            await pilot.press("r")
-            await settle(pilot, lambda: isinstance(app.screen, DecisionScreen))
-            await pilot.press("a")
-            await settle(pilot, lambda: isinstance(app.screen, SummaryScreen) and guarding(app))
+            await run_until_guarding(app, pilot)
             await pilot.press("escape")
             simulator.broker.cancel(open_stop(simulator, "NVDA"))
             await settle(pilot, lambda: app.protection["NVDA"] is Protection.UNPROTECTED)
@@ -103,6 +95,15 @@ def test_guarding_after_a_stop_was_lost_and_covered_again(
             await settle(pilot, lambda: app.settled and guarding(app))
 
         assert snap_compare(app, terminal_size=SIZE, run_before=covered_again)
+
+
+async def run_until_guarding(app: ReconApp, pilot: Pilot[int]) -> None:
+    """The small day run with every decision confirmed: its summary up, the guard reading."""
+    await settle(pilot, ready(app))
+    await pilot.press("r")
+    await settle(pilot, lambda: isinstance(app.screen, DecisionScreen))
+    await pilot.press("a")
+    await settle(pilot, lambda: isinstance(app.screen, SummaryScreen) and guarding(app))
 
 
 def guarding(app: ReconApp) -> bool:
@@ -120,11 +121,7 @@ def test_broker_unreachable(snap_compare: SnapCompare, tmp_path: Path) -> None:
 
 
 async def _run_and_open_history(app: ReconApp, pilot: Pilot[int]) -> None:
-    await settle(pilot, ready(app))
-    await pilot.press("r")
-    await settle(pilot, lambda: isinstance(app.screen, DecisionScreen))
-    await pilot.press("a")
-    await settle(pilot, lambda: isinstance(app.screen, SummaryScreen) and guarding(app))
+    await run_until_guarding(app, pilot)
     await pilot.press("escape", "h")
     await settle(pilot, lambda: isinstance(app.screen, HistoryScreen))
 
@@ -171,11 +168,7 @@ def test_finished_at_100_by_30(snap_compare: SnapCompare, tmp_path: Path) -> Non
     with console_app(tmp_path, small_day()) as (app, _):
 
         async def finished(pilot: Pilot[int]) -> None:
-            await settle(pilot, ready(app))
-            await pilot.press("r")
-            await settle(pilot, lambda: isinstance(app.screen, DecisionScreen))
-            await pilot.press("a")
-            await settle(pilot, lambda: isinstance(app.screen, SummaryScreen) and guarding(app))
+            await run_until_guarding(app, pilot)
             await pilot.press("escape")
             await settle(pilot, lambda: app.settled)
 
