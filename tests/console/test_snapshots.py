@@ -164,17 +164,6 @@ def test_before_the_run_at_100_by_30(snap_compare: SnapCompare, tmp_path: Path) 
         assert snap_compare(app, terminal_size=(100, 30), run_before=loaded)
 
 
-def test_finished_at_100_by_30(snap_compare: SnapCompare, tmp_path: Path) -> None:
-    with console_app(tmp_path, small_day()) as (app, _):
-
-        async def finished(pilot: Pilot[int]) -> None:
-            await run_until_guarding(app, pilot)
-            await pilot.press("escape")
-            await settle(pilot, lambda: app.settled)
-
-        assert snap_compare(app, terminal_size=(100, 30), run_before=finished)
-
-
 def test_a_positions_detail(snap_compare: SnapCompare, tmp_path: Path) -> None:
     with console_app(tmp_path, small_day()) as (app, _):
 
