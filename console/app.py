@@ -239,9 +239,12 @@ class ReconApp(App[int]):
         self.post_message(RunFinished(result))
 
     @work(group="guard", exclusive=True)
-    async def guard_book(self, after: RunResult) -> None:
+    async def guard_book(self) -> None:
         """After a run, every position stays covered while the console is open."""
-        assert self.backend is not None
+        # The run is read here, not passed in: a worker's description is the repr of its
+        # arguments, and a 10,000-order run's repr held the screen for half a second.
+        assert self.backend is not None and self.last_run is not None
+        after = self.last_run
         stopping = self._guard_stopping = asyncio.Event()
         self._show_guard("starting")
         try:
@@ -480,7 +483,7 @@ class ReconApp(App[int]):
         if result.aborted is None:
             # The tables still hold the state from before the run; the broker says what it is now.
             self.refresh_preview(then_show_plan=False)
-            self.guard_book(result)
+            self.guard_book()
 
     def on_engine_event(self, message: EngineEvent) -> None:
         event = message.event
