@@ -8,15 +8,16 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from console.app import TALLY_SECONDS, ReconApp
+from console.app import ReconApp
 from console.screens.decision import DecisionScreen
 from console.screens.history import HistoryScreen
+from console.screens.main import TALLY_SECONDS
 from console.screens.plan_preview import PlanScreen
 from console.screens.summary import SummaryScreen
 from engine.reconcile.diff import Protection
 from engine.simulator.demo import DemoEnvironment
 
-SIZE = (160, 48)
+SIZE = (160, 50)
 LAPTOP_SIZE = (100, 30)  # the operator paged at night, over SSH from a laptop
 PATIENCE_SECONDS = 60
 
@@ -39,7 +40,7 @@ async def capture(folder: Path) -> list[Path]:
             def save(name: str) -> None:
                 written.append(Path(app.save_screenshot(f"{name}.svg", path=str(folder))))
 
-            await until(lambda: app.diff is not None and app.settled)
+            await until(lambda: app.main.diff is not None and app.settled)
             save("1-before-the-run")
             await pilot.press("p")
             await until(lambda: isinstance(app.screen, PlanScreen))
@@ -49,7 +50,7 @@ async def capture(folder: Path) -> list[Path]:
             await until(lambda: isinstance(app.screen, DecisionScreen))
             save("3-orphan-decision")
             await pilot.press("y")
-            await until(lambda: Protection.STOP_PENDING in app.protection.values())
+            await until(lambda: Protection.STOP_PENDING in app.main.protection.values())
             save("4-stops-pending")
             # Finished, and the tables refreshed from the broker behind the summary.
             await until(lambda: isinstance(app.screen, SummaryScreen) and app.settled)
@@ -58,7 +59,7 @@ async def capture(folder: Path) -> list[Path]:
             await until(lambda: not isinstance(app.screen, SummaryScreen))
             save("6-every-position-protected")
             await pilot.resize_terminal(*LAPTOP_SIZE)
-            await until(lambda: "book read" in app.guard_status)
+            await until(lambda: "book read" in app.main.guard_status)
             save("7-guarding-at-100x30")
             await pilot.press("h")
             await until(lambda: isinstance(app.screen, HistoryScreen))

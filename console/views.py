@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from engine.domain import BrokerOrder, LocalOrder, OrderClass
-from engine.reconcile.diff import Diff, Match, OrderRow, PositionRow, Protection
+from engine.reconcile.diff import Match, OrderRow, PositionRow, Protection
 
 ORDER_FIELDS = ("id", "state", "qty", "filled", "price")
 # Which diff field a column shows, so a differing field lights up its cell on both sides.
@@ -43,15 +43,7 @@ class PositionLine:
     differing: frozenset[str]
 
 
-def order_lines(diff: Diff) -> list[OrderLine]:
-    return [_order_line(row) for row in diff.orders]
-
-
-def position_lines(diff: Diff) -> list[PositionLine]:
-    return [_position_line(row) for row in diff.positions]
-
-
-def _order_line(row: OrderRow) -> OrderLine:
+def order_line(row: OrderRow) -> OrderLine:
     differing = {
         column
         for column, field in _FIELD_OF_COLUMN.items()
@@ -91,7 +83,7 @@ def _broker_cells(order: BrokerOrder) -> tuple[str, ...]:
     )
 
 
-def _position_line(row: PositionRow) -> PositionLine:
+def position_line(row: PositionRow) -> PositionLine:
     broker = row.broker
     broker_cells = (
         (

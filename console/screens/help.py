@@ -21,6 +21,10 @@ KEYS = (
     ("?", "this help"),
     ("q", "quit (asks first while a run is in progress)"),
 )
+NARROW = (
+    "Too narrow for local and broker side by side, each pair folds to one line: the broker's "
+    "value where they agree, local›broker (highlighted) where they differ."
+)
 PROTECTION = (
     "UNPROTECTED (red): the broker confirms no stop for all of the position's shares.\n"
     "STOP PENDING (yellow): a stop was submitted; the broker has not confirmed it working.\n"
@@ -36,4 +40,5 @@ class HelpScreen(ModalScreen[None]):
             yield Label("recon — keys", classes="dialog-title")
             yield Static("\n".join(f"[b]{key:>7}[/]  {what}" for key, what in KEYS))
             yield Static(PROTECTION, id="help-protection")
+            yield Static(NARROW, id="help-narrow")
             yield Static("[b]escape[/] close", classes="dialog-keys")

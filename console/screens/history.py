@@ -136,4 +136,5 @@ class RunScreen(Screen[None]):
             shown.update("[b red]This run has no report: it never finished.[/]")
             return
         path = self._write_report(self.entry.run_id, self.entry.summary)
-        shown.update(f"Report written to {path}" if path else "No report folder is set.")
+        if path is not None:
+            shown.update(f"Report written to {path}")

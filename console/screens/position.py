@@ -13,7 +13,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
 
-from console.views import order_lines, short_id
+from console.views import order_line, short_id
 from engine.domain import BrokerOrder, OrderEvent
 from engine.reconcile.actions import PlanAction
 from engine.reconcile.diff import Diff, PositionRow
@@ -57,17 +57,16 @@ class PositionScreen(Screen[None]):
     async def on_mount(self) -> None:
         orders = self.query_one("#position-orders", DataTable)
         orders.add_columns("match", "local", "local state", "│", "broker", "broker state", "price")
-        for line in order_lines(self.diff):
-            if line.symbol == self.symbol:
-                orders.add_row(
-                    Text(str(line.match)),
-                    Text(line.local[0]),
-                    Text(line.local[1]),
-                    Text("│", style="dim"),
-                    Text(line.broker[0]),
-                    Text(line.broker[1]),
-                    Text(line.broker[4] or line.local[4]),
-                )
+        for line in (order_line(r) for r in self.diff.orders if r.symbol == self.symbol):
+            orders.add_row(
+                Text(str(line.match)),
+                Text(line.local[0]),
+                Text(line.local[1]),
+                Text("│", style="dim"),
+                Text(line.broker[0]),
+                Text(line.broker[1]),
+                Text(line.broker[4] or line.local[4]),
+            )
         actions = self.query_one("#position-actions", DataTable)
         actions.add_columns("#", "action", "outcome", "why")
         for action, outcome in self.actions:

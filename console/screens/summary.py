@@ -15,6 +15,10 @@ from textual.widgets import Label, Static
 from engine.reconcile.circuit_breaker import describe
 from engine.reconcile.result import RunResult
 
+# A dialog lists this many positions at most: a 10,000-position summary held the screen still
+# while it was laid out.
+POSITIONS_LISTED = 40
+
 
 class SummaryScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,enter", "dismiss", "Close")]
@@ -33,16 +37,7 @@ class SummaryScreen(ModalScreen[None]):
             yield Label(f"Run {result.run_id}: {verdict}", classes="dialog-title")
             with VerticalScroll():
                 yield Static(" · ".join(result.tallies()))
-                positions = Text()
-                for position in result.positions:
-                    status = "PROTECTED" if position.protected else "UNPROTECTED"
-                    positions.append(
-                        f"{position.symbol:<6} {position.side:<5} {position.qty:>8}  ",
-                    )
-                    positions.append(
-                        status + "\n", style="green" if position.protected else "bold red"
-                    )
-                yield Static(positions)
+                yield Static(_positions(result))
                 if result.circuit_breaker is not None:
                     yield Static(describe(result.circuit_breaker), id="summary-breaker")
                 for error in result.errors:
@@ -53,3 +48,22 @@ class SummaryScreen(ModalScreen[None]):
                     )
             where = f"Report written to {self.report_path}" if self.report_path else ""
             yield Static(f"{where}\n[b]escape[/] close", classes="dialog-keys")
+
+
+def _positions(result: RunResult) -> Text:
+    """Every position where the book is small; on a large one, the count and the unprotected
+    ones, which are what the operator must see (the tables and the report hold the rest)."""
+    shown = list(result.positions)
+    lines = Text()
+    if len(shown) > POSITIONS_LISTED:
+        protected = sum(position.protected for position in shown)
+        lines.append(f"{protected:,} of {len(shown):,} positions protected\n", style="bold")
+        shown = [position for position in shown if not position.protected]
+        if len(shown) > POSITIONS_LISTED:
+            lines.append(f"the first {POSITIONS_LISTED} unprotected:\n")
+        shown = shown[:POSITIONS_LISTED]
+    for position in shown:
+        lines.append(f"{position.symbol:<6} {position.side:<5} {position.qty:>8}  ")
+        status = "PROTECTED" if position.protected else "UNPROTECTED"
+        lines.append(status + "\n", style="green" if position.protected else "bold red")
+    return lines

@@ -1,20 +1,21 @@
 """Local | Broker, side by side: one row per match key so each reads across, a blank side where
-there is no partner, differing cells highlighted; and the positions with their protection."""
+there is no partner, differing cells highlighted; and the positions with their protection.
+
+Where the side by side does not fit the screen, each pair folds to one line: the broker's value
+where the sides agree (the broker is the truth), `local›broker` highlighted where they differ."""
 
 from __future__ import annotations
 
-import asyncio
-from typing import Generic, TypeVar
-
-from rich.text import Text
-from textual.widgets import DataTable
-from textual.widgets.data_table import ColumnKey
+from collections.abc import Callable
+from typing import NamedTuple
 
 from console.views import ORDER_FIELDS, OrderLine, PositionLine
+from console.widgets.book_table import BookTable, Column
 from engine.reconcile.diff import Match, Protection
 
 DIFFERS = "bold black on #d7af00"
 DIVIDER = "│"
+BETWEEN = "›"  # local›broker, in a folded cell whose sides differ
 MATCH_STYLES = {
     Match.MATCHED: "green",
     Match.DIVERGED: "yellow",
@@ -22,169 +23,218 @@ MATCH_STYLES = {
     Match.MISSING_AT_BROKER: "cyan",
     Match.GROUP_LEG: "green",
 }
+# A compact row's match, whole words only.
+MATCH_SHORT = {
+    Match.MATCHED: "ok",
+    Match.DIVERGED: "differs",
+    Match.ORPHAN: "orphan",
+    Match.MISSING_AT_BROKER: "missing",
+    Match.GROUP_LEG: "leg",
+}
 PROTECTION_STYLES = {
     Protection.UNPROTECTED: "bold white on #8b0000",
     Protection.STOP_PENDING: "bold black on #d7af00",
     Protection.PROTECTED: "bold black on #00875f",
 }
-
-
-Line = TypeVar("Line")
-
-# Rows are added this many at a time, yielding between batches, so a 10,000-order book never
-# holds the screen still for long while it is measured and drawn.
-ROWS_PER_BATCH = 100
-# (label, key): the section title and the divider say which side is which, so each side's
-# headers are the bare field names and the broker's price fits on a 160-column screen.
-ORDER_COLUMNS = (
-    ("match", "match"),
-    ("symbol", "symbol"),
-    *((name, f"local {name}") for name in ORDER_FIELDS),
-    (DIVIDER, DIVIDER),
-    *((name, f"broker {name}") for name in ORDER_FIELDS),
-)
-
-
-class _KeyedTable(DataTable[Text], Generic[Line]):
-    """A table whose rows are redrawn only where their line changed."""
-
-    column_keys: tuple[str, ...] = ()
-
-    def on_mount(self) -> None:
-        self.cursor_type = "row"
-        self._drawn: dict[str, Line] = {}
-
-    def cells(self, line: Line) -> list[Text]:
-        raise NotImplementedError
-
-    async def show_rows(self, rows: list[tuple[str, Line]]) -> None:
-        if [key for key, _ in rows] == list(self._drawn):
-            for n, (key, line) in enumerate(rows, start=1):
-                if line != self._drawn[key]:
-                    self._replace(key, line)
-                if n % ROWS_PER_BATCH == 0:
-                    await asyncio.sleep(0)
-            return
-        self.clear()
-        self._drawn = {}
-        for start in range(0, len(rows), ROWS_PER_BATCH):
-            for key, line in rows[start : start + ROWS_PER_BATCH]:
-                self.add_row(*self.cells(line), key=key)
-                self._drawn[key] = line
-            await asyncio.sleep(0)
-
-    def _replace(self, key: str, line: Line) -> None:
-        old_cells = self.cells(self._drawn[key])
-        for column, old, new in zip(self.column_keys, old_cells, self.cells(line), strict=True):
-            if old != new:
-                # A cell may outgrow its column ("0 of 1,000" becoming "1,000 of 1,000"). Only
-                # that is asked for: any narrower cell makes the table re-measure the column.
-                shown = self.columns[ColumnKey(column)]
-                wider = shown.auto_width and new.cell_len > shown.content_width
-                self.update_cell(key, column, new, update_width=wider)
-        self._drawn[key] = line
-
-
-class OrdersTable(_KeyedTable[OrderLine]):
-    column_keys = tuple(key for _, key in ORDER_COLUMNS)
-
-    def on_mount(self) -> None:
-        super().on_mount()
-        self.zebra_stripes = True
-        for label, key in ORDER_COLUMNS:
-            self.add_column(label, key=key)
-
-    async def show(self, lines: list[OrderLine]) -> None:
-        await self.show_rows([(line.key, line) for line in lines])
-
-    def cells(self, line: OrderLine) -> list[Text]:
-        return _order_cells(line)
-
-
-def _order_cells(line: OrderLine) -> list[Text]:
-    return [
-        Text(str(line.match), style=MATCH_STYLES[line.match]),
-        Text(line.symbol, style="bold"),
-        *_cells(line.local, line.differing),
-        Text(DIVIDER, style="dim"),
-        *_cells(line.broker, line.differing),
-    ]
-
-
-# Symbol, protection and cover lead, so that on a narrow screen what is bare is still read
-# without scrolling sideways; the two sides follow.
-POSITION_COLUMNS = (
-    ("symbol", "symbol"),
-    ("protection", "protection"),
-    ("stops cover", "stops"),
-    ("match", "match"),
-    ("local side", "local_side"),
-    ("local qty", "local_qty"),
-    (DIVIDER, "divider"),
-    ("broker side", "broker_side"),
-    ("broker qty", "broker_qty"),
-    ("avg entry", "entry"),
-    ("price", "price"),
-)
-# The protection cell changes with every stop; at its widest from the start, the column never
-# has to be measured again.
-PROTECTION_WIDTH = max(len(f" {status} ") for status in Protection)
 ROW_STYLES = {
     Protection.UNPROTECTED: "red",
     Protection.STOP_PENDING: "yellow",
     Protection.PROTECTED: "green",
 }
+PROTECTION_WIDTH = max(len(f" {status} ") for status in Protection)
+NUMBERS = frozenset({"qty", "filled", "price"})
 
 
-class PositionsTable(_KeyedTable[tuple[PositionLine, Protection]]):
-    column_keys = tuple(key for _, key in POSITION_COLUMNS)
+def between(local: str, broker: str) -> str:
+    """Both sides of a differing cell in one: the words they share once, then `local›broker`
+    ("sell stop accepted›canceled")."""
+    local_words, broker_words = local.split(" "), broker.split(" ")
+    shared = 0
+    while (
+        shared < min(len(local_words), len(broker_words)) - 1
+        and local_words[shared] == broker_words[shared]
+    ):
+        shared += 1
+    return " ".join(
+        [
+            *local_words[:shared],
+            " ".join(local_words[shared:]) + BETWEEN + " ".join(broker_words[shared:]),
+        ]
+    )
 
-    def on_mount(self) -> None:
-        super().on_mount()
-        for label, key in POSITION_COLUMNS:
-            self.add_column(label, key=key, width=PROTECTION_WIDTH if key == "protection" else None)
 
-    async def show(self, lines: list[PositionLine], protection: dict[str, Protection]) -> None:
-        await self.show_rows(
-            [(line.symbol, (line, protection.get(line.symbol, line.protection))) for line in lines]
+# Orders ------------------------------------------------------------------------------------
+
+
+def _side_column(side: str, n: int, name: str) -> Column[OrderLine]:
+    def text(line: OrderLine) -> str:
+        return (line.local if side == "local" else line.broker)[n]
+
+    def style(line: OrderLine) -> str:
+        return DIFFERS if name in line.differing and text(line) else ""
+
+    return Column(f"{side} {name}", name, text, style, right=name in NUMBERS)
+
+
+def _folded_column(n: int, name: str) -> Column[OrderLine]:
+    def text(line: OrderLine) -> str:
+        local, broker = line.local[n], line.broker[n]
+        if name in line.differing and local and broker:
+            return between(local, broker)
+        return broker or local
+
+    def style(line: OrderLine) -> str:
+        return DIFFERS if name in line.differing else ""
+
+    return Column(name, name, text, style, right=name in NUMBERS)
+
+
+_ORDER_MATCH: Column[OrderLine] = Column(
+    "match", "match", lambda line: str(line.match), lambda line: MATCH_STYLES[line.match]
+)
+_ORDER_SYMBOL: Column[OrderLine] = Column(
+    "symbol", "symbol", lambda line: line.symbol, lambda _: "bold"
+)
+_FIELD_AT = {name: n for n, name in enumerate(ORDER_FIELDS)}
+
+
+class OrdersTable(BookTable[OrderLine]):
+    # The section title and the divider say which side is which, so each side's headers are the
+    # bare field names and the broker's price fits on a 160-column screen.
+    FULL = (
+        _ORDER_MATCH,
+        _ORDER_SYMBOL,
+        *(_side_column("local", n, name) for n, name in enumerate(ORDER_FIELDS)),
+        Column(DIVIDER, DIVIDER, lambda _: DIVIDER, lambda _: "dim"),
+        *(_side_column("broker", n, name) for n, name in enumerate(ORDER_FIELDS)),
+    )
+    # What differs first, the ids last: a long local id runs off a narrow screen, not the state.
+    COMPACT = (
+        Column(
+            "match",
+            "match",
+            lambda line: MATCH_SHORT[line.match],
+            lambda line: MATCH_STYLES[line.match],
+        ),
+        _ORDER_SYMBOL,
+        *(_folded_column(_FIELD_AT[name], name) for name in ("state", "qty", "filled", "price")),
+        _folded_column(_FIELD_AT["id"], "id"),
+    )
+    ZEBRA = True
+
+    def key_of(self, line: OrderLine) -> str:
+        return line.key
+
+
+# Positions ---------------------------------------------------------------------------------
+
+
+class ShownPosition(NamedTuple):
+    """A position row as drawn: its line, and its protection now (which a run changes)."""
+
+    line: PositionLine
+    protection: Protection
+
+    @property
+    def style(self) -> str:
+        # The whole row carries its protection colour, so red reads from across the room.
+        return ROW_STYLES[self.protection]
+
+
+PositionText = Callable[[ShownPosition], str]
+
+
+def _position_cell(
+    key: str, label: str, value: PositionText, field: str | None = None, right: bool = False
+) -> Column[ShownPosition]:
+    def style(shown: ShownPosition) -> str:
+        differs = field is not None and field in shown.line.differing and value(shown)
+        return DIFFERS if differs else shown.style
+
+    return Column(key, label, value, style, right=right)
+
+
+def _folded_position(field: str, n: int) -> Column[ShownPosition]:
+    def text(shown: ShownPosition) -> str:
+        local, broker = shown.line.local[n], shown.line.broker[n]
+        if field in shown.line.differing and local and broker:
+            return between(local, broker)
+        return broker or local
+
+    return _position_cell(field, field, text, field, right=field == "qty")
+
+
+_SYMBOL: Column[ShownPosition] = Column(
+    "symbol", "symbol", lambda shown: shown.line.symbol, lambda shown: f"bold {shown.style}"
+)
+_PROTECTION: Column[ShownPosition] = Column(
+    "protection",
+    "protection",
+    # At its widest from the start, so a row turning red never widens the column.
+    lambda shown: f" {shown.protection} ".center(PROTECTION_WIDTH),
+    lambda shown: PROTECTION_STYLES[shown.protection],
+)
+_COVER = _position_cell("stops", "stops cover", lambda shown: shown.line.stops)
+_ENTRY = _position_cell("entry", "avg entry", lambda shown: shown.line.broker[2], right=True)
+_PRICE = _position_cell("price", "price", lambda shown: shown.line.broker[3], right=True)
+
+
+class PositionsTable(BookTable[ShownPosition]):
+    # Symbol, protection and cover lead, so that on a narrow screen what is bare is still read
+    # without scrolling sideways; the two sides follow.
+    FULL = (
+        _SYMBOL,
+        _PROTECTION,
+        _COVER,
+        Column(
+            "match",
+            "match",
+            lambda shown: str(shown.line.match),
+            lambda shown: MATCH_STYLES[shown.line.match],
+        ),
+        _position_cell("local_side", "local side", lambda shown: shown.line.local[0], "side"),
+        _position_cell(
+            "local_qty", "local qty", lambda shown: shown.line.local[1], "qty", right=True
+        ),
+        Column("divider", DIVIDER, lambda _: DIVIDER, lambda _: "dim"),
+        _position_cell("broker_side", "broker side", lambda shown: shown.line.broker[0], "side"),
+        _position_cell(
+            "broker_qty", "broker qty", lambda shown: shown.line.broker[1], "qty", right=True
+        ),
+        _ENTRY,
+        _PRICE,
+    )
+    COMPACT = (
+        _SYMBOL,
+        _PROTECTION,
+        _COVER,
+        _folded_position("side", 0),
+        _folded_position("qty", 1),
+        Column(
+            "match",
+            "match",
+            lambda shown: MATCH_SHORT[shown.line.match],
+            lambda shown: MATCH_STYLES[shown.line.match],
+        ),
+        _ENTRY,
+        _PRICE,
+    )
+
+    def key_of(self, line: ShownPosition) -> str:
+        return line.line.symbol
+
+    async def show_positions(
+        self, lines: list[PositionLine], protection: dict[str, Protection]
+    ) -> None:
+        await self.show(
+            [ShownPosition(line, protection.get(line.symbol, line.protection)) for line in lines]
         )
-
-    def cells(self, line: tuple[PositionLine, Protection]) -> list[Text]:
-        return _position_cells(*line)
+        # A stop confirmed while the rows were being measured has its colour already.
+        for symbol, status in protection.items():
+            self.set_protection(symbol, status)
 
     def set_protection(self, symbol: str, status: Protection) -> None:
         """Recolour one row in place: a large book is not redrawn for every stop."""
-        drawn = self._drawn.get(symbol)
-        if drawn is not None:  # else filtered out of view
-            self._replace(symbol, (drawn[0], status))
-
-
-def _position_cells(line: PositionLine, status: Protection) -> list[Text]:
-    # The whole row carries its protection colour, so red reads from across the room.
-    row_style = ROW_STYLES[status]
-    local_side, local_qty = line.local
-    broker_side, broker_qty, entry, price = line.broker
-    return [
-        Text(line.symbol, style=f"bold {row_style}"),
-        Text(f" {status} ", style=PROTECTION_STYLES[status]),
-        Text(line.stops, style=row_style),
-        Text(str(line.match), style=MATCH_STYLES[line.match]),
-        _cell(local_side, "side" in line.differing, row_style),
-        _cell(local_qty, "qty" in line.differing, row_style),
-        Text(DIVIDER, style="dim"),
-        _cell(broker_side, "side" in line.differing, row_style),
-        _cell(broker_qty, "qty" in line.differing, row_style),
-        Text(entry, style=row_style),
-        Text(price, style=row_style),
-    ]
-
-
-def _cells(values: tuple[str, ...], differing: frozenset[str]) -> list[Text]:
-    return [
-        _cell(value, name in differing, "")
-        for name, value in zip(ORDER_FIELDS, values, strict=True)
-    ]
-
-
-def _cell(value: str, differs: bool, style: str) -> Text:
-    return Text(value, style=DIFFERS if differs and value else style)
+        shown = self.line(symbol)
+        if shown is not None and shown.protection is not status:  # else unchanged, or not shown
+            self.update(symbol, shown._replace(protection=status))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
@@ -48,14 +49,19 @@ class PhasePane(Static):
         self.errors += 1
         self.current = error
 
-    def render(self) -> str:
+    def render(self) -> Text:
+        # Text, not markup: the current action's words and errors come from the broker as they
+        # are, brackets and all.
         elapsed = ""
         if self._started is not None:
             end = self._finished if self._finished is not None else self._clock()
             elapsed = f"  {end - self._started:.1f}s"
-        plural = "s" if self.errors != 1 else ""
-        errors = f"  [b red]{self.errors} error{plural}[/]" if self.errors else ""
-        return f"{self.state}  {self.done}/{self.total}{elapsed}{errors}\n{self.current}"
+        line = Text(f"{self.state}  {self.done}/{self.total}{elapsed}")
+        if self.errors:
+            plural = "s" if self.errors != 1 else ""
+            line.append(f"  {self.errors} error{plural}", style="bold red")
+        line.append(f"\n{self.current}")
+        return line
 
     def watch_state(self, state: str) -> None:
         self.set_class(state == "running", "-running")

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
-from enum import StrEnum
 from typing import Protocol, TypeVar
 
 from engine.broker.errors import (
@@ -50,6 +49,7 @@ from engine.reconcile.events import (
     StopConfirmed,
     StopSubmitted,
 )
+from engine.reconcile.outcomes import ActionResult, ExecutionReport, JournalEntry, Outcome
 
 T = TypeVar("T")
 
@@ -88,43 +88,6 @@ class Ledger(Protocol):
     async def record_decision(self, seq: int, answer: DecisionAnswer) -> None: ...
 
     async def record_outcome(self, entry: JournalEntry) -> None: ...
-
-
-class Outcome(StrEnum):
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-
-
-@dataclass(frozen=True, slots=True)
-class JournalEntry:
-    """An action's outcome as the journal records it — in the same transaction as the change
-    it describes, so a killed run's journal never disagrees with its data."""
-
-    seq: int
-    outcome: Outcome
-    detail: str
-
-
-@dataclass(frozen=True, slots=True)
-class ActionResult:
-    action: PlanAction
-    outcome: Outcome
-    detail: str
-    decision: Decision | None = None
-    broker_order: BrokerOrder | None = None  # what the broker holds after the action
-    journaled: bool = False  # already written with the action's own change
-
-    @property
-    def journal_entry(self) -> JournalEntry:
-        return JournalEntry(self.action.seq, self.outcome, self.detail)
-
-
-@dataclass
-class ExecutionReport:
-    results: list[ActionResult] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    market_exits: int = 0
 
 
 class StopNotPlaced(Exception):

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from engine.domain import BrokerOrder, LocalOrder, OrderState
 from engine.reconcile.events import DecisionAnswer
-from engine.reconcile.execute import JournalEntry
+from engine.reconcile.outcomes import JournalEntry
 from engine.state_machine import OrderStateMachine
 from engine.store import journal, queries
 

@@ -13,7 +13,7 @@ from engine.reconcile.actions import ActionKind, Plan
 from engine.reconcile.circuit_breaker import CircuitBreakerState
 from engine.reconcile.diff import Diff, Match, Protection, cover_of, open_orders_by_symbol
 from engine.reconcile.events import Decision
-from engine.reconcile.execute import ActionResult, ExecutionReport, Outcome
+from engine.reconcile.outcomes import ActionResult, ExecutionReport, Outcome
 
 EXIT_COMPLETED = 0
 EXIT_COMPLETED_WITH_ERRORS = 1

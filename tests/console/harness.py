@@ -16,7 +16,8 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from console.app import TALLY_SECONDS, Backend, ReconApp
+from console.app import Backend, ReconApp
+from console.screens.main import TALLY_SECONDS
 from engine.broker.retry import RetryPolicy
 from engine.domain import OrderEvent
 from engine.reconcile.events import DecisionCallback, Listener
@@ -32,7 +33,7 @@ from engine.simulator.scenarios import LocalBookSeed, Scenario, load_scenario
 from engine.store.journal import JournaledAction
 
 CRASH_TIME = datetime(2026, 11, 24, 15, 31, tzinfo=UTC)
-SIZE = (160, 48)
+SIZE = (160, 50)
 FAST_RETRIES = RetryPolicy(delays=(0.01, 0.01, 0.01), jitter=0.0)
 FAST_GUARD = GuardSettings(grace_seconds=0.3, sweep_seconds=1.0)
 D = Decimal
@@ -81,6 +82,16 @@ class LabelledBackend:
 
     async def symbol_history(self, symbol: str) -> list[OrderEvent]:
         return await self.service.symbol_history(symbol)
+
+
+@dataclass(frozen=True)
+class StandInBackend:
+    """Who is at the keys, for a test backend that stands in for the engine."""
+
+    database: str = "stand-in.db"
+    masked_key_id: str = "PK…7Q"
+    paper: bool = True
+    operator: str = "ops"
 
 
 def small_day() -> Scenario:

@@ -5,7 +5,6 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static
-from textual.widgets.data_table import ColumnKey
 
 from console.app import ReconApp
 from console.screens.confirm import ConfirmScreen
@@ -14,6 +13,7 @@ from console.screens.history import HistoryScreen, RunScreen
 from console.screens.live_gate import LiveGateScreen
 from console.screens.position import PositionScreen
 from console.screens.summary import SummaryScreen
+from console.widgets.diff_tables import OrdersTable, PositionsTable
 from engine.reconcile.diff import Match, Protection
 from engine.simulator.faults import Fault, FaultKind
 from engine.simulator.runner import Simulator
@@ -23,7 +23,7 @@ ORPHANS = {"mobile-googl-dip-buy": "GOOGL", "phone-qqq-dip": "QQQ"}
 
 
 def ready(app: ReconApp) -> bool:
-    return app.diff is not None and app.settled
+    return app.main.diff is not None and app.settled
 
 
 def open_orphans(simulator: Simulator) -> set[str]:
@@ -53,7 +53,7 @@ async def run_then_guard(app: ReconApp, pilot: Pilot[int]) -> None:
     await until_asked(app, pilot)
     await pilot.press("a")
     await until_finished(app, pilot)
-    await settle(pilot, lambda: "stream up" in app.guard_status)
+    await settle(pilot, lambda: "stream up" in app.main.guard_status)
     await pilot.press("escape")
 
 
@@ -140,14 +140,14 @@ async def test_filter_shows_only_matching_symbols(tmp_path: Path) -> None:
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot, lambda: ready(app))
             await pilot.press("slash", "n", "v", "d", "a", "enter")
-            await pilot.pause()
-            orders = app.query_one("#orders")
-            positions = app.query_one("#positions")
-            assert [str(key.value) for key in orders.rows] == ["NVDA-stop"]  # type: ignore[attr-defined]
-            assert [str(key.value) for key in positions.rows] == ["NVDA"]  # type: ignore[attr-defined]
+            await settle(pilot, lambda: ready(app))
+            orders = app.query_one(OrdersTable)
+            positions = app.query_one(PositionsTable)
+            assert orders.keys == ["NVDA-stop"]
+            assert positions.keys == ["NVDA"]
             await pilot.press("escape")
-            await pilot.pause()
-            assert len(positions.rows) == 12  # type: ignore[attr-defined]
+            await settle(pilot, lambda: ready(app))
+            assert positions.row_count == 12
 
 
 async def test_help_lists_every_key(tmp_path: Path) -> None:
@@ -168,14 +168,15 @@ async def test_after_the_run_the_tables_show_the_brokers_state_whole(tmp_path: P
             await until_asked(app, pilot)
             await pilot.press("a")
             await settle(pilot, lambda: isinstance(app.screen, SummaryScreen) and app.settled)
-            positions = app.query_one("#positions", DataTable)
-            covers = [str(cell) for cell in positions.get_column("stops")]
-            width = positions.columns[ColumnKey("stops")].content_width
-    assert app.diff is not None
-    assert {row.match for row in app.diff.orders} == {Match.MATCHED}
-    assert set(app.protection.values()) == {Protection.PROTECTED}
+            positions = app.query_one(PositionsTable)
+            covers = positions.column("stops")
+            shown = positions.render_line(1 + covers.index("1,000 of 1,000")).text
+            main = app.main
+    assert main.diff is not None
+    assert {row.match for row in main.diff.orders} == {Match.MATCHED}
+    assert set(main.protection.values()) == {Protection.PROTECTED}
     assert "1,000 of 1,000" in covers  # SNDL, which read "0 of 1,000" before the run
-    assert width >= max(len(cover) for cover in covers)
+    assert "1,000 of 1,000" in shown  # the column grew with it, nothing cut
 
 
 async def test_when_the_broker_comes_back_p_tries_again(tmp_path: Path) -> None:
@@ -183,7 +184,7 @@ async def test_when_the_broker_comes_back_p_tries_again(tmp_path: Path) -> None:
         simulator.faults.add(Fault(FaultKind.STATUS, path="/v2/account", status=503, times=None))
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot, lambda: app.last_result is not None and app.settled)
-            assert app.diff is None
+            assert app.main.diff is None
             assert "p to try again" in str(app.query_one("#status", Static).render())
             await pilot.press("r")  # nothing to run without the broker's side
             await pilot.pause()
@@ -191,7 +192,7 @@ async def test_when_the_broker_comes_back_p_tries_again(tmp_path: Path) -> None:
             simulator.faults.clear()
             await pilot.press("p")
             await settle(pilot, lambda: type(app.screen).__name__ == "PlanScreen")
-            assert app.diff is not None
+            assert app.main.diff is not None
     assert simulator.requests.count("POST") == simulator.requests.count("DELETE") == 0
 
 
@@ -208,7 +209,7 @@ async def test_a_blocking_order_dialog_says_why_it_blocks_and_keeping_it_leaves_
             assert "blocks AAPL's stop: Alpaca refuses a stop while this buy is open" in reason
             await pilot.press("n")
             await until_finished(app, pilot)
-            assert app.protection == {"AAPL": Protection.UNPROTECTED}
+            assert app.main.protection == {"AAPL": Protection.UNPROTECTED}
     # The kept buy limit is all that works: no stop the broker would refuse, no market exit.
     open_orders = [o for o in simulator.broker.orders.values() if o.is_open]
     assert [(o.side, o.type) for o in open_orders] == [("buy", "limit")]
@@ -218,11 +219,9 @@ async def test_a_bracket_placed_by_hand_reads_as_one_protection(tmp_path: Path) 
     with console_app(tmp_path, "bracket_by_hand") as (app, _):
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot, lambda: ready(app))
-            positions = app.query_one("#positions", DataTable)
-            assert [str(cell) for cell in positions.get_column("stops")] == [
-                "10 of 10 · bracket tp 540.00"
-            ]
-            assert app.protection == {"NVDA": Protection.PROTECTED}
+            positions = app.query_one(PositionsTable)
+            assert positions.column("stops") == ["10 of 10 · bracket tp 540.00"]
+            assert app.main.protection == {"NVDA": Protection.PROTECTED}
 
 
 async def test_after_a_run_a_lost_stop_goes_red_then_yellow_then_green(tmp_path: Path) -> None:
@@ -232,11 +231,11 @@ async def test_after_a_run_a_lost_stop_goes_red_then_yellow_then_green(tmp_path:
             # The broker confirms a new order a second after it came, and its clock stands still
             # until the test moves it on.
             simulator.broker.accept_delay = timedelta(seconds=1)
-            seen = [app.protection["NVDA"]]
+            seen = [app.main.protection["NVDA"]]
             simulator.broker.cancel(open_stop(simulator, "NVDA"))
             for _ in range(1000):
-                if seen[-1] is not app.protection["NVDA"]:
-                    seen.append(app.protection["NVDA"])
+                if seen[-1] is not app.main.protection["NVDA"]:
+                    seen.append(app.main.protection["NVDA"])
                 if seen[-1] is Protection.STOP_PENDING:
                     simulator.broker.now = lambda: CRASH_TIME + timedelta(seconds=2)
                 if len(seen) > 1 and seen[-1] is Protection.PROTECTED:
@@ -264,7 +263,7 @@ async def test_a_decision_the_guard_needs_comes_as_a_dialog(tmp_path: Path) -> N
             reason = str(app.screen.query_one("#decision-reason").render())
             assert "blocks AAPL's stop" in reason
             await pilot.press("y")
-            await settle(pilot, lambda: app.protection.get("AAPL") is Protection.PROTECTED)
+            await settle(pilot, lambda: app.main.protection.get("AAPL") is Protection.PROTECTED)
 
 
 async def test_h_lists_a_finished_run_and_opens_it(tmp_path: Path) -> None:
@@ -300,26 +299,47 @@ async def test_small_screens_keep_the_positions_and_their_protection_in_view(
     with console_app(tmp_path) as (app, _):
         async with app.run_test(size=(100, 30)) as pilot:
             await settle(pilot, lambda: ready(app))
-            positions = app.query_one("#positions", DataTable)
-            # header and horizontal scrollbar aside, every row shown
-            assert positions.size.height - 2 >= 9
-            assert positions.ordered_columns[1].label.plain == "protection"
+            positions = app.query_one(PositionsTable)
+            # the header aside, every row shown, and its symbol and protection beside each other
+            assert positions.size.height - 1 >= 9
+            assert positions.labels[:2] == ["symbol", "protection"]
             await pilot.resize_terminal(80, 24)
             await pilot.pause()
-            assert positions.size.height - 2 >= 5
+            assert positions.size.height - 1 >= 5
             assert app.screen.has_class("-short")
-            positions.move_cursor(row=3)
+            positions.move_cursor(3)
             await pilot.resize_terminal(160, 50)
             await pilot.pause()
             assert positions.cursor_row == 3 and positions.row_count == 12
             assert not app.screen.has_class("-short")
 
 
+async def test_a_resize_mid_run_keeps_the_rows_and_the_selection(tmp_path: Path) -> None:
+    with console_app(tmp_path) as (app, _):
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot, lambda: ready(app))
+            positions, orders = app.query_one(PositionsTable), app.query_one(OrdersTable)
+            positions.move_cursor(3)
+            chosen = positions.cursor_key
+            assert not orders.compact
+            await pilot.press("r")
+            await until_asked(app, pilot)
+            await pilot.resize_terminal(100, 30)
+            await pilot.press("a")
+            await until_finished(app, pilot)
+            await settle(pilot, lambda: app.settled)
+            assert app.main.has_class("-short")
+            # Too narrow for side by side: each pair on one line, nothing cut to fit a column.
+            assert orders.compact and positions.compact
+            assert positions.row_count == 12 and positions.cursor_key == chosen
+            assert set(app.main.protection.values()) == {Protection.PROTECTED}
+
+
 async def test_z_zooms_the_focused_table_and_back(tmp_path: Path) -> None:
     with console_app(tmp_path) as (app, _):
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot, lambda: ready(app))
-            positions = app.query_one("#positions", DataTable)
+            positions = app.query_one(PositionsTable)
             positions.focus()
             await pilot.press("z")
             assert app.screen.maximized is positions
@@ -331,9 +351,9 @@ async def test_enter_on_a_position_opens_its_detail(tmp_path: Path) -> None:
     with console_app(tmp_path, small_day()) as (app, _):
         async with app.run_test(size=SIZE) as pilot:
             await run_then_guard(app, pilot)
-            positions = app.query_one("#positions", DataTable)
+            positions = app.query_one(PositionsTable)
             positions.focus()
-            positions.move_cursor(row=1)  # NVDA, whose stop the run replaced
+            positions.move_cursor(1)  # NVDA, whose stop the run replaced
             await pilot.press("enter")
             await settle(pilot, lambda: isinstance(app.screen, PositionScreen))
             title = str(app.screen.query_one("#position-title").render())

@@ -1,20 +1,17 @@
 """The event log under a burst: a run can publish hundreds of events between two catch-ups,
 and the log must show every one of them, in the order they happened."""
 
-from dataclasses import dataclass
-
-from textual.widgets import RichLog
-
-from console.app import LOG_LINES_PER_WRITE, ReconApp
+from console.app import ReconApp
+from console.widgets.event_log import EventLog
 from engine.reconcile.actions import ActionKind, Phase, PlanAction
 from engine.reconcile.diff import diff
 from engine.reconcile.events import ActionSucceeded, DecisionCallback, Listener, SnapshotReady
 from engine.reconcile.plan import plan
 from engine.reconcile.result import RunResult
-from tests.console.harness import SIZE, settle
+from tests.console.harness import SIZE, StandInBackend, settle
 from tests.factories import SETTINGS, make_snapshot
 
-BURST = LOG_LINES_PER_WRITE * 2 + 50
+BURST = 250
 NOTHING_TO_DO = diff(make_snapshot())
 EMPTY = RunResult(
     run_id="burst",
@@ -24,14 +21,8 @@ EMPTY = RunResult(
 )
 
 
-@dataclass(frozen=True)
-class BurstBackend:
+class BurstBackend(StandInBackend):
     """Publishes a whole run's events at once, as an engine with nothing to wait for would."""
-
-    database: str = "burst.db"
-    masked_key_id: str = "PK…7Q"
-    paper: bool = True
-    operator: str = "ops"
 
     async def preview(self, emit: Listener) -> RunResult:
         return EMPTY
@@ -51,9 +42,9 @@ async def test_a_burst_of_events_reaches_the_log_whole_and_in_order() -> None:
 
     app = ReconApp(connect)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot, lambda: app.diff is not None and app.settled)
+        await settle(pilot, lambda: app.main.diff is not None and app.settled)
         await pilot.press("r")
         await settle(pilot, lambda: app.last_run is not None and app.settled)
-        lines = [strip.text for strip in app.query_one(RichLog).lines]
+        lines = list(app.query_one(EventLog).lines)
     synced = [line.split(" order ")[1] for line in lines if " synced" in line]
     assert synced == [f"o{n} synced" for n in range(BURST)]

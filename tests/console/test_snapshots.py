@@ -13,6 +13,7 @@ from console.screens.decision import DecisionScreen
 from console.screens.history import HistoryScreen, RunScreen
 from console.screens.position import PositionScreen
 from console.screens.summary import SummaryScreen
+from console.widgets.diff_tables import PositionsTable
 from engine.reconcile.diff import Protection
 from engine.simulator.faults import Fault, FaultKind
 from tests.console.harness import SIZE, console_app, open_stop, settle, small_day
@@ -21,7 +22,7 @@ SnapCompare = Callable[..., bool]
 
 
 def ready(app: ReconApp) -> Callable[[], bool]:
-    return lambda: app.diff is not None and app.settled
+    return lambda: app.main.diff is not None and app.settled
 
 
 def test_before_the_run(snap_compare: SnapCompare, tmp_path: Path) -> None:
@@ -65,7 +66,7 @@ def test_mid_run_with_a_stop_pending(snap_compare: SnapCompare, tmp_path: Path) 
             for _ in range(2):
                 await settle(pilot, lambda: isinstance(app.screen, DecisionScreen))
                 await pilot.press("y")
-            await settle(pilot, lambda: app.protection.get("NVDA") is Protection.STOP_PENDING)
+            await settle(pilot, lambda: app.main.protection.get("NVDA") is Protection.STOP_PENDING)
 
         assert snap_compare(app, terminal_size=SIZE, run_before=pending)
 
@@ -76,9 +77,9 @@ def test_finished_with_every_position_protected(snap_compare: SnapCompare, tmp_p
         async def finished(pilot: Pilot[int]) -> None:
             # Finished, the tables refreshed from the broker, and the guard has read the book.
             await run_until_guarding(app, pilot)
+            assert set(app.main.protection.values()) == {Protection.PROTECTED}
 
         assert snap_compare(app, terminal_size=SIZE, run_before=finished)
-        assert set(app.protection.values()) == {Protection.PROTECTED}
 
 
 def test_guarding_after_a_stop_was_lost_and_covered_again(
@@ -90,8 +91,8 @@ def test_guarding_after_a_stop_was_lost_and_covered_again(
             await run_until_guarding(app, pilot)
             await pilot.press("escape")
             simulator.broker.cancel(open_stop(simulator, "NVDA"))
-            await settle(pilot, lambda: app.protection["NVDA"] is Protection.UNPROTECTED)
-            await settle(pilot, lambda: app.protection["NVDA"] is Protection.PROTECTED)
+            await settle(pilot, lambda: app.main.protection["NVDA"] is Protection.UNPROTECTED)
+            await settle(pilot, lambda: app.main.protection["NVDA"] is Protection.PROTECTED)
             await settle(pilot, lambda: app.settled and guarding(app))
 
         assert snap_compare(app, terminal_size=SIZE, run_before=covered_again)
@@ -107,7 +108,7 @@ async def run_until_guarding(app: ReconApp, pilot: Pilot[int]) -> None:
 
 
 def guarding(app: ReconApp) -> bool:
-    return app.settled and "stream up · book read" in app.guard_status
+    return app.settled and "stream up · book read" in app.main.guard_status
 
 
 def test_broker_unreachable(snap_compare: SnapCompare, tmp_path: Path) -> None:
@@ -164,13 +165,24 @@ def test_before_the_run_at_100_by_30(snap_compare: SnapCompare, tmp_path: Path) 
         assert snap_compare(app, terminal_size=(100, 30), run_before=loaded)
 
 
+def test_finished_at_100_by_30(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    with console_app(tmp_path) as (app, _):
+
+        async def finished(pilot: Pilot[int]) -> None:
+            await run_until_guarding(app, pilot)
+            await pilot.press("escape")
+            await settle(pilot, lambda: guarding(app))
+
+        assert snap_compare(app, terminal_size=(100, 30), run_before=finished)
+
+
 def test_a_positions_detail(snap_compare: SnapCompare, tmp_path: Path) -> None:
     with console_app(tmp_path, small_day()) as (app, _):
 
         async def detail(pilot: Pilot[int]) -> None:
             await _run_and_open_history(app, pilot)
             await pilot.press("escape")
-            app.query_one("#positions", DataTable).focus()
+            app.query_one(PositionsTable).focus()
             await pilot.press("down", "enter")
             await settle(pilot, lambda: isinstance(app.screen, PositionScreen))
             events = app.screen.query_one("#position-events", DataTable)

@@ -1,0 +1,411 @@
+"""The main screen: the book side by side, the run phase by phase, protection in colour, the
+event log. It draws what the engine reports; the app does the engine's work and hands it over."""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from rich.markup import escape
+from textual import events, on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Label, Static
+
+from console.slices import made_in_slices
+from console.views import order_line, position_line
+from console.widgets.account_bar import AccountBar
+from console.widgets.diff_tables import OrdersTable, PositionsTable
+from console.widgets.event_log import FAILED, SKIPPED, SUCCEEDED, EventLog
+from console.widgets.phase_pane import PhasePane
+from engine.reconcile.actions import STOP_PLACING_KINDS, Phase, Plan, PlanAction
+from engine.reconcile.diff import Diff, Match, Protection
+from engine.reconcile.events import (
+    ActionFailed,
+    ActionSkipped,
+    ActionSucceeded,
+    DecisionNeeded,
+    Event,
+    GuardChecked,
+    GuardCheckFailed,
+    GuardStreamStatus,
+    PhaseFinished,
+    PhaseProgress,
+    PhaseStarted,
+    RunStarted,
+    SnapshotReady,
+    StopConfirmed,
+    StopSubmitted,
+)
+from engine.reconcile.result import RunResult
+
+TALLY_SECONDS = 0.25
+# Below this a terminal is laid out for what matters most: the positions and their cover.
+SHORT_SCREEN_ROWS = 40
+
+
+class MainScreen(Screen[None]):
+    BINDINGS = [
+        Binding("r", "app.run", "Run"),
+        Binding("p", "app.plan", "Plan"),
+        Binding("slash", "filter", "Filter"),
+        Binding("h", "app.history", "History"),
+        Binding("z", "zoom", "Zoom"),
+        Binding("question_mark", "app.help", "Help"),
+        Binding("q", "app.quit_asking", "Quit"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+    ]
+
+    filter_text: reactive[str] = reactive("")
+
+    class PositionChosen(Message):
+        """Enter on a position row: the app opens what recon knows of that symbol."""
+
+        def __init__(self, symbol: str) -> None:
+            super().__init__()
+            self.symbol = symbol
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self._clock = clock
+        self.diff: Diff | None = None
+        self.plan: Plan | None = None
+        self.last_run: RunResult | None = None
+        self.protection: dict[str, Protection] = {}
+        self.guard_status = ""  # what the guard says of itself, once it watches
+        self._guard_stream = "connecting to the stream"
+        self._preview_status = ""
+        self._protection_counts: Counter[Protection] = Counter()
+        self._stops_planned: Counter[str] = Counter()
+        self._stops_confirmed: Counter[str] = Counter()
+        self._uncovered: dict[str, float] = {}
+        self._pending_log: list[str] = []
+        self._recount_pending = False
+
+    def compose(self) -> ComposeResult:
+        yield AccountBar("connecting…", id="account")
+        yield Static("Loading…", id="status")
+        yield Input(placeholder="symbol", id="filter", classes="-hidden", disabled=True)
+        with Vertical(id="book"):
+            # Positions first: which are bare is the last thing to leave a small screen.
+            yield Label("Positions — local │ broker", classes="section-title")
+            yield Static("", id="position-counts", classes="counts")
+            yield PositionsTable(id="positions")
+            yield Label("Orders — local │ broker", classes="section-title")
+            yield Static("", id="order-counts", classes="counts")
+            yield OrdersTable(id="orders")
+        with Horizontal(id="phases"):
+            for phase in Phase:
+                yield PhasePane(phase, self._clock)
+        yield EventLog(id="log")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        # Held, not queried: the catch-up timer and a long draw may still be at work while the
+        # app shuts down and the screen's widgets are already gone.
+        self._event_log = self.query_one(EventLog)
+        self._position_counts = self.query_one("#position-counts", Static)
+        self._order_counts = self.query_one("#order-counts", Static)
+        self._orders = self.query_one(OrdersTable)
+        self._positions = self.query_one(PositionsTable)
+        self._panes = {pane.phase: pane for pane in self.query(PhasePane)}
+        self._fit(self.app.size.height)
+        # The log and the tallies change with every event of a run; they are brought up to
+        # date a few times a second, since each update makes the screen lay itself out again.
+        self.set_interval(TALLY_SECONDS, self.catch_up)
+
+    # Keys ----------------------------------------------------------------------------------
+
+    def action_zoom(self) -> None:
+        """The focused table or pane fills the screen; again, and it goes back."""
+        if self.maximized is not None:
+            self.minimize()
+        elif self.focused is not None:
+            self.maximize(self.focused)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit(event.size.height)
+
+    def on_screen_resume(self) -> None:
+        self._fit(self.app.size.height)  # the terminal may have changed under a dialog
+
+    def _fit(self, height: int) -> None:
+        """A short screen folds the phase panes to a line each and keeps fewer log lines."""
+        self.set_class(height < SHORT_SCREEN_ROWS, "-short")
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.disabled = False
+        box.remove_class("-hidden")
+        box.focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.value = ""
+        box.add_class("-hidden")
+        box.disabled = True
+        self._orders.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, changed: Input.Changed) -> None:
+        self.filter_text = changed.value.strip().upper()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self) -> None:
+        self._orders.focus()
+
+    def watch_filter_text(self) -> None:
+        self._draw_book()
+
+    @on(PositionsTable.RowSelected, "#positions")
+    def _position_chosen(self, chosen: PositionsTable.RowSelected) -> None:
+        if self.diff is not None:
+            self.post_message(self.PositionChosen(chosen.key))
+
+    def actions_of(self, symbol: str) -> list[tuple[PlanAction, str]]:
+        """The symbol's actions: what the last run did with each, or the plan's, not yet
+        taken."""
+        results = self.last_run.report.results if self.last_run and self.last_run.report else []
+        taken = [
+            (r.action, f"{r.outcome}: {r.detail}") for r in results if r.action.symbol == symbol
+        ]
+        if taken:
+            return taken
+        planned = self.plan.actions if self.plan else ()
+        return [(action, "planned") for action in planned if action.symbol == symbol]
+
+    # What the app hands over ---------------------------------------------------------------
+
+    def show_account(self, result: RunResult | None, *, key: str, paper: bool, db: str) -> None:
+        account = result.account if result else None
+        self.query_one(AccountBar).show(
+            account=account.number if account else "…",
+            masked_key_id=account.masked_key_id if account else key,
+            paper=account.paper if account else paper,
+            market_open=result.market_open if result else None,
+            database=db,
+        )
+
+    def show_preview(self, result: RunResult) -> None:
+        if result.diff is not None and result.plan is not None:
+            self._adopt(result.diff, result.plan)
+        status = self.query_one("#status", Static)
+        status.set_class(result.aborted is not None, "-error")
+        if result.aborted is not None:
+            trouble = (
+                "Could not refresh from the broker"
+                if self.last_run
+                else "Aborted before any change"
+            )
+            self._preview_status = (
+                f"[b red]{trouble}:[/] {escape(result.aborted)} — [b]p[/] to try again"
+            )
+        else:
+            actions = len(result.plan.actions) if result.plan else 0
+            decisions = (
+                sum(1 for a in result.plan.actions if a.needs_decision) if result.plan else 0
+            )
+            self._preview_status = (
+                f"{actions} actions planned, {decisions} need your decision — "
+                "[b]r[/] run · [b]p[/] plan · [b]?[/] help"
+                if actions
+                else "Nothing to do: local state matches the broker."
+            )
+        self._show_status()
+
+    def run_starting(self) -> None:
+        self._stops_confirmed.clear()
+        self.write_log("run started")
+
+    def show_run(self, run: RunResult) -> None:
+        self.last_run = run
+        for position in run.positions:
+            status = Protection.PROTECTED if position.protected else Protection.UNPROTECTED
+            if self.protection.get(position.symbol, status) is not status:
+                self._set_protection(position.symbol, status)
+        self._preview_status = ""
+        self._show_status()
+        self.write_log(_how_it_ended(run))
+        self.catch_up()
+
+    def show_guard(self, state: str) -> None:
+        self.guard_status = f"[b]Guarding[/] {state}" if state else ""
+        self._show_status()
+
+    def _show_status(self) -> None:
+        # How the last run ended stays in front, then what the guard is doing, then what the
+        # broker says now.
+        parts = [
+            _how_it_ended(self.last_run) if self.last_run else "",
+            self.guard_status,
+            self._preview_status,
+        ]
+        self.query_one("#status", Static).update(" · ".join(part for part in parts if part))
+
+    # Engine news ---------------------------------------------------------------------------
+
+    def show_event(self, event: Event) -> None:
+        match event:
+            case PhaseStarted(phase, total):
+                self._pane(phase).start(total)
+            case PhaseProgress(phase, done, _, current):
+                self._pane(phase).progress(done, current)
+            case PhaseFinished(phase, done, _, errors):
+                self._pane(phase).finish(done, errors)
+            case SnapshotReady(diff, plan):
+                self._adopt(diff, plan)
+            case RunStarted(run_id, _, unfinished):
+                self.write_log(f"run {run_id}")
+                for earlier in unfinished:
+                    self.write_log(f"previous run interrupted: {earlier}")
+            case DecisionNeeded(action):
+                self.write_log(f"decision needed {action.symbol}: {action.reason}")
+            case ActionSucceeded(action, detail):
+                self.write_log(f"{SUCCEEDED} {_label(action)} {detail}")
+            case ActionSkipped(action, detail):
+                self.write_log(f"{SKIPPED} {_label(action)} {detail}")
+            case ActionFailed(action, error):
+                self.write_log(f"{FAILED} {_label(action)} {error}")
+                self._pane(action.phase).fail(error)
+            case StopSubmitted(symbol, _, _):
+                if self.protection.get(symbol) is not Protection.PROTECTED:
+                    self._set_protection(symbol, Protection.STOP_PENDING)
+            case StopConfirmed(symbol, _, _):
+                self._stops_confirmed[symbol] += 1
+                if self._stops_confirmed[symbol] >= self._stops_planned[symbol]:
+                    self._set_protection(symbol, Protection.PROTECTED)
+            case GuardStreamStatus(up, detail):
+                self._guard_stream = "stream up" if up else f"polling ({escape(detail)})"
+            case GuardChecked(diff, uncovered, at):
+                self._guarded(diff, uncovered)
+                self.show_guard(f"{self._guard_stream} · book read {at:%H:%M:%S}Z")
+            case GuardCheckFailed(error):
+                self.show_guard(
+                    f"{self._guard_stream} · [b red]could not read the book:[/] {escape(error)}"
+                )
+
+    def _guarded(self, diff: Diff, uncovered: dict[str, float]) -> None:
+        """What the guard found: a position that lost its cover turns red at once, with why;
+        the tables are drawn again only when the positions themselves changed."""
+        rows = {row.symbol: row for row in diff.positions}
+        for symbol, wait in uncovered.items():
+            row = rows.get(symbol)
+            if symbol not in self._uncovered and row is not None and row.broker is not None:
+                self.write_log(
+                    f"{symbol} needs cover: stops cover {row.covered_qty} of "
+                    f"{row.broker.qty}; recon acts in {wait:.0f}s"
+                )
+        self._uncovered = dict(uncovered)
+        if self.diff is None or diff.positions != self.diff.positions:
+            self.diff = diff
+            self.protection = {row.symbol: row.protection for row in diff.positions}
+            self._protection_counts = Counter(self.protection.values())
+            self._draw_book()
+            return
+        for symbol, row in rows.items():
+            if self.protection.get(symbol) is not row.protection:
+                self._set_protection(symbol, row.protection)
+
+    # Drawing -------------------------------------------------------------------------------
+
+    def _adopt(self, diff: Diff, plan: Plan) -> None:
+        self.diff, self.plan = diff, plan
+        self.protection = {row.symbol: row.protection for row in diff.positions}
+        self._protection_counts = Counter(self.protection.values())
+        self._stops_planned = Counter(
+            action.symbol for action in plan.actions if action.kind in STOP_PLACING_KINDS
+        )
+        self._draw_book()
+
+    @property
+    def drawing(self) -> bool:
+        return any(w.group == "draw" and w.is_running for w in self.workers)
+
+    @work(exclusive=True, group="draw")
+    async def _draw_book(self) -> None:
+        if self.diff is None:
+            return
+        diff, wanted = self.diff, self.filter_text
+        with _collector_held():
+            orders = await made_in_slices(
+                order_line, [row for row in diff.orders if wanted in row.symbol]
+            )
+            positions = await made_in_slices(
+                position_line, [row for row in diff.positions if wanted in row.symbol]
+            )
+            await self._orders.show(orders)
+            await self._positions.show_positions(positions, self.protection)
+        self._order_counts.update(_counts(diff.order_counts()))
+        self._count_positions()
+
+    def _set_protection(self, symbol: str, status: Protection) -> None:
+        self._protection_counts[self.protection[symbol]] -= 1
+        self._protection_counts[status] += 1
+        self.protection[symbol] = status
+        self._positions.set_protection(symbol, status)
+        self._recount_pending = True
+
+    def _count_positions(self) -> None:
+        self._recount_pending = False
+        if self.diff is None:
+            return
+        protected = self._protection_counts[Protection.PROTECTED]
+        self._position_counts.update(
+            f"{_counts(self.diff.position_counts())} · {protected} of {len(self.protection)} "
+            "protected"
+        )
+
+    def _pane(self, phase: Phase) -> PhasePane:
+        return self._panes[phase]
+
+    def write_log(self, line: str) -> None:
+        self._pending_log.append(line)
+
+    def catch_up(self) -> None:
+        """The log and the position tally brought up to what has happened."""
+        if self._recount_pending:
+            self._count_positions()
+        lines, self._pending_log = self._pending_log, []
+        if lines:
+            self._event_log.write_lines(lines)
+
+
+@contextmanager
+def _collector_held() -> Iterator[None]:
+    """A large book's lines are hundreds of thousands of objects that live until the next draw.
+    A collection while they are made walks them all and holds every thread, the screen's too,
+    for up to 0.1 s at 10,000 orders; so none runs while they are made, and afterwards the
+    collector is told to leave them be."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        gc.enable()
+
+
+def _how_it_ended(run: RunResult) -> str:
+    return (
+        f"Run {run.run_id} finished: exit {run.exit_code} — "
+        f"{sum(p.protected for p in run.positions)} of {len(run.positions)} positions protected"
+    )
+
+
+def _label(action: PlanAction) -> str:
+    return f"{action.symbol} {str(action.kind).replace('_', ' ')}:"
+
+
+def _counts(counts: dict[Match, int]) -> str:
+    # Group legs are rare; their count shows only when a book has some.
+    return " · ".join(
+        f"{count} {match}"
+        for match, count in counts.items()
+        if count or match is not Match.GROUP_LEG
+    )
