@@ -280,6 +280,11 @@ class ReconApp(App[int]):
             "Run history", "Every run and guard run; enter opens one (h)", self.action_history
         )
         yield SystemCommand(
+            "Position detail",
+            "The position under the cursor: orders, stops, actions, history (enter)",
+            self.main.open_position,
+        )
+        yield SystemCommand(
             "Zoom", "The focused table or pane full screen, and back (z)", self.main.action_zoom
         )
         yield SystemCommand("Help", "Keys and colours (?)", self.action_help)

@@ -169,6 +169,11 @@ class MainScreen(Screen[None]):
         if self.diff is not None:
             self.post_message(self.PositionChosen(chosen.key))
 
+    def open_position(self) -> None:
+        """The detail of the position under the positions table's cursor."""
+        if self.diff is not None and self._positions.cursor_key is not None:
+            self.post_message(self.PositionChosen(self._positions.cursor_key))
+
     def actions_of(self, symbol: str) -> list[tuple[PlanAction, str]]:
         """The symbol's actions: what the last run did with each, or the plan's, not yet
         taken."""

@@ -161,6 +161,18 @@ async def test_help_lists_every_key(tmp_path: Path) -> None:
                 assert key in text
 
 
+async def test_the_palette_reaches_every_screen_and_a_position_from_it(tmp_path: Path) -> None:
+    with console_app(tmp_path) as (app, _):
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot, lambda: ready(app))
+            commands = {command.title: command for command in app.get_system_commands(app.main)}
+            assert {"Run history", "Position detail", "Zoom", "Show plan", "Help"} <= set(commands)
+            app.query_one(PositionsTable).move_cursor(1)
+            commands["Position detail"].callback()
+            await settle(pilot, lambda: isinstance(app.screen, PositionScreen))
+            assert str(app.screen.query_one("#position-title").render()).startswith("AMD ")
+
+
 async def test_after_the_run_the_tables_show_the_brokers_state_whole(tmp_path: Path) -> None:
     with console_app(tmp_path) as (app, _):
         async with app.run_test(size=SIZE) as pilot:
