@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: install demo test bench lint screenshots clean
+.PHONY: install demo test bench lint screenshots clean postgres-server
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +25,17 @@ install: $(VENV)/.installed
 demo: install
 	$(BIN)/recon demo
 
-test: $(VENV)/.installed-test
+# The suite runs on SQLite and on a private PostgreSQL cluster it starts itself, from Debian's
+# server binaries, installed here when missing (unless RECON_TEST_POSTGRES_URL names a server).
+postgres-server:
+	@if [ -z "$$RECON_TEST_POSTGRES_URL" ] && ! command -v pg_ctl >/dev/null \
+		&& ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then \
+		echo "installing Debian's postgresql package for the suite's PostgreSQL tests"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; \
+	fi
+
+test: $(VENV)/.installed-test postgres-server
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-test

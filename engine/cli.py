@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 EXIT_OK = 0
 EXIT_ERRORS = 1
+EXIT_ABORTED = 2
 EXIT_USAGE = 64
 LONGEST_SECONDS_FLAG = 3600.0
 
@@ -191,11 +192,17 @@ def _config(args: argparse.Namespace) -> Config:
 
 
 def _db_init(config: Config) -> int:
-    from engine.store import StoreError
+    from engine.store import DatabaseUnreachable, StoreConfigError, StoreError
     from engine.store.schema import init_schema
 
     try:
         report = asyncio.run(init_schema(config.db_url))
+    except StoreConfigError as exc:
+        _say(f"recon: {exc}")
+        return EXIT_USAGE
+    except DatabaseUnreachable as exc:
+        _say(f"recon: {exc}")
+        return EXIT_ABORTED
     except StoreError as exc:
         _say(f"recon: {exc}")
         return EXIT_ERRORS

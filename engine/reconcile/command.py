@@ -15,7 +15,7 @@ from engine.reconcile.guard_settings import GuardSettings
 from engine.reconcile.headless import decision_callback, log_event, print_summary
 from engine.reconcile.lock import ReconciliationLocked
 from engine.reconcile.service import service_from_config
-from engine.store import SchemaNotReady, StoreError
+from engine.store import SchemaNotReady, StoreConfigError, StoreError
 
 EXIT_OK = 0
 EXIT_UNCOVERED = 1
@@ -71,7 +71,7 @@ def _could_not_start(error: StoreError | ReconciliationLocked) -> int:
     if isinstance(error, ReconciliationLocked):
         _say(f"recon: {error}")
         return EXIT_LOCKED
-    if isinstance(error, SchemaNotReady):
+    if isinstance(error, SchemaNotReady | StoreConfigError):
         _say(f"recon: {error}")
         return EXIT_USAGE
     _say(f"recon: aborted before any change: {error}")

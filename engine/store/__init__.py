@@ -12,6 +12,7 @@ from engine.store.database import (
 from engine.store.errors import (
     ConcurrentChange,
     CorruptRow,
+    DatabaseUnreachable,
     SchemaNotReady,
     StoreConfigError,
     StoreError,
@@ -47,6 +48,7 @@ __all__ = [
     "ConcurrentChange",
     "CorruptRow",
     "CorruptValue",
+    "DatabaseUnreachable",
     "DecimalText",
     "JournaledAction",
     "OrderTerms",

@@ -17,6 +17,9 @@ from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from engine.store.errors import StoreConfigError, StoreError
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# A server that does not answer is reported as unreachable after this, not waited on for
+# asyncpg's default minute.
+CONNECT_TIMEOUT_SECONDS = 10
 DEFAULT_DB_FILENAME = "recon.db"
 # The synchronous spellings the trading engine's own config may hold, and the async driver
 # recon runs them through. `postgres://` is what many hosting providers hand out.
@@ -68,7 +71,15 @@ def create_engine(raw_url: str) -> AsyncEngine:
     connection gets WAL, a busy timeout and foreign keys."""
     url = _parsed(normalize_db_url(raw_url))
     if url.get_backend_name() != "sqlite":
-        return _create_async_engine(url, pool_pre_ping=True)
+        try:
+            return _create_async_engine(
+                url, pool_pre_ping=True, connect_args={"timeout": CONNECT_TIMEOUT_SECONDS}
+            )
+        except ImportError as exc:
+            raise StoreConfigError(
+                f"{DB_URL_SETTING} names {url.get_backend_name()}, whose driver "
+                f"{url.get_driver_name()} cannot be loaded ({exc}); `make install` installs it"
+            ) from None
     if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
         folder = Path(url.database).expanduser().parent
         try:

@@ -11,6 +11,10 @@ class StoreConfigError(StoreError):
     """The database URL cannot be used."""
 
 
+class DatabaseUnreachable(StoreError):
+    """The database server did not answer: nothing was read and nothing changed."""
+
+
 class SchemaNotReady(StoreError):
     """The database lacks recon's schema; `recon db init` creates it."""
 

@@ -7,7 +7,7 @@ from sqlalchemy import Connection, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from engine.store.errors import SchemaNotReady, StoreError, first_line
+from engine.store.errors import DatabaseUnreachable, SchemaNotReady, StoreError, first_line
 
 # The head of engine/store/migrations; a test keeps the two in step.
 SCHEMA_REVISION = "0001"
@@ -31,9 +31,12 @@ async def require_current_schema(engine: AsyncEngine) -> None:
 
 async def current_revision(engine: AsyncEngine) -> str | None:
     """The revision Alembic stamped, or None on a database recon never initialised."""
+    label = engine.url.render_as_string(hide_password=True)
     try:
         async with engine.connect() as connection:
             return await connection.run_sync(_stamped_revision)
+    except (OSError, TimeoutError) as exc:  # the server's address refused or never answered
+        raise DatabaseUnreachable(f"cannot reach the database {label}: {first_line(exc)}") from exc
     except SQLAlchemyError as exc:
         raise StoreError(f"cannot open the database: {first_line(exc)}") from exc
 

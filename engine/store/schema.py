@@ -16,7 +16,7 @@ from sqlalchemy import Connection, inspect
 from sqlalchemy.exc import SQLAlchemyError
 
 from engine.store.database import create_engine, database_label
-from engine.store.errors import SchemaNotReady, StoreError, first_line
+from engine.store.errors import DatabaseUnreachable, SchemaNotReady, StoreError, first_line
 from engine.store.models import SPEC_TABLES, Base
 from engine.store.revision import VERSION_TABLE
 
@@ -59,6 +59,8 @@ async def init_schema(url: str) -> SchemaReport:
                 raise SchemaNotReady(_newer_revision_message(before))
             await connection.run_sync(_upgrade_to_head)
             after, tables_after = await connection.run_sync(_revision_and_tables)
+    except (OSError, TimeoutError) as exc:  # the server's address refused or never answered
+        raise DatabaseUnreachable(f"cannot reach the database {label}: {first_line(exc)}") from exc
     except SQLAlchemyError as exc:
         raise StoreError(f"cannot initialise {label}: {first_line(exc)}") from exc
     except CommandError as exc:

@@ -11,6 +11,7 @@ from engine.broker.alpaca import AlpacaBroker
 from engine.broker.retry import RetryPolicy
 from engine.simulator.runner import Simulator, SimulatorThread, running_simulator
 from engine.simulator.scenarios import CRASH_TIME
+from tests.postgres import new_database
 
 # Tests keep the SPEC's four attempts but not its patience.
 FAST_RETRIES = RetryPolicy(delays=(0.01, 0.02, 0.04), jitter=0.0)
@@ -51,6 +52,9 @@ def sim() -> Iterator[Simulator]:
         yield simulator
 
 
-@pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'engine.db'}"
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The engine's database, once as a SQLite file and once on the PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'engine.db'}"
+    return new_database(request.getfixturevalue("postgres_server_url"))

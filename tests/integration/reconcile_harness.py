@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 
 from engine.broker.status_map import meaning_of
 from engine.domain import BrokerOrderStatus
@@ -76,12 +74,6 @@ async def run_reconcile(
     finally:
         await broker.close()
         await engine.dispose()
-
-
-def table_rows(db_url: str, table: str) -> list[tuple[object, ...]]:
-    path = Path(db_url.split("///", 1)[1])
-    with sqlite3.connect(path) as connection:
-        return connection.execute(f"SELECT * FROM {table} ORDER BY id").fetchall()
 
 
 def stop_cover(simulator: Simulator) -> dict[str, Decimal]:

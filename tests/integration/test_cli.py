@@ -1,6 +1,7 @@
 """`recon` as an operator runs it: a real process, its exit code and its one line."""
 
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -91,3 +92,52 @@ def test_guard_with_bad_timings_exits_64_with_one_line(flags: list[str], complai
     assert done.returncode == 64
     assert complaint in done.stderr
     assert done.stderr.strip().count("\n") == 0
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])  # nothing listens once the probe closes
+
+
+@pytest.mark.parametrize(
+    "command", [["reconcile", "--dry-run"], ["reconcile", "--yes"], ["db", "init"]]
+)
+def test_a_postgresql_server_that_does_not_answer_is_one_line_and_exit_2(
+    command: list[str],
+) -> None:
+    done = recon(
+        *command,
+        env={
+            "APCA_API_KEY_ID": "PKTESTKEY00007Q",
+            "APCA_API_SECRET_KEY": SECRET,
+            "APCA_API_BASE_URL": f"http://127.0.0.1:{closed_port()}",
+            "RECON_DB_URL": f"postgresql://ops:{SECRET}@127.0.0.1:{closed_port()}/recon",
+        },
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0
+    assert "cannot reach the database postgresql+asyncpg://ops:***@127.0.0.1:" in done.stderr
+    assert SECRET not in done.stderr + done.stdout
+
+
+def test_a_postgresql_url_whose_driver_cannot_be_loaded_is_one_line_and_exit_64() -> None:
+    without_asyncpg = (
+        "import sys; sys.modules['asyncpg'] = None; from engine.cli import main; sys.exit(main())"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", without_asyncpg, "reconcile", "--dry-run"],
+        capture_output=True,
+        text=True,
+        env={
+            **os.environ,
+            "APCA_API_KEY_ID": "PKTESTKEY00007Q",
+            "APCA_API_SECRET_KEY": SECRET,
+            "RECON_DB_URL": f"postgres://ops:{SECRET}@127.0.0.1:{closed_port()}/recon",
+        },
+        timeout=60,
+    )
+    assert done.returncode == 64
+    assert done.stderr.strip().count("\n") == 0
+    assert "names postgresql, whose driver asyncpg cannot be loaded" in done.stderr
+    assert SECRET not in done.stderr + done.stdout

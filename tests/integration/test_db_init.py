@@ -1,7 +1,6 @@
 """`recon db init` on real SQLite files: the SPEC §2 tables and the journal, safe to run twice,
 around tables the trading engine made itself, and SQLite set up for a shared file."""
 
-import os
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -29,6 +28,7 @@ from engine.store import (
 from engine.store.models import Base
 from engine.store.schema import MIGRATIONS_DIR, head_revision, init_schema
 from tests.factories import NOW
+from tests.postgres import new_database
 
 SPEC_COLUMNS = {
     "order_state": [
@@ -283,12 +283,10 @@ def test_migrations_also_run_from_alembics_own_command_on_an_async_engine(db_pat
     assert columns(db_path, "order_state") == SPEC_COLUMNS["order_state"]
 
 
-@pytest.mark.skipif(
-    not os.environ.get("RECON_TEST_POSTGRES_URL"),
-    reason="set RECON_TEST_POSTGRES_URL to an empty PostgreSQL database to run",
-)
-async def test_db_init_twice_on_postgresql() -> None:
-    url = os.environ["RECON_TEST_POSTGRES_URL"]
+async def test_db_init_twice_on_postgresql(postgres_server_url: str) -> None:
+    url = new_database(postgres_server_url)
+    report = await init_schema(url)
+    assert set(report.created_tables) == {*SPEC_COLUMNS, "recon_run", "recon_action"}
     await init_schema(url)
     assert (await init_schema(url)).already_current
     engine = create_engine(url)

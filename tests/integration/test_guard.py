@@ -3,7 +3,6 @@ recon watches — a stop canceled on the broker, shares added, a position opened
 back — is covered again exactly, once, with no market order."""
 
 import asyncio
-import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -14,6 +13,7 @@ from engine.reconcile.events import Decision, Event, GuardStreamStatus
 from engine.simulator.local_seed import seed_local_database
 from engine.simulator.orders import STOP_TYPES
 from engine.simulator.runner import Simulator, running_simulator
+from tests.integration.database import sql
 from tests.integration.reconcile_harness import (
     Operator,
     guarding,
@@ -59,11 +59,11 @@ def market_orders_by_recon(simulator: Simulator) -> list[str]:
 
 def local_stop_rows(db_url: str) -> dict[str, str]:
     """broker id → state of every local stop row that names a broker order."""
-    with sqlite3.connect(db_url.removeprefix("sqlite:///")) as connection:
-        rows = connection.execute(
-            "SELECT broker_id, state FROM order_state "
-            "WHERE order_role = 'stop_loss' AND broker_id IS NOT NULL"
-        ).fetchall()
+    rows = sql(
+        db_url,
+        "SELECT broker_id, state FROM order_state "
+        "WHERE order_role = 'stop_loss' AND broker_id IS NOT NULL",
+    )
     return {broker_id: state for broker_id, state in rows}
 
 
@@ -120,10 +120,9 @@ async def test_a_stop_placed_by_hand_meanwhile_is_adopted_not_doubled(
     assert book.guard.runs[0].to_json()["emergency_stops_placed"] == 0
 
 
-def engine_writes(db_url: str, statement: str, *values: object) -> None:
+def engine_writes(db_url: str, statement: str, **values: object) -> None:
     """The trading engine, back, writing its own rows beside the guard."""
-    with sqlite3.connect(db_url.removeprefix("sqlite:///")) as connection:
-        connection.execute(statement, values)
+    sql(db_url, statement, **values)
 
 
 async def test_a_stop_the_engine_is_placing_is_not_raced(
@@ -150,9 +149,9 @@ async def test_a_stop_the_engine_is_placing_is_not_raced(
         )  # fmt: skip
         engine_writes(
             db_url,
-            "UPDATE order_state SET broker_id = ?, state = 'accepted' WHERE local_id = ?",
-            placed["id"],
-            "NVDA-stop-2",
+            "UPDATE order_state SET broker_id = :broker_id, state = 'accepted' "
+            "WHERE local_id = 'NVDA-stop-2'",
+            broker_id=placed["id"],
         )
         await until(lambda: local_stop_rows(db_url).get(nvda_stop) == "canceled", seconds=5)
     assert open_stop_ids(simulator, "NVDA") == [placed["id"]]

@@ -5,7 +5,6 @@ import asyncio
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import pytest
 from engine.simulator.local_seed import seed_local_database
 from engine.simulator.orders import STOP_TYPES
 from engine.simulator.runner import Simulator, SimulatorThread
+from tests.integration.database import sql
 from tests.integration.reconcile_harness import held, stop_cover
 
 D = Decimal
@@ -57,10 +57,7 @@ def within(condition: Callable[[], bool], process: subprocess.Popen[str]) -> flo
 
 
 def runs_finished(db_url: str) -> int:
-    with sqlite3.connect(db_url.removeprefix("sqlite:///")) as connection:
-        (count,) = connection.execute(
-            "SELECT count(*) FROM recon_run WHERE finished_at IS NOT NULL"
-        ).fetchone()
+    [(count,)] = sql(db_url, "SELECT count(*) FROM recon_run WHERE finished_at IS NOT NULL")
     return int(count)
 
 
@@ -102,14 +99,14 @@ def test_guard_with_the_stream_refused_covers_each_change_and_exits_0_on_sigterm
     assert all(seconds < 1 + 2 + 1.5 for seconds in took), took
     assert not [o for o in simulator.broker.orders.values() if o.type == "market"
                 and o.client_order_id.startswith("recon")]  # fmt: skip
-    with sqlite3.connect(db_url.removeprefix("sqlite:///")) as connection:
-        tracked = {
-            broker_id
-            for (broker_id,) in connection.execute(
-                "SELECT broker_id FROM order_state WHERE order_role = 'stop_loss' "
-                "AND state NOT IN ('canceled', 'expired', 'filled', 'rejected')"
-            )
-        }
+    tracked = {
+        broker_id
+        for (broker_id,) in sql(
+            db_url,
+            "SELECT broker_id FROM order_state WHERE order_role = 'stop_loss' "
+            "AND state NOT IN ('canceled', 'expired', 'filled', 'rejected')",
+        )
+    }
     working = {o.id for o in simulator.broker.orders.values() if o.is_open and o.type == "stop"}
     assert tracked == working
 

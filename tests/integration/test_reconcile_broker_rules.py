@@ -2,7 +2,6 @@
 over real HTTP against the simulator that enforces those rules: a wash-trade refusal, a bracket
 placed by hand, a take-profit holding every share, and a stop covering more than is held."""
 
-import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -15,12 +14,12 @@ from engine.reconcile.result import EXIT_COMPLETED, EXIT_COMPLETED_WITH_ERRORS, 
 from engine.simulator.book import SimOrder
 from engine.simulator.local_seed import seed_local_database
 from engine.simulator.runner import Simulator, running_simulator
+from tests.integration.database import sql, table_rows
 from tests.integration.reconcile_harness import (
     Operator,
     held,
     run_reconcile,
     stop_cover,
-    table_rows,
 )
 
 CRASH_TIME = datetime(2026, 11, 24, 15, 31, tzinfo=UTC)
@@ -52,11 +51,9 @@ async def assert_second_run_changes_nothing(simulator: Simulator, db_url: str) -
 
 
 def local_state(db_url: str, local_id: str) -> str:
-    path = db_url.split("///", 1)[1]
-    with sqlite3.connect(path) as connection:
-        (state,) = connection.execute(
-            "SELECT state FROM order_state WHERE local_id = ?", (local_id,)
-        ).fetchone()
+    [(state,)] = sql(
+        db_url, "SELECT state FROM order_state WHERE local_id = :local_id", local_id=local_id
+    )
     return str(state)
 
 

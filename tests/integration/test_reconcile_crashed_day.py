@@ -10,12 +10,12 @@ from engine.reconcile.events import Decision, Event, StopConfirmed
 from engine.reconcile.result import EXIT_COMPLETED, EXIT_COMPLETED_WITH_ERRORS
 from engine.simulator.local_seed import seed_local_database
 from engine.simulator.runner import Simulator, running_simulator
+from tests.integration.database import table_rows
 from tests.integration.reconcile_harness import (
     Operator,
     held,
     run_reconcile,
     stop_cover,
-    table_rows,
 )
 
 CRASH_TIME = datetime(2026, 11, 24, 15, 31, tzinfo=UTC)

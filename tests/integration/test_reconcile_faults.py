@@ -1,7 +1,6 @@
 """The crashed day under broker faults: each ends as SPEC §1 says, and no fault ever leaves two
 stops on the same shares."""
 
-import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -13,7 +12,8 @@ from engine.simulator.faults import Fault, FaultKind
 from engine.simulator.local_seed import seed_local_database
 from engine.simulator.runner import Simulator, running_simulator
 from tests.integration.conftest import TEST_TIMEOUT_SECONDS
-from tests.integration.reconcile_harness import held, run_reconcile, stop_cover, table_rows
+from tests.integration.database import sql, table_rows
+from tests.integration.reconcile_harness import held, run_reconcile, stop_cover
 
 CRASH_TIME = datetime(2026, 11, 24, 15, 31, tzinfo=UTC)
 ENGINE_TABLES = ("order_state", "order_event", "trade", "recon_run", "recon_action")
@@ -141,10 +141,11 @@ async def test_two_local_rows_naming_one_broker_order_abort_before_any_change(
 ) -> None:
     aapl_stop = next(row for row in table_rows(db_url, "order_state") if row[1] == "AAPL-stop")
     broker_id = aapl_stop[2]
-    with sqlite3.connect(db_url.removeprefix("sqlite:///")) as engine_db:
-        engine_db.execute(
-            "UPDATE order_state SET broker_id = ? WHERE local_id = 'AMZN-stop'", (broker_id,)
-        )
+    sql(
+        db_url,
+        "UPDATE order_state SET broker_id = :broker_id WHERE local_id = 'AMZN-stop'",
+        broker_id=broker_id,
+    )
     before = {table: table_rows(db_url, table) for table in ENGINE_TABLES}
     result = await run_reconcile(crashed_day, db_url)
     assert result.exit_code == EXIT_ABORTED

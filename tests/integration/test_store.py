@@ -1,14 +1,12 @@
-"""The store on a real SQLite file: exact Decimals and UTC text through the database, corrupt rows
-reported by row and column, bulk loaders at a fixed query count, guarded state changes, and the
-journal."""
+"""The store on a real SQLite file and on a real PostgreSQL server: exact Decimals and UTC text
+through the database, corrupt rows reported by row and column, bulk loaders at a fixed query
+count, guarded state changes, and the journal."""
 
-import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from itertools import count
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -44,6 +42,7 @@ from engine.store import (
 )
 from engine.store.schema import init_schema
 from tests.factories import NOW, make_filled_entry, make_local_order, make_trade
+from tests.integration.database import sql, sql_many
 
 Sessions = async_sessionmaker[AsyncSession]
 ORDER_COLUMNS = (
@@ -54,14 +53,9 @@ _local_ids = count()
 
 
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "recon.db"
-
-
-@pytest.fixture
-async def engine(db_path: Path) -> AsyncIterator[AsyncEngine]:
-    await init_schema(f"sqlite:///{db_path}")
-    engine = create_engine(f"sqlite:///{db_path}")
+async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
+    await init_schema(db_url)
+    engine = create_engine(db_url)
     yield engine
     await engine.dispose()
 
@@ -71,16 +65,25 @@ def sessions(engine: AsyncEngine) -> Sessions:
     return session_factory(engine)
 
 
-def raw(db_path: Path, sql: str, *params: object) -> list[tuple[Any, ...]]:
-    """What is really in the file, read past SQLAlchemy, as another process would."""
-    with sqlite3.connect(db_path) as connection:
-        return connection.execute(sql, params).fetchall()
+def raw(db_url: str, statement: str, *params: object) -> list[tuple[Any, ...]]:
+    """What is really in the database, read in plain SQL past recon's store, as another
+    process would."""
+    return sql(db_url, _named(statement), **_by_name(params))
 
 
-def engine_writes(db_path: Path, sql: str, rows: list[tuple[object, ...]]) -> None:
+def engine_writes(db_url: str, statement: str, rows: list[tuple[object, ...]]) -> None:
     """Rows written the way the trading engine writes them: plain SQL naming SPEC columns."""
-    with sqlite3.connect(db_path) as connection:
-        connection.executemany(sql, rows)
+    sql_many(db_url, _named(statement), [_by_name(row) for row in rows])
+
+
+def _named(statement: str) -> str:
+    """`?` placeholders as the named ones SQLAlchemy takes on every backend: `:p0`, `:p1`…"""
+    parts = statement.split("?")
+    return "".join(f"{part}:p{n}" for n, part in enumerate(parts[:-1])) + parts[-1]
+
+
+def _by_name(values: tuple[object, ...]) -> dict[str, object]:
+    return {f"p{n}": value for n, value in enumerate(values)}
 
 
 def engine_order(
@@ -111,10 +114,10 @@ def engine_order(
     )
 
 
-def insert_engine_orders(db_path: Path, rows: list[tuple[object, ...]]) -> None:
+def insert_engine_orders(db_url: str, rows: list[tuple[object, ...]]) -> None:
     placeholders = ", ".join("?" * len(ORDER_COLUMNS.split(",")))
     engine_writes(
-        db_path, f"INSERT INTO order_state ({ORDER_COLUMNS}) VALUES ({placeholders})", rows
+        db_url, f"INSERT INTO order_state ({ORDER_COLUMNS}) VALUES ({placeholders})", rows
     )
 
 
@@ -138,7 +141,7 @@ amounts = st.integers(min_value=0, max_value=8).flatmap(
 @example(qty=Decimal("10.50"), filled=Decimal("0.0001"), price=Decimal("123456789012345.678901"))
 @example(qty=Decimal("100"), filled=Decimal("-0.00"), price=Decimal("99999999999999999999.99"))
 async def test_money_and_quantities_round_trip_exactly_with_their_scale(
-    sessions: Sessions, db_path: Path, qty: Decimal, filled: Decimal, price: Decimal
+    sessions: Sessions, db_url: str, qty: Decimal, filled: Decimal, price: Decimal
 ) -> None:
     local_id = f"exact-{next(_local_ids)}"
     order = replace(
@@ -155,7 +158,7 @@ async def test_money_and_quantities_round_trip_exactly_with_their_scale(
     read_back = (loaded.qty_requested, loaded.qty_filled, loaded.avg_fill_price, loaded.limit_price)
     assert tuple(map(str, read_back)) == (str(qty), str(filled), str(price), str(qty))
     assert raw(
-        db_path,
+        db_url,
         "SELECT qty_requested, avg_fill_price FROM order_state WHERE local_id = ?",
         local_id,
     ) == [(str(qty), str(price))]
@@ -174,7 +177,7 @@ async def test_trade_amounts_and_negative_pnl_round_trip_exactly(sessions: Sessi
 
 
 async def test_timestamps_are_stored_as_utc_text_ending_in_z(
-    sessions: Sessions, db_path: Path
+    sessions: Sessions, db_url: str
 ) -> None:
     new_york = timezone(timedelta(hours=-5))
     order = replace(
@@ -184,10 +187,10 @@ async def test_timestamps_are_stored_as_utc_text_ending_in_z(
     )
     async with sessions.begin() as session:
         await insert_order(session, order, at=NOW)
-    assert raw(db_path, "SELECT created_at, updated_at FROM order_state") == [
+    assert raw(db_url, "SELECT created_at, updated_at FROM order_state") == [
         ("2026-11-24T15:31:00.123456Z", "2026-11-24T15:31:00Z")
     ]
-    assert raw(db_path, "SELECT recorded_at FROM order_event") == [("2026-11-24T15:31:00Z",)]
+    assert raw(db_url, "SELECT recorded_at FROM order_event") == [("2026-11-24T15:31:00Z",)]
     async with sessions() as session:
         [loaded] = await load_open_orders(session)
     assert (loaded.created_at, loaded.updated_at) == (order.created_at, order.updated_at)
@@ -195,12 +198,12 @@ async def test_timestamps_are_stored_as_utc_text_ending_in_z(
 
 
 async def test_naive_datetime_is_refused_and_nothing_is_written(
-    sessions: Sessions, db_path: Path
+    sessions: Sessions, db_url: str
 ) -> None:
     order = replace(make_local_order("naive"), created_at=NOW.replace(tzinfo=None))
     with pytest.raises(StatementError, match="refusing to store naive datetime"):
         await write_order(sessions, order)
-    assert raw(db_path, "SELECT count(*) FROM order_state") == [(0,)]
+    assert raw(db_url, "SELECT count(*) FROM order_state") == [(0,)]
 
 
 # Corrupt rows -----------------------------------------------------------------------------
@@ -221,12 +224,10 @@ async def test_naive_datetime_is_refused_and_nothing_is_written(
     ],
 )
 async def test_corrupt_order_row_is_reported_with_its_local_id_and_column(
-    sessions: Sessions, db_path: Path, column: str, value: str, complaint: str
+    sessions: Sessions, db_url: str, column: str, value: str, complaint: str
 ) -> None:
-    insert_engine_orders(db_path, [engine_order("good"), engine_order("bad")])
-    engine_writes(
-        db_path, f"UPDATE order_state SET {column} = ? WHERE local_id = 'bad'", [(value,)]
-    )
+    insert_engine_orders(db_url, [engine_order("good"), engine_order("bad")])
+    engine_writes(db_url, f"UPDATE order_state SET {column} = ? WHERE local_id = 'bad'", [(value,)])
     with pytest.raises(CorruptRow) as raised:
         async with sessions() as session:
             await load_open_orders(session)
@@ -248,10 +249,10 @@ async def test_corrupt_order_row_is_reported_with_its_local_id_and_column(
     ids=["linked_by_client_id", "linked_by_broker_id", "round_trips"],
 )
 async def test_every_order_loader_reports_a_corrupt_row_instead_of_skipping_it(
-    sessions: Sessions, db_path: Path, load: Callable[[AsyncSession], Awaitable[object]]
+    sessions: Sessions, db_url: str, load: Callable[[AsyncSession], Awaitable[object]]
 ) -> None:
     insert_engine_orders(
-        db_path,
+        db_url,
         [
             engine_order(
                 "bad", state="filled", role="entry", qty_filled="100", broker_id="b-bad",
@@ -259,28 +260,28 @@ async def test_every_order_loader_reports_a_corrupt_row_instead_of_skipping_it(
             )
         ],
     )  # fmt: skip
-    engine_writes(db_path, "UPDATE order_state SET qty_filled = 'lots'", [()])
+    engine_writes(db_url, "UPDATE order_state SET qty_filled = 'lots'", [()])
     with pytest.raises(CorruptRow, match=r"order_state \(local_id bad\): qty_filled 'lots'"):
         async with sessions() as session:
             await load(session)
 
 
 async def test_corrupt_trade_row_is_reported_with_its_trade_id_and_column(
-    sessions: Sessions, db_path: Path
+    sessions: Sessions, db_url: str
 ) -> None:
     async with sessions.begin() as session:
         await insert_trade(session, make_trade("5", 10))
-    engine_writes(db_path, "UPDATE trade SET pnl = 'profit'", [()])
+    engine_writes(db_url, "UPDATE trade SET pnl = 'profit'", [()])
     with pytest.raises(CorruptRow, match=r"^corrupt row in trade \(trade_id t-AAPL-10\): pnl"):
         async with sessions() as session:
             await load_trades_between(session, NOW - timedelta(hours=1), NOW)
 
 
 async def test_order_row_without_a_local_id_is_reported_by_its_row_id(
-    sessions: Sessions, db_path: Path
+    sessions: Sessions, db_url: str
 ) -> None:
-    insert_engine_orders(db_path, [engine_order("x")])
-    engine_writes(db_path, "UPDATE order_state SET local_id = ''", [()])
+    insert_engine_orders(db_url, [engine_order("x")])
+    engine_writes(db_url, "UPDATE order_state SET local_id = ''", [()])
     with pytest.raises(CorruptRow, match=r"order_state \(id 1, no local_id\): local_id"):
         async with sessions() as session:
             await load_open_orders(session)
@@ -290,9 +291,9 @@ async def test_order_row_without_a_local_id_is_reported_by_its_row_id(
 
 
 async def test_open_orders_are_exactly_the_non_terminal_ones(
-    sessions: Sessions, db_path: Path
+    sessions: Sessions, db_url: str
 ) -> None:
-    insert_engine_orders(db_path, [engine_order(state.value, state=state) for state in OrderState])
+    insert_engine_orders(db_url, [engine_order(state.value, state=state) for state in OrderState])
     async with sessions() as session:
         open_orders = await load_open_orders(session)
     assert [order.local_id for order in open_orders] == [
@@ -304,7 +305,7 @@ async def test_open_orders_are_exactly_the_non_terminal_ones(
 
 
 async def test_trades_are_loaded_in_exit_order_within_the_half_open_range(
-    sessions: Sessions, db_path: Path
+    sessions: Sessions, db_url: str
 ) -> None:
     start, end = NOW - timedelta(hours=3), NOW
     async with sessions.begin() as session:
@@ -320,7 +321,7 @@ async def test_trades_are_loaded_in_exit_order_within_the_half_open_range(
             await insert_trade(session, trade)
     # The engine may write the offset instead of Z; such a row still sorts by its time.
     engine_writes(
-        db_path,
+        db_url,
         "UPDATE trade SET exit_at = ? WHERE trade_id = 't-AAPL-90'",
         [("2026-11-24T14:01:00+00:00",)],
     )
@@ -345,11 +346,11 @@ async def count_statements(engine: AsyncEngine, work: Awaitable[object]) -> int:
 
 @pytest.mark.parametrize("book_size", [10, 1000])
 async def test_each_loader_runs_one_query_whatever_the_book_size(
-    engine: AsyncEngine, sessions: Sessions, db_path: Path, book_size: int
+    engine: AsyncEngine, sessions: Sessions, db_url: str, book_size: int
 ) -> None:
     symbols = [f"S{n}" for n in range(min(book_size, 100))]
     insert_engine_orders(
-        db_path,
+        db_url,
         [
             engine_order(
                 f"o{n}",
@@ -384,7 +385,7 @@ async def test_each_loader_runs_one_query_whatever_the_book_size(
 
 
 async def test_inserted_order_reads_back_equal_with_its_creation_event(
-    sessions: Sessions, db_path: Path
+    sessions: Sessions, db_url: str
 ) -> None:
     order = make_filled_entry("AAPL")
     await write_order(sessions, order)
@@ -392,7 +393,7 @@ async def test_inserted_order_reads_back_equal_with_its_creation_event(
         [loaded] = await load_round_trips(session, ["AAPL"])
     assert loaded == order
     assert raw(
-        db_path,
+        db_url,
         "SELECT order_local_id, event_type, old_state, new_state, recorded_at FROM order_event",
     ) == [("entry-AAPL", "created", None, "filled", "2026-11-24T13:31:00Z")]
 
@@ -414,30 +415,30 @@ async def change_to_canceled(session: AsyncSession, expected: OrderState) -> Non
 
 
 async def test_state_change_updates_the_row_and_appends_its_event(
-    sessions: Sessions, db_path: Path
+    sessions: Sessions, db_url: str
 ) -> None:
     await write_order(sessions, make_local_order("stop"))
     async with sessions.begin() as session:
         await change_to_canceled(session, OrderState.ACCEPTED)
-    assert raw(db_path, "SELECT state, broker_id, last_error, updated_at FROM order_state") == [
+    assert raw(db_url, "SELECT state, broker_id, last_error, updated_at FROM order_state") == [
         ("canceled", "b-1", "canceled at the broker", "2026-11-24T15:31:00Z")
     ]
     assert raw(
-        db_path, "SELECT event_type, old_state, new_state, broker_id FROM order_event WHERE id = 2"
+        db_url, "SELECT event_type, old_state, new_state, broker_id FROM order_event WHERE id = 2"
     ) == [("take_broker_state", "accepted", "canceled", "b-1")]
 
 
 async def test_state_change_from_a_stale_state_raises_and_writes_no_event(
-    sessions: Sessions, db_path: Path
+    sessions: Sessions, db_url: str
 ) -> None:
     await write_order(sessions, make_local_order("stop"))
     # The trading engine fills the stop between recon's read and its write.
-    engine_writes(db_path, "UPDATE order_state SET state = 'filled'", [()])
+    engine_writes(db_url, "UPDATE order_state SET state = 'filled'", [()])
     with pytest.raises(ConcurrentChange, match="order stop is no longer accepted \\(now filled\\)"):
         async with sessions.begin() as session:
             await change_to_canceled(session, OrderState.ACCEPTED)
-    assert raw(db_path, "SELECT state, broker_id FROM order_state") == [("filled", None)]
-    assert raw(db_path, "SELECT count(*) FROM order_event") == [(1,)]
+    assert raw(db_url, "SELECT state, broker_id FROM order_state") == [("filled", None)]
+    assert raw(db_url, "SELECT count(*) FROM order_event") == [(1,)]
 
 
 async def test_state_change_of_a_vanished_order_raises(sessions: Sessions) -> None:
@@ -447,14 +448,14 @@ async def test_state_change_of_a_vanished_order_raises(sessions: Sessions) -> No
 
 
 async def test_state_change_is_left_to_the_callers_transaction(
-    sessions: Sessions, db_path: Path
+    sessions: Sessions, db_url: str
 ) -> None:
     await write_order(sessions, make_local_order("stop"))
     async with sessions() as session:
         await change_to_canceled(session, OrderState.ACCEPTED)
         await session.rollback()
-    assert raw(db_path, "SELECT state FROM order_state") == [("accepted",)]
-    assert raw(db_path, "SELECT count(*) FROM order_event") == [(1,)]
+    assert raw(db_url, "SELECT state FROM order_state") == [("accepted",)]
+    assert raw(db_url, "SELECT count(*) FROM order_event") == [(1,)]
 
 
 async def test_the_same_local_id_or_client_order_id_cannot_be_written_twice(
@@ -491,7 +492,7 @@ async def begin_run(sessions: Sessions, run_id: str, *, minutes_ago: int = 0) ->
 
 
 async def test_journal_keeps_each_action_with_its_decision_and_outcome(
-    sessions: Sessions, db_path: Path
+    sessions: Sessions, db_url: str
 ) -> None:
     await begin_run(sessions, "r1")
     async with sessions.begin() as session:
@@ -518,7 +519,7 @@ async def test_journal_keeps_each_action_with_its_decision_and_outcome(
     )
     assert unfinished == []
     assert raw(
-        db_path, "SELECT run_id, outcome, operator, paper, dry_run, finished_at FROM recon_run"
+        db_url, "SELECT run_id, outcome, operator, paper, dry_run, finished_at FROM recon_run"
     ) == [("r1", "exit 0", "ops", 1, 0, "2026-11-24T15:31:00Z")]
 
 
@@ -611,10 +612,10 @@ async def test_an_entry_written_by_recon_is_seen_by_the_loaders_at_once(sessions
 
 
 async def test_round_trips_include_an_entry_canceled_after_a_partial_fill(
-    sessions: Sessions, db_path: Path
+    sessions: Sessions, db_url: str
 ) -> None:
     insert_engine_orders(
-        db_path,
+        db_url,
         [
             engine_order("partial", role="entry", state="canceled", qty_filled="30"),
             engine_order("stop", qty_filled="0"),
