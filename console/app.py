@@ -28,6 +28,7 @@ from console.screens.plan_preview import PlanScreen
 from console.screens.position import PositionScreen
 from console.screens.summary import SummaryScreen
 from engine.domain import OrderEvent
+from engine.private_files import private_folder, write_private
 from engine.reconcile.actions import ActionKind, PlanAction
 from engine.reconcile.events import Decision, DecisionAnswer, DecisionCallback, Event, Listener
 from engine.reconcile.guard_settings import GuardSettings
@@ -357,8 +358,8 @@ class ReconApp(App[int]):
             return None
         path = self._reports_dir / _report_name(run_id)
         try:
-            self._reports_dir.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(summary, indent=2))
+            private_folder(self._reports_dir)
+            write_private(path, json.dumps(summary, indent=2))
         except OSError as exc:  # the run itself stands; only its report is missing
             self.notify(f"Could not write {path}: {exc.strerror}", severity="error")
             return None

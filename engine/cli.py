@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from engine.errors import UsageError
+from engine.private_files import keep_private
 from engine.reconcile.guard_settings import GuardSettings
 
 if TYPE_CHECKING:
@@ -92,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    keep_private()
     try:
         args = build_parser().parse_args(argv)
         return _run(args)

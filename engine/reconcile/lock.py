@@ -13,6 +13,8 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from engine.private_files import close_to_others
+
 # Any fixed 64-bit number; it names recon's lock among the database's advisory locks.
 POSTGRES_LOCK_KEY = 0x7265636F6E
 
@@ -42,6 +44,7 @@ def _sqlite_file_lock(database: str | None) -> Iterator[None]:
         return
     path = Path(f"{database}.recon.lock")
     with path.open("a+") as handle:
+        close_to_others(path)
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -14,6 +14,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
+from engine.private_files import PRIVATE_FOLDER, close_to_others, private_folder
 from engine.store.errors import StoreConfigError, StoreError
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -38,7 +39,11 @@ _URL_EXAMPLE = "expected e.g. sqlite:///path/to/recon.db or postgresql://user@ho
 
 def default_db_url() -> str:
     """A SQLite file in the user's data directory; the directory is made when an engine is."""
-    return f"sqlite+aiosqlite:///{Path(user_data_dir('recon')) / DEFAULT_DB_FILENAME}"
+    return f"sqlite+aiosqlite:///{_default_db_path()}"
+
+
+def _default_db_path() -> Path:
+    return Path(user_data_dir("recon")) / DEFAULT_DB_FILENAME
 
 
 def normalize_db_url(raw: str, *, setting: str = DB_URL_SETTING) -> str:
@@ -81,9 +86,14 @@ def create_engine(raw_url: str) -> AsyncEngine:
                 f"{url.get_driver_name()} cannot be loaded ({exc}); `make install` installs it"
             ) from None
     if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
-        folder = Path(url.database).expanduser().parent
+        path = Path(url.database).expanduser()
+        folder = path.parent
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            if path == _default_db_path():  # recon's own: closed to others even if it was open
+                private_folder(folder)
+                close_to_others(path)
+            else:
+                folder.mkdir(parents=True, exist_ok=True, mode=PRIVATE_FOLDER)
         except OSError as exc:
             raise StoreError(
                 f"cannot create the database folder {folder}: {exc.strerror}"

@@ -1,5 +1,6 @@
 """The console's flows under the pilot, against the real engine and simulator."""
 
+import stat
 from datetime import timedelta
 from pathlib import Path
 
@@ -300,7 +301,10 @@ async def test_h_lists_a_finished_run_and_opens_it(tmp_path: Path) -> None:
             decisions = [str(cell) for cell in actions.get_column_at(4)]
             assert decisions[1].startswith("confirmed by ops")
             await pilot.press("w")
-            assert (tmp_path / "reports" / "recon-run-run-2.json").exists()
+            report = tmp_path / "reports" / "recon-run-run-2.json"
+            # Account number and positions: the operator's alone on a shared desk machine.
+            assert stat.S_IMODE(report.stat().st_mode) == 0o600
+            assert stat.S_IMODE(report.parent.stat().st_mode) == 0o700
             await pilot.press("escape", "escape")
             await settle(pilot, lambda: app.screen is app.screen_stack[0])
 

@@ -3,6 +3,7 @@
 import os
 import socket
 import sqlite3
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -141,3 +142,30 @@ def test_a_postgresql_url_whose_driver_cannot_be_loaded_is_one_line_and_exit_64(
     assert done.stderr.strip().count("\n") == 0
     assert "names postgresql, whose driver asyncpg cannot be loaded" in done.stderr
     assert SECRET not in done.stderr + done.stdout
+
+
+def test_the_default_database_and_its_lock_are_the_operators_alone(tmp_path: Path) -> None:
+    """A shared desk machine, a shell whose umask lets everyone read."""
+    data = tmp_path / "data"
+    (data / "recon").mkdir(parents=True)  # left open by an older recon
+    (data / "recon").chmod(0o755)
+    env = {
+        "XDG_DATA_HOME": str(data),
+        "APCA_API_KEY_ID": "PKTESTKEY00007Q",
+        "APCA_API_SECRET_KEY": SECRET,
+        "APCA_API_BASE_URL": f"http://127.0.0.1:{closed_port()}",
+    }
+    for command in (["db", "init"], ["reconcile", "--yes"]):
+        clean = {k: v for k, v in os.environ.items() if not k.startswith(("APCA_", "RECON_"))}
+        subprocess.run(
+            [sys.executable, "-m", "engine.cli", *command],
+            capture_output=True,
+            env={**clean, **env},
+            timeout=60,
+            preexec_fn=lambda: os.umask(0o022),
+        )
+    written = sorted(path.name for path in (data / "recon").iterdir())
+    assert "recon.db" in written and "recon.db.recon.lock" in written
+    assert stat.S_IMODE((data / "recon").stat().st_mode) == 0o700
+    for name in written:
+        assert stat.S_IMODE((data / "recon" / name).stat().st_mode) == 0o600, name
