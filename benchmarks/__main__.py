@@ -18,6 +18,7 @@ from sqlalchemy import event
 
 from benchmarks.books import large_snapshot, unprotected_positions
 from benchmarks.console import RUNS, first_frame_seconds, worst_stalls
+from benchmarks.fleet import ACCOUNTS, POSITIONS, fleet_seconds
 from benchmarks.guard import GRACE_SECONDS, SWEEP_SECONDS, idle_cpu_share, stop_replaced_seconds
 from engine.reconcile.diff import diff
 from engine.reconcile.plan import plan
@@ -128,6 +129,25 @@ def hundred_stops_process() -> Figure:
     return Figure("recon reconcile, 100 emergency stops, broker at 50 ms", elapsed, 2.5, "s wall")
 
 
+def fleet_process() -> list[Figure]:
+    one = fleet_seconds(accounts=1)
+    whole = fleet_seconds()
+    return [
+        Figure(
+            f"recon fleet reconcile, 1 account x {POSITIONS} unprotected, broker at 50 ms",
+            one,
+            4.0,
+            "s wall",
+        ),
+        Figure(
+            f"recon fleet reconcile, {ACCOUNTS} accounts x {POSITIONS} unprotected, same run",
+            whole,
+            4.0,
+            "s wall",
+        ),
+    ]
+
+
 def console_first_frame() -> Figure:
     return Figure(
         f"recon demo: first frame after process start, worst of {RUNS}",
@@ -184,6 +204,7 @@ BENCHMARKS: list[Callable[[], Figure | list[Figure]]] = [
     diff_and_plan_cpu,
     local_state_query_counts,
     hundred_stops_process,
+    fleet_process,
     console_first_frame,
     console_stalls,
     guard_replacement_stream_up,

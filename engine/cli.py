@@ -77,6 +77,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="how often the whole book is re-read over REST (default 15)",
     )
 
+    fleet = commands.add_parser("fleet", help="every account of a fleet file at once")
+    fleet_commands = fleet.add_subparsers(dest="fleet_command", required=True, parser_class=_Parser)
+    fleet_reconcile = fleet_commands.add_parser(
+        "reconcile", help="reconcile every account of the fleet file concurrently"
+    )
+    fleet_reconcile.add_argument(
+        "--accounts", required=True, metavar="FILE", help="the fleet file (TOML, SPEC §1)"
+    )
+    fleet_reconcile.add_argument("--yes", action="store_true", help="confirm every decision")
+    fleet_reconcile.add_argument("--dry-run", action="store_true", help="change nothing")
+    fleet_reconcile.add_argument("--json", action="store_true", help="one JSON object on stdout")
+
     db = commands.add_parser("db", help="the local database")
     db_commands = db.add_subparsers(dest="db_command", required=True, parser_class=_Parser)
     db_commands.add_parser("init", parents=[connection], help="create or upgrade the schema")
@@ -113,6 +125,8 @@ def _run(args: argparse.Namespace) -> int:
         return _reconcile(args)
     if args.command == "guard":
         return _guard(args)
+    if args.command == "fleet":
+        return _fleet_reconcile(args)
     if args.command == "console":
         return _console(args)
     if args.command == "demo":
@@ -141,6 +155,18 @@ def _guard(args: argparse.Namespace) -> int:
     configure_logging(json_lines=False)
     settings = GuardSettings(grace_seconds=args.grace, sweep_seconds=args.sweep)
     return asyncio.run(run_guard(config, yes=args.yes, settings=settings))
+
+
+def _fleet_reconcile(args: argparse.Namespace) -> int:
+    from engine.fleet.accounts import load_fleet
+    from engine.fleet.command import run_fleet
+    from engine.logging import configure_logging
+
+    accounts = load_fleet(Path(args.accounts))
+    configure_logging(json_lines=args.json)
+    return asyncio.run(
+        run_fleet(accounts, yes=args.yes, dry_run=args.dry_run, json_output=args.json)
+    )
 
 
 def _seconds(flag: str, least: float) -> Callable[[str], float]:

@@ -13,11 +13,12 @@ from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from engine.errors import UsageError
-from engine.store.database import default_db_url, normalize_db_url
+from engine.store.database import DB_URL_SETTING, default_db_url, normalize_db_url
 from engine.store.errors import StoreConfigError
 
 ALPACA_PAPER_URL = "https://paper-api.alpaca.markets"
 ALPACA_PAPER_HOST = "paper-api.alpaca.markets"
+BROKER_URL_SETTING = "APCA_API_BASE_URL (--broker-url)"
 
 STOP_PCT_BOUNDS = (Decimal("0.005"), Decimal("0.10"))
 DAILY_LOSS_PCT_BOUNDS = (Decimal("0.001"), Decimal("0.50"))
@@ -116,8 +117,8 @@ def load_config(
     return Config(
         key_id=env.apca_api_key_id or None,
         secret_key=env.apca_api_secret_key,
-        broker_url=_validated_broker_url(env.apca_api_base_url),
-        db_url=_validated_db_url(env.recon_db_url or default_db_url()),
+        broker_url=validated_broker_url(env.apca_api_base_url),
+        db_url=validated_db_url(env.recon_db_url or default_db_url()),
         emergency_stop_pct=_bounded_decimal(
             "RECON_EMERGENCY_STOP_PCT (--stop-pct)", env.recon_emergency_stop_pct, STOP_PCT_BOUNDS
         ),
@@ -136,14 +137,13 @@ def load_config(
     )
 
 
-def _validated_broker_url(raw: str) -> str:
+def validated_broker_url(raw: str, *, setting: str = BROKER_URL_SETTING) -> str:
     """Accept what Alpaca's own tools accept (with or without a trailing `/v2`) and hand
     alpaca-py the bare origin it appends `/v2` to."""
     parts = urlsplit(raw.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(
-            f"APCA_API_BASE_URL (--broker-url) must be an http(s) URL such as "
-            f"{ALPACA_PAPER_URL} (got {raw!r})"
+            f"{setting} must be an http(s) URL such as {ALPACA_PAPER_URL} (got {raw!r})"
         )
     path = parts.path.rstrip("/")
     if path.endswith("/v2"):
@@ -151,9 +151,9 @@ def _validated_broker_url(raw: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{path}"
 
 
-def _validated_db_url(raw: str) -> str:
+def validated_db_url(raw: str, *, setting: str = DB_URL_SETTING) -> str:
     try:
-        return normalize_db_url(raw)
+        return normalize_db_url(raw, setting=setting)
     except StoreConfigError as exc:
         raise ConfigError(str(exc)) from None
 

@@ -7,6 +7,7 @@ import asyncio
 import json
 import signal
 import sys
+from dataclasses import dataclass
 
 import structlog
 
@@ -14,6 +15,7 @@ from engine.config import Config
 from engine.reconcile.guard_settings import GuardSettings
 from engine.reconcile.headless import decision_callback, log_event, print_summary
 from engine.reconcile.lock import ReconciliationLocked
+from engine.reconcile.result import RunResult
 from engine.reconcile.service import service_from_config
 from engine.store import SchemaNotReady, StoreConfigError, StoreError
 
@@ -26,11 +28,31 @@ EXIT_USAGE = 64
 log = structlog.get_logger("recon.guard")
 
 
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """How one account's run ended: its result, or the one line saying why it could not
+    start."""
+
+    exit_code: int
+    result: RunResult | None = None
+    trouble: str | None = None
+
+
 async def run_headless(config: Config, *, yes: bool, dry_run: bool, json_output: bool) -> int:
+    finished = await reconcile_once(config, yes=yes, dry_run=dry_run, prompt=sys.stdin.isatty())
+    if finished.result is None:
+        _say(f"recon: {finished.trouble}")
+    elif json_output:
+        print(json.dumps(finished.result.to_json(), indent=2))
+    else:
+        print_summary(finished.result, sys.stdout)
+    return finished.exit_code
+
+
+async def reconcile_once(config: Config, *, yes: bool, dry_run: bool, prompt: bool) -> Finished:
+    """One reconciliation of one account, as `recon reconcile` runs it."""
     service = service_from_config(config)
-    decide = decision_callback(
-        confirm_all=yes, operator=service.operator, prompt=sys.stdin.isatty()
-    )
+    decide = decision_callback(confirm_all=yes, operator=service.operator, prompt=prompt)
     try:
         if dry_run:
             result = await service.preview(log_event)
@@ -38,11 +60,7 @@ async def run_headless(config: Config, *, yes: bool, dry_run: bool, json_output:
             result = await service.run(decide, log_event)
     except (StoreError, ReconciliationLocked) as exc:
         return _could_not_start(exc)
-    if json_output:
-        print(json.dumps(result.to_json(), indent=2))
-    else:
-        print_summary(result, sys.stdout)
-    return result.exit_code
+    return Finished(result.exit_code, result)
 
 
 async def run_guard(config: Config, *, yes: bool, settings: GuardSettings) -> int:
@@ -58,7 +76,9 @@ async def run_guard(config: Config, *, yes: bool, settings: GuardSettings) -> in
     try:
         outcome = await service.guard(decide, log_event, settings, stopping)
     except (StoreError, ReconciliationLocked) as exc:
-        return _could_not_start(exc)
+        could_not = _could_not_start(exc)
+        _say(f"recon: {could_not.trouble}")
+        return could_not.exit_code
     if outcome.first.aborted is not None:
         print_summary(outcome.first, sys.stdout)
         return outcome.first.exit_code
@@ -66,16 +86,13 @@ async def run_guard(config: Config, *, yes: bool, settings: GuardSettings) -> in
     return EXIT_OK if outcome.covered else EXIT_UNCOVERED
 
 
-def _could_not_start(error: StoreError | ReconciliationLocked) -> int:
+def _could_not_start(error: StoreError | ReconciliationLocked) -> Finished:
     """One line for the operator, and the exit code SPEC §1 gives the reason."""
     if isinstance(error, ReconciliationLocked):
-        _say(f"recon: {error}")
-        return EXIT_LOCKED
+        return Finished(EXIT_LOCKED, trouble=str(error))
     if isinstance(error, SchemaNotReady | StoreConfigError):
-        _say(f"recon: {error}")
-        return EXIT_USAGE
-    _say(f"recon: aborted before any change: {error}")
-    return EXIT_ABORTED
+        return Finished(EXIT_USAGE, trouble=str(error))
+    return Finished(EXIT_ABORTED, trouble=f"aborted before any change: {error}")
 
 
 def _say(line: str) -> None:

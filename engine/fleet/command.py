@@ -1,0 +1,66 @@
+"""`recon fleet reconcile`: every account of a fleet file reconciled at once, in one process,
+each with its own lock, broker client, rate limiter and outcome. One account's failure never
+stops or changes another; the fleet's exit code is the highest of theirs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import Any
+
+import structlog
+
+from engine.errors import UsageError
+from engine.fleet.accounts import FleetAccount
+from engine.reconcile.command import EXIT_UNCOVERED, EXIT_USAGE, Finished, reconcile_once
+from engine.reconcile.headless import print_summary
+from engine.store.errors import first_line
+
+
+async def run_fleet(
+    accounts: list[FleetAccount], *, yes: bool, dry_run: bool, json_output: bool
+) -> int:
+    finished = await asyncio.gather(
+        *(_reconcile_account(account, yes=yes, dry_run=dry_run) for account in accounts)
+    )
+    exit_code = max(ended.exit_code for ended in finished)
+    if json_output:
+        report = {
+            "exit_code": exit_code,
+            "accounts": [
+                _account_json(account, ended)
+                for account, ended in zip(accounts, finished, strict=True)
+            ],
+        }
+        print(json.dumps(report, indent=2))
+        return exit_code
+    for account, ended in zip(accounts, finished, strict=True):
+        print(f"== {account.name}: exit {ended.exit_code}")
+        if ended.result is None:
+            print(f"recon: {ended.trouble}")
+        else:
+            print_summary(ended.result, sys.stdout)
+    codes = " · ".join(f"{a.name} {e.exit_code}" for a, e in zip(accounts, finished, strict=True))
+    print(f"fleet: exit {exit_code} — {codes}")
+    return exit_code
+
+
+async def _reconcile_account(account: FleetAccount, *, yes: bool, dry_run: bool) -> Finished:
+    # Each account runs in a task of its own, so this names it in its log lines alone.
+    structlog.contextvars.bind_contextvars(account=account.name)
+    try:
+        config = account.config()
+    except UsageError as exc:
+        return Finished(EXIT_USAGE, trouble=str(exc))
+    try:
+        # Nobody is asked at a fleet's pace: decisions need --yes, or are kept and reported.
+        return await reconcile_once(config, yes=yes, dry_run=dry_run, prompt=False)
+    except Exception as exc:  # a fault of this account's alone: the others carry on
+        return Finished(EXIT_UNCOVERED, trouble=f"failed: {first_line(exc)}")
+
+
+def _account_json(account: FleetAccount, ended: Finished) -> dict[str, Any]:
+    if ended.result is None:
+        return {"name": account.name, "exit_code": ended.exit_code, "error": ended.trouble}
+    return {"name": account.name, **ended.result.to_json(), "exit_code": ended.exit_code}
