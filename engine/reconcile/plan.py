@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import replace
+from decimal import Decimal
 
 from engine.broker.status_map import meaning_of
 from engine.domain import (
@@ -37,7 +38,7 @@ from engine.reconcile.diff import (
 from engine.reconcile.protection import PositionProtection, ProtectionContext, protect_position
 from engine.reconcile.rows import adopted_stop_row, synthetic_entry_row
 from engine.reconcile.snapshot import Snapshot
-from engine.reconcile.stops import ClientOrderIds
+from engine.reconcile.stops import ClientOrderIds, emergency_stop_level
 
 
 def plan(snapshot: Snapshot, diff: Diff, settings: PlanSettings) -> Plan:
@@ -61,7 +62,12 @@ def plan(snapshot: Snapshot, diff: Diff, settings: PlanSettings) -> Plan:
     ]
     order_actions = _order_phase(snapshot, diff.orders, state_actions, protections, findings)
     position_actions = _position_phase(
-        snapshot, diff.positions, protections, order_actions, findings
+        snapshot,
+        diff.positions,
+        protections,
+        order_actions,
+        findings,
+        _room_to_stop(diff.positions, settings.emergency_stop_pct),
     )
     actions = tuple(
         action.numbered(seq)
@@ -321,6 +327,7 @@ def _position_phase(
     protections: list[PositionProtection],
     order_actions: list[PlanAction],
     findings: list[str],
+    room_to_stop: dict[str, Decimal],
 ) -> list[PlanAction]:
     filling_entries = {
         action.symbol
@@ -333,14 +340,37 @@ def _position_phase(
     for protection in protections:
         protecting.extend(protection.actions)
         findings.extend(protection.findings)
-    # Unprotected exposure is what can hurt; the largest goes first.
-    protecting.sort(key=lambda action: (-action.exposure, action.symbol))  # stable: GTC first
+    # Riskiest first, for when the rate limit cannot send them all at once: the position
+    # nearest its stop level, then the largest exposure. Stable: a symbol's GTC stop before its
+    # DAY remainder.
+    protecting.sort(
+        key=lambda action: (
+            room_to_stop.get(action.symbol, Decimal(1)),
+            -action.exposure,
+            action.symbol,
+        )
+    )
     entries = [
         _synthetic_entry(snapshot, row.broker)
         for row in rows
         if row.broker is not None and row.local_side is None and row.symbol not in filling_entries
     ]
     return [*protecting, *(entry for entry in entries if entry is not None)]
+
+
+def _room_to_stop(rows: tuple[PositionRow, ...], stop_pct: Decimal) -> dict[str, Decimal]:
+    """How far each position's price is from its emergency stop level, as a fraction of the
+    price: the smaller, the sooner a fall takes it there."""
+    room = {}
+    for row in rows:
+        position = row.broker
+        if position is None or position.current_price <= 0:
+            continue
+        level = emergency_stop_level(
+            position.side, position.avg_entry_price, position.current_price, stop_pct
+        )
+        room[row.symbol] = abs(position.current_price - level.price) / position.current_price
+    return room
 
 
 def _synthetic_entry(snapshot: Snapshot, position: BrokerPosition) -> PlanAction | None:

@@ -276,7 +276,7 @@ def test_sub_dollar_stop_rounds_to_the_hundredth_of_a_cent_away_from_market() ->
     assert order.stop_price == D("0.8589")  # 0.8765 × 0.98 = 0.85897 → down to 0.8589
 
 
-def test_emergency_stops_go_largest_exposure_first() -> None:
+def test_emergency_stops_equally_near_their_stop_level_go_largest_exposure_first() -> None:
     result = plan_for(
         make_snapshot(
             positions=(
@@ -288,6 +288,21 @@ def test_emergency_stops_go_largest_exposure_first() -> None:
         )
     )
     assert [action.symbol for action in result.actions] == ["BIG", "MID", "SMALL"]
+
+
+def test_emergency_stops_go_nearest_their_stop_level_first_then_largest_exposure() -> None:
+    """What the rate limit holds back waits on the positions with the most room to fall."""
+    result = plan_for(
+        make_snapshot(
+            positions=(
+                make_position("BIG", "100", entry="500", current="550"),  # 10.9% above 490
+                make_position("FALLING", "10", entry="100", current="98.50"),  # 0.5% above 98
+                make_position("MID", "100", entry="50"),  # 2% above 49
+            ),
+            position_orders=tuple(make_filled_entry(s) for s in ("BIG", "FALLING", "MID")),
+        )
+    )
+    assert [action.symbol for action in result.actions] == ["FALLING", "MID", "BIG"]
 
 
 def test_emergency_stop_ids_are_deterministic_and_skip_used_generations() -> None:
