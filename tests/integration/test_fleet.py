@@ -137,6 +137,35 @@ def test_a_second_fleet_run_finds_every_account_locked(
     assert all(covered(simulator) for simulator in desk.values())
 
 
+def test_without_json_each_account_reads_under_its_name_and_the_fleet_sums_up(
+    desk: dict[str, Simulator], tmp_path: Path
+) -> None:
+    dbs = {name: f"sqlite:///{tmp_path / name}.db" for name in NAMES}
+    seeded(desk, dbs)
+    del dbs["charlie"]  # its key pair is missing too: only its own account fails
+    env = {k: v for k, v in keys(desk).items() if not k.startswith("CHARLIE_")}
+    path = fleet_file(tmp_path, {name: desk[name] for name in dbs}, dbs)
+    path.write_text(
+        path.read_text() + f'[[account]]\nname = "charlie"\nkey_id_env = "CHARLIE_KEY_ID"\n'
+        f'secret_key_env = "CHARLIE_SECRET_KEY"\nbase_url = "{desk["charlie"].url}"\n'
+        f'db = "sqlite:///{tmp_path / "charlie.db"}"\n'
+    )
+    done = subprocess.run(
+        fleet(path, desk, "--yes"), capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 64
+    lines = done.stdout.splitlines()
+    assert lines[0] == "== alpha: exit 0"
+    assert "== bravo: exit 0" in lines
+    charlie = lines.index("== charlie: exit 64")
+    assert lines[charlie + 1] == (
+        "recon: CHARLIE_KEY_ID and CHARLIE_SECRET_KEY must be set for account charlie"
+    )
+    assert lines[-1] == "fleet: exit 64 — alpha 0 · bravo 0 · charlie 64"
+    assert covered(desk["alpha"]) and covered(desk["bravo"])
+    assert desk["charlie"].requests.count("POST") == 0
+
+
 def test_a_fleet_file_holding_a_secret_is_refused_with_its_line(tmp_path: Path) -> None:
     path = tmp_path / "fleet.toml"
     path.write_text(

@@ -65,3 +65,8 @@ def test_an_accounts_key_pair_comes_from_the_variables_the_file_names() -> None:
     assert config.secret_key.get_secret_value() == "s3cret"
     with pytest.raises(ConfigError, match="ALPHA_SECRET_KEY must be set for account alpha"):
         account.config({"ALPHA_KEY_ID": "PKALPHA"})
+
+
+def test_a_fleet_file_that_is_not_there_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(FleetFileError, match=r"fleet.toml: cannot read the fleet file: No such"):
+        load_fleet(tmp_path / "fleet.toml")
