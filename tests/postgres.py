@@ -7,7 +7,6 @@ creates, since PostgreSQL refuses to run as root. Every test gets a database of 
 
 from __future__ import annotations
 
-import asyncio
 import glob
 import os
 import pwd
@@ -17,12 +16,13 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg
 from sqlalchemy.engine import make_url
+
+from tests.aside import run_aside
 
 SERVER_URL_VARIABLE = "RECON_TEST_POSTGRES_URL"
 SUPERUSER = "recon"
@@ -48,9 +48,7 @@ def postgres_server() -> Iterator[str]:
 def new_database(server_url: str) -> str:
     """A fresh, empty database on the server, as a URL recon accepts."""
     name = f"recon_test_{uuid.uuid4().hex[:12]}"
-    # On a thread of its own: the calling test may be inside its event loop.
-    with ThreadPoolExecutor(max_workers=1) as thread:
-        thread.submit(asyncio.run, _create_database(server_url, name)).result()
+    run_aside(_create_database(server_url, name))
     return make_url(server_url).set(database=name).render_as_string(hide_password=False)
 
 

@@ -7,7 +7,7 @@ where the sides agree (the broker is the truth), `local›broker` highlighted wh
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from console.views import ORDER_FIELDS, OrderLine, PositionLine
 from console.widgets.book_table import BookTable, Column
@@ -43,6 +43,7 @@ ROW_STYLES = {
 }
 PROTECTION_WIDTH = max(len(f" {status} ") for status in Protection)
 NUMBERS = frozenset({"qty", "filled", "price"})
+Row = TypeVar("Row")
 
 
 def between(local: str, broker: str) -> str:
@@ -63,6 +64,21 @@ def between(local: str, broker: str) -> str:
     )
 
 
+def folded(local: str, broker: str, differs: bool) -> str:
+    """A pair's cell on one line: the broker's value where the sides agree (the broker is the
+    truth) or only one side has one, both where they differ."""
+    if differs and local and broker:
+        return between(local, broker)
+    return broker or local
+
+
+def _match_column(match_of: Callable[[Row], Match], *, short: bool) -> Column[Row]:
+    def text(row: Row) -> str:
+        return MATCH_SHORT[match_of(row)] if short else str(match_of(row))
+
+    return Column("match", "match", text, lambda row: MATCH_STYLES[match_of(row)])
+
+
 # Orders ------------------------------------------------------------------------------------
 
 
@@ -78,10 +94,7 @@ def _side_column(side: str, n: int, name: str) -> Column[OrderLine]:
 
 def _folded_column(n: int, name: str) -> Column[OrderLine]:
     def text(line: OrderLine) -> str:
-        local, broker = line.local[n], line.broker[n]
-        if name in line.differing and local and broker:
-            return between(local, broker)
-        return broker or local
+        return folded(line.local[n], line.broker[n], name in line.differing)
 
     def style(line: OrderLine) -> str:
         return DIFFERS if name in line.differing else ""
@@ -89,9 +102,6 @@ def _folded_column(n: int, name: str) -> Column[OrderLine]:
     return Column(name, name, text, style, right=name in NUMBERS)
 
 
-_ORDER_MATCH: Column[OrderLine] = Column(
-    "match", "match", lambda line: str(line.match), lambda line: MATCH_STYLES[line.match]
-)
 _ORDER_SYMBOL: Column[OrderLine] = Column(
     "symbol", "symbol", lambda line: line.symbol, lambda _: "bold"
 )
@@ -102,7 +112,7 @@ class OrdersTable(BookTable[OrderLine]):
     # The section title and the divider say which side is which, so each side's headers are the
     # bare field names and the broker's price fits on a 160-column screen.
     FULL = (
-        _ORDER_MATCH,
+        _match_column(lambda line: line.match, short=False),
         _ORDER_SYMBOL,
         *(_side_column("local", n, name) for n, name in enumerate(ORDER_FIELDS)),
         Column(DIVIDER, DIVIDER, lambda _: DIVIDER, lambda _: "dim"),
@@ -110,12 +120,7 @@ class OrdersTable(BookTable[OrderLine]):
     )
     # What differs first, the ids last: a long local id runs off a narrow screen, not the state.
     COMPACT = (
-        Column(
-            "match",
-            "match",
-            lambda line: MATCH_SHORT[line.match],
-            lambda line: MATCH_STYLES[line.match],
-        ),
+        _match_column(lambda line: line.match, short=True),
         _ORDER_SYMBOL,
         *(_folded_column(_FIELD_AT[name], name) for name in ("state", "qty", "filled", "price")),
         _folded_column(_FIELD_AT["id"], "id"),
@@ -156,10 +161,7 @@ def _position_cell(
 
 def _folded_position(field: str, n: int) -> Column[ShownPosition]:
     def text(shown: ShownPosition) -> str:
-        local, broker = shown.line.local[n], shown.line.broker[n]
-        if field in shown.line.differing and local and broker:
-            return between(local, broker)
-        return broker or local
+        return folded(shown.line.local[n], shown.line.broker[n], field in shown.line.differing)
 
     return _position_cell(field, field, text, field, right=field == "qty")
 
@@ -186,12 +188,7 @@ class PositionsTable(BookTable[ShownPosition]):
         _SYMBOL,
         _PROTECTION,
         _COVER,
-        Column(
-            "match",
-            "match",
-            lambda shown: str(shown.line.match),
-            lambda shown: MATCH_STYLES[shown.line.match],
-        ),
+        _match_column(lambda shown: shown.line.match, short=False),
         _position_cell("local_side", "local side", lambda shown: shown.line.local[0], "side"),
         _position_cell(
             "local_qty", "local qty", lambda shown: shown.line.local[1], "qty", right=True
@@ -210,12 +207,7 @@ class PositionsTable(BookTable[ShownPosition]):
         _COVER,
         _folded_position("side", 0),
         _folded_position("qty", 1),
-        Column(
-            "match",
-            "match",
-            lambda shown: MATCH_SHORT[shown.line.match],
-            lambda shown: MATCH_STYLES[shown.line.match],
-        ),
+        _match_column(lambda shown: shown.line.match, short=True),
         _ENTRY,
         _PRICE,
     )

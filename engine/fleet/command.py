@@ -24,24 +24,22 @@ async def run_fleet(
     finished = await asyncio.gather(
         *(_reconcile_account(account, yes=yes, dry_run=dry_run) for account in accounts)
     )
-    exit_code = max(ended.exit_code for ended in finished)
+    ended = list(zip(accounts, finished, strict=True))
+    exit_code = max(outcome.exit_code for outcome in finished)
     if json_output:
         report = {
             "exit_code": exit_code,
-            "accounts": [
-                _account_json(account, ended)
-                for account, ended in zip(accounts, finished, strict=True)
-            ],
+            "accounts": [_account_json(account, outcome) for account, outcome in ended],
         }
         print(json.dumps(report, indent=2))
         return exit_code
-    for account, ended in zip(accounts, finished, strict=True):
-        print(f"== {account.name}: exit {ended.exit_code}")
-        if ended.result is None:
-            print(f"recon: {ended.trouble}")
+    for account, outcome in ended:
+        print(f"== {account.name}: exit {outcome.exit_code}")
+        if outcome.result is None:
+            print(f"recon: {outcome.trouble}")
         else:
-            print_summary(ended.result, sys.stdout)
-    codes = " · ".join(f"{a.name} {e.exit_code}" for a, e in zip(accounts, finished, strict=True))
+            print_summary(outcome.result, sys.stdout)
+    codes = " · ".join(f"{account.name} {outcome.exit_code}" for account, outcome in ended)
     print(f"fleet: exit {exit_code} — {codes}")
     return exit_code
 

@@ -4,26 +4,22 @@ from inside a running event loop."""
 
 from __future__ import annotations
 
-import asyncio
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sqlalchemy import text
 
 from engine.store import create_engine
+from tests.aside import run_aside
 
 
 def sql(db_url: str, statement: str, **values: Any) -> list[tuple[Any, ...]]:
-    """Run one statement in a transaction of its own; the rows it returns, if any. On a
-    thread of its own, since the calling test may be inside its event loop."""
-    with ThreadPoolExecutor(max_workers=1) as thread:
-        return thread.submit(asyncio.run, _execute(db_url, statement, values)).result()
+    """Run one statement in a transaction of its own; the rows it returns, if any."""
+    return run_aside(_execute(db_url, statement, values))
 
 
 def sql_many(db_url: str, statement: str, rows: list[dict[str, Any]]) -> None:
     """One statement for each of `rows`, in one transaction."""
-    with ThreadPoolExecutor(max_workers=1) as thread:
-        thread.submit(asyncio.run, _execute(db_url, statement, rows)).result()
+    run_aside(_execute(db_url, statement, rows))
 
 
 def table_rows(db_url: str, table: str) -> list[tuple[Any, ...]]:
