@@ -48,7 +48,8 @@ class Fault:
 
 @dataclass(frozen=True, slots=True)
 class LoggedRequest:
-    """One request as it arrived, before auth, latency or faults: `at` is the book's clock."""
+    """One request as it arrived at the account its key id names, before its secret was
+    checked, latency or faults: `at` is the book's clock."""
 
     method: str
     path: str

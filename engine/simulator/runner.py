@@ -9,15 +9,22 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from types import TracebackType
 
 from aiohttp import web
 
+from engine.simulator.accounts import (
+    ACCOUNT_NAMES,
+    SimulatedAccount,
+    open_account,
+    separate_book,
+    simulated_key_pair,
+)
 from engine.simulator.book import SimulatedBroker
-from engine.simulator.faults import Faults, RequestLog
-from engine.simulator.scenarios import LocalBookSeed, Scenario, load_scenario
+from engine.simulator.scenarios import Scenario, load_scenario
 from engine.simulator.server import SimulatorContext, build_app
-from engine.simulator.stream import STREAM_PATH, TradeStreams
+from engine.simulator.stream import STREAM_PATH
 
 DEMO_KEY_ID = "PKSIMULATORDEMO00007Q"
 DEMO_SECRET_KEY = "simulator-demo-secret-not-a-real-key"
@@ -29,7 +36,9 @@ SHUTDOWN_GRACE_SECONDS = 0.25
 class Simulator:
     """One simulated broker behind one HTTP server: point alpaca-py's `TradingClient` at `url`
     and its `TradingStream` at `stream_url`. A test moves the book through `broker`, spoils
-    requests through `faults` and the stream's connections through `streams`."""
+    requests through `faults` and the stream's connections through `streams` — those of the
+    first account, the only one unless `add_account` adds more. Every account shares the
+    server, the clock and the latency."""
 
     def __init__(
         self,
@@ -39,27 +48,67 @@ class Simulator:
         key_id: str = DEMO_KEY_ID,
         secret_key: str = DEMO_SECRET_KEY,
     ) -> None:
-        self.broker = SimulatedBroker(now=now or (lambda: datetime.now(UTC)))
-        self.local_book: LocalBookSeed = scenario.seed(self.broker)
-        self.faults = Faults()
-        self.requests = RequestLog()
-        self.latency = 0.0
+        self._now = now or (lambda: datetime.now(UTC))
+        self.accounts: dict[str, SimulatedAccount] = {}
+        self._by_key_id: dict[str, SimulatedAccount] = {}
+        first = self._enrol(
+            ACCOUNT_NAMES[0],
+            scenario,
+            SimulatedBroker(now=self._now),
+            key_id=key_id,
+            secret_key=secret_key,
+        )
+        self.broker = first.broker
+        self.local_book = first.local_book
+        self.faults = first.faults
+        self.requests = first.requests
+        self.streams = first.streams
         self.key_id = key_id
         self.secret_key = secret_key
-        self.streams = TradeStreams(self.broker, (key_id, secret_key))
+        self.latency = 0.0
         self.url = ""
         self.stream_url = ""
         self._runner: web.AppRunner | None = None
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        context = SimulatorContext(
-            broker=self.broker,
-            faults=self.faults,
-            requests=self.requests,
-            credentials=(self.key_id, self.secret_key),
-            latency=lambda: self.latency,
-            streams=self.streams,
+    def add_account(
+        self,
+        name: str,
+        scenario: str | Scenario,
+        *,
+        key_id: str | None = None,
+        secret_key: str | None = None,
+    ) -> SimulatedAccount:
+        """Another account at the same URL with a book of its own, served at once if the
+        simulator is running; its key pair is `name`'s own unless given."""
+        named_key_id, named_secret_key = simulated_key_pair(name)
+        return self._enrol(
+            name,
+            _scenario(scenario),
+            separate_book(name, self._now),
+            key_id=key_id or named_key_id,
+            secret_key=secret_key or named_secret_key,
         )
+
+    def _enrol(
+        self,
+        name: str,
+        scenario: Scenario,
+        broker: SimulatedBroker,
+        *,
+        key_id: str,
+        secret_key: str,
+    ) -> SimulatedAccount:
+        if name in self.accounts:
+            raise ValueError(f"the simulator already has an account named {name!r}")
+        if key_id in self._by_key_id:
+            raise ValueError(f"key id {key_id} already belongs to another account")
+        account = open_account(name, scenario, broker, key_id=key_id, secret_key=secret_key)
+        self.accounts[name] = account
+        self._by_key_id[key_id] = account
+        return account
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        context = SimulatorContext(accounts=self._by_key_id, latency=lambda: self.latency)
         self._runner = web.AppRunner(
             build_app(context),
             access_log=None,
@@ -133,32 +182,47 @@ class SimulatorThread:
 
 
 def serve(
-    scenario_name: str, *, host: str = "127.0.0.1", port: int = 0, seed_db: str | None = None
+    scenario_name: str,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    seed_db: str | None = None,
+    accounts: int = 1,
+    fleet_dir: Path | None = None,
 ) -> None:
     """`recon sim`: run until Ctrl-C, printing where to point alpaca-py; with `seed_db`, first
-    write the scenario's local rows there, so recon sees the day from both sides."""
+    write the scenario's local rows there, so recon sees the day from both sides. With more
+    `accounts`, alpha, bravo, … each hold the scenario in a book of their own; with `fleet_dir`,
+    each account's rows go into a database of its own there, beside a fleet file naming them."""
 
     async def forever() -> None:
-        simulator = Simulator(load_scenario(scenario_name))
+        scenario = load_scenario(scenario_name)
+        simulator = Simulator(scenario)
+        for name in ACCOUNT_NAMES[1:accounts]:
+            simulator.add_account(name, scenario)
         if seed_db is not None:
             from engine.simulator.local_seed import seed_local_database
 
             await seed_local_database(seed_db, simulator.local_book)
         await simulator.start(host, port)
-        print(f"recon simulator listening on {simulator.url}", flush=True)
-        print(
-            f"scenario {scenario_name}; APCA_API_KEY_ID={simulator.key_id} "
-            f"APCA_API_SECRET_KEY={simulator.secret_key} APCA_API_BASE_URL={simulator.url}",
-            flush=True,
-        )
-        if seed_db is not None:
-            book = simulator.local_book
-            print(
-                f"local rows written: {len(book.orders)} orders, {len(book.trades)} trades; "
-                f"RECON_DB_URL={seed_db}",
-                flush=True,
-            )
         try:
+            lines = [
+                f"recon simulator listening on {simulator.url}",
+                *_key_pairs(simulator, scenario_name),
+            ]
+            if seed_db is not None:
+                book = simulator.local_book
+                lines.append(
+                    f"local rows written: {len(book.orders)} orders, {len(book.trades)} trades; "
+                    f"RECON_DB_URL={seed_db}"
+                )
+            if fleet_dir is not None:
+                from engine.simulator.fleet_folder import write_fleet_folder
+
+                desk = list(simulator.accounts.values())
+                lines += await write_fleet_folder(fleet_dir, simulator.url, desk)
+            # Printed once everything is in place: an operator or a script may act on any line.
+            print("\n".join(lines), flush=True)
             await asyncio.Event().wait()
         finally:
             await simulator.stop()
@@ -167,6 +231,25 @@ def serve(
         asyncio.run(forever())
     except KeyboardInterrupt:
         print("recon simulator stopped", flush=True)
+
+
+def _key_pairs(simulator: Simulator, scenario_name: str) -> list[str]:
+    """One line for a lone account, as `recon sim` has always printed it; else each account's
+    key pair under its name."""
+    if len(simulator.accounts) == 1:
+        return [
+            f"scenario {scenario_name}; APCA_API_KEY_ID={simulator.key_id} "
+            f"APCA_API_SECRET_KEY={simulator.secret_key} APCA_API_BASE_URL={simulator.url}"
+        ]
+    return [
+        f"scenario {scenario_name} in {len(simulator.accounts)} accounts; "
+        f"APCA_API_BASE_URL={simulator.url}",
+        *(
+            f"{account.name}: APCA_API_KEY_ID={account.key_id} "
+            f"APCA_API_SECRET_KEY={account.secret_key}"
+            for account in simulator.accounts.values()
+        ),
+    ]
 
 
 def _scenario(scenario: str | Scenario) -> Scenario:

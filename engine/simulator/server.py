@@ -1,12 +1,13 @@
 """The simulator's HTTP face: Alpaca's `/v2` trading routes over aiohttp, with Alpaca's auth
-headers, error bodies and query parameters, and the fault injection wrapped around them."""
+headers, error bodies and query parameters, and the fault injection wrapped around them. The key
+id header picks the account, as at Alpaca: its book answers, its faults spoil, its log records."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -14,8 +15,9 @@ from typing import Any
 
 from aiohttp import web
 
+from engine.simulator.accounts import SimulatedAccount
 from engine.simulator.book import SimulatedBroker
-from engine.simulator.faults import Fault, FaultKind, Faults, LoggedRequest, RequestLog
+from engine.simulator.faults import Fault, FaultKind, LoggedRequest
 from engine.simulator.listing import OrderQuery
 from engine.simulator.rejections import (
     CODE_INTERNAL,
@@ -35,18 +37,21 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 @dataclass(frozen=True)
 class SimulatorContext:
-    """Everything the routes share: the book, the faults, the log, who may connect, the
-    latency every request waits, and the trade stream's connections."""
+    """Everything the routes share: every account by its key id, accounts added while serving
+    included, and the latency every request waits."""
 
-    broker: SimulatedBroker
-    faults: Faults
-    requests: RequestLog
-    credentials: tuple[str, str]
+    accounts: Mapping[str, SimulatedAccount]
     latency: Callable[[], float]
-    streams: TradeStreams
+
+    def streams_for(self, key_id: str, secret_key: str) -> TradeStreams | None:
+        account = self.accounts.get(key_id)
+        if account is None or account.secret_key != secret_key:
+            return None
+        return account.streams
 
 
 CONTEXT = web.AppKey("context", SimulatorContext)
+ACCOUNT = web.RequestKey("account", SimulatedAccount)
 
 
 def build_app(context: SimulatorContext) -> web.Application:
@@ -63,7 +68,7 @@ def build_app(context: SimulatorContext) -> web.Application:
     app.router.add_get("/v2/orders/{order_id}", _get_order)
     app.router.add_patch("/v2/orders/{order_id}", _replace)
     app.router.add_delete("/v2/orders/{order_id}", _cancel)
-    add_stream_route(app, context.streams)
+    add_stream_route(app, context.streams_for)
     return app
 
 
@@ -72,15 +77,15 @@ async def _alpaca_middleware(request: web.Request, handler: Handler) -> web.Stre
     if not request.path.startswith("/v2/"):
         return await handler(request)
     context = request.app[CONTEXT]
-    context.requests.record(
-        LoggedRequest(request.method, request.path, request.query_string, context.broker.now())
-    )
-    key_id, secret = context.credentials
-    if (
-        request.headers.get("APCA-API-KEY-ID") != key_id
-        or request.headers.get("APCA-API-SECRET-KEY") != secret
-    ):
+    account = context.accounts.get(request.headers.get("APCA-API-KEY-ID", ""))
+    if account is None:
         return _error(401, CODE_UNAUTHORIZED, "request is not authorized")
+    account.requests.record(
+        LoggedRequest(request.method, request.path, request.query_string, account.broker.now())
+    )
+    if request.headers.get("APCA-API-SECRET-KEY") != account.secret_key:
+        return _error(401, CODE_UNAUTHORIZED, "request is not authorized")
+    request[ACCOUNT] = account
     try:
         # The whole request arrives before any wait: a client that gives up during the latency
         # or a delay fault has still sent its order, as it would have to a real broker.
@@ -92,7 +97,7 @@ async def _alpaca_middleware(request: web.Request, handler: Handler) -> web.Stre
     latency = context.latency()
     if latency:
         await asyncio.sleep(latency)
-    fault = context.faults.take(request.method, request.path)
+    fault = account.faults.take(request.method, request.path)
     if fault is not None:
         early = await _before(fault, request)
         if early is not None:
@@ -251,7 +256,7 @@ async def _cancel_all(request: web.Request) -> web.Response:
 
 
 def _broker(request: web.Request) -> SimulatedBroker:
-    return request.app[CONTEXT].broker
+    return request[ACCOUNT].broker
 
 
 def _nested(request: web.Request) -> bool:

@@ -1,6 +1,7 @@
 """The simulator's `trade_updates` websocket, spoken as alpaca-py's `TradingStream` expects it:
-authenticate, listen, then one message for every order event in the book; and the faults a test
-puts on it: every connection dropped, new ones refused."""
+authenticate, listen, then one message for every order event in the book of the account whose
+key pair authenticated; and the faults a test puts on an account's stream: every connection
+dropped, new ones refused."""
 
 from __future__ import annotations
 
@@ -33,9 +34,14 @@ CONNECTION_LIMIT_CODE = 406
 LOOP_CALL_TIMEOUT_SECONDS = 5.0
 
 
-def add_stream_route(app: web.Application, streams: TradeStreams) -> None:
-    app.router.add_get(STREAM_PATH, streams.handle)
-    app.on_shutdown.append(streams.close_all)
+def add_stream_route(
+    app: web.Application, streams_for: Callable[[str, str], TradeStreams | None]
+) -> None:
+    """The one stream path every account connects to; `streams_for` names the account's
+    connections for a key pair, None for a pair no account holds."""
+    route = _StreamRoute(streams_for)
+    app.router.add_get(STREAM_PATH, route.handle)
+    app.on_shutdown.append(route.close_all)
 
 
 def trade_update(event: str, order: dict[str, Any], position_qty: Decimal) -> dict[str, Any]:
@@ -52,14 +58,59 @@ def trade_update(event: str, order: dict[str, Any], position_qty: Decimal) -> di
     return {"stream": TRADE_UPDATES, "data": data}
 
 
-class TradeStreams:
-    """Every open stream connection, each listening to the book while it wants trade updates.
-    The connections belong to the server's event loop; `drop_all` and `refuse` may be called
-    from any thread."""
+class _StreamRoute:
+    """Every connection to the stream path, from its upgrade on: it joins an account's
+    connections once its authenticate message carries that account's key pair."""
 
-    def __init__(self, broker: SimulatedBroker, credentials: tuple[str, str]) -> None:
+    def __init__(self, streams_for: Callable[[str, str], TradeStreams | None]) -> None:
+        self._streams_for = streams_for
+        self._open: set[web.WebSocketResponse] = set()
+
+    async def handle(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._open.add(ws)
+        try:
+            streams = await self._authenticate(ws)
+            if streams is not None:
+                await streams.serve(ws, request.transport)
+        finally:
+            self._open.discard(ws)
+            await ws.close()
+        return ws
+
+    async def close_all(self, app: web.Application) -> None:
+        for ws in list(self._open):
+            await ws.close(code=CLOSE_GOING_AWAY, message=b"simulator stopping")
+
+    async def _authenticate(self, ws: web.WebSocketResponse) -> TradeStreams | None:
+        try:
+            async with asyncio.timeout(AUTH_TIMEOUT_SECONDS):
+                message = await _receive(ws)
+        except TimeoutError:
+            return None
+        data = message.get("data") if message is not None else None
+        streams = None
+        if (
+            message is not None
+            and message.get("action") in ("authenticate", "auth")
+            and isinstance(data, dict)
+            and isinstance(key_id := data.get("key_id"), str)
+            and isinstance(secret_key := data.get("secret_key"), str)
+        ):
+            streams = self._streams_for(key_id, secret_key)
+        if streams is None:
+            await _send_authorization(ws, "unauthorized")
+        return streams
+
+
+class TradeStreams:
+    """One account's open stream connections, each listening to its book while it wants trade
+    updates. The connections belong to the server's event loop; `drop_all` and `refuse` may be
+    called from any thread."""
+
+    def __init__(self, broker: SimulatedBroker) -> None:
         self._broker = broker
-        self._credentials = credentials
         self._open: dict[web.WebSocketResponse, asyncio.Transport | None] = {}
         self._refusing = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -78,22 +129,18 @@ class TradeStreams:
         else:
             self._refusing.clear()
 
-    async def handle(self, request: web.Request) -> web.WebSocketResponse:
+    async def serve(self, ws: web.WebSocketResponse, transport: asyncio.Transport | None) -> None:
+        """A connection that authenticated with this account's key pair, until it goes."""
+        if self._refusing.is_set():
+            await _send_error(ws, CONNECTION_LIMIT_EXCEEDED, code=CONNECTION_LIMIT_CODE)
+            return
         self._loop = asyncio.get_running_loop()
-        ws = web.WebSocketResponse()
-        await ws.prepare(request)
-        self._open[ws] = request.transport
+        self._open[ws] = transport
         try:
-            if await self._authenticate(ws):
-                await self._converse(ws)
+            await _send_authorization(ws, "authorized")
+            await self._converse(ws)
         finally:
             self._open.pop(ws, None)
-            await ws.close()
-        return ws
-
-    async def close_all(self, app: web.Application) -> None:
-        for ws in list(self._open):
-            await ws.close(code=CLOSE_GOING_AWAY, message=b"simulator stopping")
 
     def _cut_all(self) -> None:
         for transport in self._open.values():
@@ -114,28 +161,6 @@ class TradeStreams:
             action()
 
         asyncio.run_coroutine_threadsafe(run(), loop).result(timeout=LOOP_CALL_TIMEOUT_SECONDS)
-
-    async def _authenticate(self, ws: web.WebSocketResponse) -> bool:
-        try:
-            async with asyncio.timeout(AUTH_TIMEOUT_SECONDS):
-                message = await _receive(ws)
-        except TimeoutError:
-            return False
-        data = message.get("data") if message is not None else None
-        authorized = (
-            message is not None
-            and message.get("action") in ("authenticate", "auth")
-            and isinstance(data, dict)
-            and (data.get("key_id"), data.get("secret_key")) == self._credentials
-        )
-        if authorized and self._refusing.is_set():
-            await _send_error(ws, CONNECTION_LIMIT_EXCEEDED, code=CONNECTION_LIMIT_CODE)
-            return False
-        status = "authorized" if authorized else "unauthorized"
-        await ws.send_json(
-            {"stream": "authorization", "data": {"action": "authenticate", "status": status}}
-        )
-        return authorized
 
     async def _converse(self, ws: web.WebSocketResponse) -> None:
         loop = asyncio.get_running_loop()
@@ -200,6 +225,12 @@ async def _receive(ws: web.WebSocketResponse) -> dict[str, Any] | None:
         except ValueError:
             return {}
         return parsed if isinstance(parsed, dict) else {}
+
+
+async def _send_authorization(ws: web.WebSocketResponse, status: str) -> None:
+    await ws.send_json(
+        {"stream": "authorization", "data": {"action": "authenticate", "status": status}}
+    )
 
 
 async def _send_error(ws: web.WebSocketResponse, message: str, *, code: int | None = None) -> None:

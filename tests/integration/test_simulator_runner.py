@@ -5,11 +5,9 @@ import asyncio
 import contextlib
 import re
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import requests
@@ -24,6 +22,7 @@ from engine.simulator.runner import (
     running_simulator,
 )
 from engine.simulator.scenarios import CRASH_TIME, load_scenario
+from tests.integration.simulator_harness import recon_sim, seeded_rows
 
 
 async def test_running_simulator_starts_in_the_loop_on_a_free_port_in_milliseconds() -> None:
@@ -81,29 +80,6 @@ async def test_stopping_does_not_wait_for_a_delayed_request() -> None:
     assert time.monotonic() - stopping < 1
     with contextlib.suppress(requests.ConnectionError):
         await waiting
-
-
-@contextlib.contextmanager
-def recon_sim(*args: str) -> Iterator[subprocess.Popen[str]]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "engine.cli", "sim", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        yield process
-    finally:
-        process.kill()
-        process.wait()
-
-
-def seeded_rows(db: Path) -> tuple[set[str], int]:
-    """The local ids of the orders in the database, and how many trades it holds."""
-    with contextlib.closing(sqlite3.connect(db)) as connection:
-        orders = {row[0] for row in connection.execute("SELECT local_id FROM order_state")}
-        [(trades,)] = connection.execute("SELECT count(*) FROM trade")
-    return orders, trades
 
 
 def test_recon_sim_seed_db_writes_the_days_local_rows_before_serving(tmp_path: Path) -> None:

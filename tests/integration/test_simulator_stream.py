@@ -3,7 +3,6 @@ order change in the book arrives as `new`, `fill`, `canceled` or `expired`; a dr
 dies under its client, and a refused one is told why once it has authenticated."""
 
 import asyncio
-import contextlib
 import json
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -11,13 +10,13 @@ from decimal import Decimal
 import pytest
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide, TimeInForce
-from alpaca.trading.models import TradeUpdate
 from alpaca.trading.requests import MarketOrderRequest, StopOrderRequest
 from alpaca.trading.stream import TradingStream
 from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK
 
 from engine.simulator.runner import Simulator, running_simulator
 from engine.simulator.scenarios import CRASH_TIME
+from tests.integration.simulator_harness import Listening, trading_stream
 
 D = Decimal
 
@@ -28,46 +27,6 @@ async def sim() -> AsyncIterator[Simulator]:
         simulator.broker.prices["AAPL"] = D("189.50")
         simulator.broker.seed_position("AAPL", D(100), D("187.20"))
         yield simulator
-
-
-class Listening:
-    """alpaca-py's stream running in this loop, collecting what it hears."""
-
-    def __init__(self, simulator: Simulator, secret_key: str | None = None) -> None:
-        self.updates: list[TradeUpdate] = []
-        self.stream = TradingStream(
-            simulator.key_id,
-            secret_key or simulator.secret_key,
-            paper=True,
-            url_override=simulator.stream_url,
-        )
-        self.stream.subscribe_trade_updates(self._hear)
-        self._task: asyncio.Task[None] | None = None
-
-    async def _hear(self, update: TradeUpdate) -> None:
-        self.updates.append(update)
-
-    async def __aenter__(self) -> "Listening":
-        self._task = asyncio.create_task(self.stream._run_forever())
-        for _ in range(200):
-            if self.stream._running:
-                return self
-            await asyncio.sleep(0.01)
-        raise AssertionError("the stream never connected")
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._task is not None
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        await self.stream.close()
-
-    async def events(self, count: int) -> list[str]:
-        for _ in range(200):
-            if len(self.updates) >= count:
-                break
-            await asyncio.sleep(0.01)
-        return [str(u.event) for u in self.updates]
 
 
 def client(simulator: Simulator) -> TradingClient:
@@ -139,19 +98,6 @@ async def test_trade_stream_reports_a_fill_by_hand_and_a_day_stop_expired_at_the
     assert (fill.price, fill.qty, fill.position_qty) == (189.5, 10, 110)
     assert str(expired.order.id) == stop["id"]
     assert expired.order.status.value == "expired" and expired.order.expired_at is not None
-
-
-def trading_stream(simulator: Simulator) -> TradingStream:
-    """alpaca-py's stream, driven step by step: `_start_ws` connects, authenticates, listens."""
-    stream = TradingStream(
-        simulator.key_id, simulator.secret_key, url_override=simulator.stream_url
-    )
-    stream.subscribe_trade_updates(_ignore)
-    return stream
-
-
-async def _ignore(update: TradeUpdate) -> None:
-    pass
 
 
 @pytest.mark.parametrize("from_another_thread", [True, False], ids=["thread", "server-loop"])
