@@ -23,6 +23,8 @@ from tests.factories import (
 )
 
 D = Decimal
+# Prime, so that rank * stride names every position once for any count it does not divide.
+RISK_STRIDE = 7919
 
 
 def large_snapshot(local_orders: int, broker_orders: int, positions: int) -> Snapshot:
@@ -80,3 +82,27 @@ def unprotected_positions(count: int) -> Scenario:
         return LocalBookSeed(orders=tuple(orders))
 
     return Scenario(f"{count}-unprotected", f"{count} positions without stops", seed)
+
+
+def riskiest_first(count: int) -> list[str]:
+    """The symbols of `unprotected_at_risk(count)`, riskiest first: a stride through the names,
+    so that neither name order nor the order they were opened is the order of risk."""
+    return [f"RSK{rank * RISK_STRIDE % count:03d}" for rank in range(count)]
+
+
+def unprotected_at_risk(count: int) -> Scenario:
+    """`count` long positions bought at 100.00 without stops, each a little further above its
+    emergency stop level (98.00 at 2%) than the one riskier than it, and of varied size."""
+
+    def seed(broker: SimulatedBroker) -> LocalBookSeed:
+        rank_of = {symbol: rank for rank, symbol in enumerate(riskiest_first(count))}
+        orders = []
+        for symbol, rank in sorted(rank_of.items()):  # opened in name order
+            qty = 10 + rank * RISK_STRIDE % 190
+            broker.prices[symbol] = D("98.05") + D("0.05") * rank
+            broker.seed_position(symbol, D(qty), D("100.00"))
+            entry = make_filled_entry(symbol, str(qty), price="100.00")
+            orders.append(replace(entry, broker_id=None))
+        return LocalBookSeed(orders=tuple(orders))
+
+    return Scenario(f"{count}-at-risk", f"{count} positions without stops, at {count} risks", seed)

@@ -8,6 +8,7 @@ import asyncio
 import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import partial
@@ -15,7 +16,6 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 import requests
-from aiolimiter import AsyncLimiter
 from alpaca.common.enums import Sort
 from alpaca.common.exceptions import APIError
 from alpaca.trading.client import TradingClient
@@ -42,6 +42,7 @@ from engine.broker.errors import (
     MalformedBrokerResponse,
     OrderNotFound,
 )
+from engine.broker.rate_limit import RateLimit, RateQueueListener
 from engine.broker.retry import RetryPolicy, TransientFailure, with_retries
 from engine.broker.status_map import meaning_of
 from engine.broker.trade_updates import TradeUpdates, stream_url
@@ -69,6 +70,8 @@ ORDERS_PAGE_LIMIT = 500  # the most Alpaca returns per call
 # Enough threads for the stops of a large book to be in flight together; the rate limiter,
 # not the pool, is what keeps recon within the broker's budget.
 MAX_CONCURRENT_REQUESTS = 32
+# Alpaca counts requests per account per minute.
+RATE_LIMIT_PERIOD_SECONDS = 60.0
 # Alpaca answers these when it may succeed on another try; everything else 4xx is final.
 TRANSIENT_STATUS_CODES = frozenset({408, 429})
 
@@ -107,7 +110,10 @@ class AlpacaBroker:
         rate_limit_per_minute: int,
         retry_policy: RetryPolicy | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        rate_limit_period_seconds: float = RATE_LIMIT_PERIOD_SECONDS,
     ) -> None:
+        """`rate_limit_period_seconds` is Alpaca's minute; a test shrinks it to see the queue
+        form and drain in a second or two."""
         self._base_url, self._key_id, self._secret_key = base_url, key_id, secret_key
         self._client = TradingClient(
             api_key=key_id, secret_key=secret_key, raw_data=True, url_override=base_url
@@ -121,7 +127,7 @@ class AlpacaBroker:
         self._executor = ThreadPoolExecutor(
             max_workers=MAX_CONCURRENT_REQUESTS, thread_name_prefix="alpaca"
         )
-        self._limiter = AsyncLimiter(rate_limit_per_minute, 60)
+        self._limiter = RateLimit(rate_limit_per_minute, rate_limit_period_seconds, now=now)
         self._retry_policy = retry_policy or RetryPolicy()
         self._now = now
 
@@ -198,6 +204,9 @@ class AlpacaBroker:
         )
         await updates.start()
         return updates
+
+    def reporting_rate_queue(self, listener: RateQueueListener) -> AbstractContextManager[None]:
+        return self._limiter.reporting_to(listener)
 
     async def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

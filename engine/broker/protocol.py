@@ -3,8 +3,10 @@ the same shape) implements. Every method raises only `engine.broker.errors` type
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Protocol
 
+from engine.broker.rate_limit import RateQueueListener
 from engine.broker.trade_updates import TradeUpdates
 from engine.domain import Account, BrokerOrder, BrokerPosition, MarketClock, NewOrder
 
@@ -45,6 +47,11 @@ class Broker(Protocol):
     async def open_trade_updates(self) -> TradeUpdates:
         """The broker's live order stream, started; `StreamUnavailable` when it cannot be
         had, saying why."""
+        ...
+
+    def reporting_rate_queue(self, listener: RateQueueListener) -> AbstractContextManager[None]:
+        """While inside, `listener` hears how many requests wait for the client-side rate
+        limit, and when the last of them will go, each time that number changes."""
         ...
 
     async def close(self) -> None: ...

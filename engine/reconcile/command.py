@@ -13,7 +13,7 @@ import structlog
 
 from engine.config import Config
 from engine.reconcile.guard_settings import GuardSettings
-from engine.reconcile.headless import decision_callback, log_event, print_summary
+from engine.reconcile.headless import HeadlessLog, decision_callback, print_summary
 from engine.reconcile.lock import ReconciliationLocked
 from engine.reconcile.result import RunResult
 from engine.reconcile.service import service_from_config
@@ -55,9 +55,9 @@ async def reconcile_once(config: Config, *, yes: bool, dry_run: bool, prompt: bo
     decide = decision_callback(confirm_all=yes, operator=service.operator, prompt=prompt)
     try:
         if dry_run:
-            result = await service.preview(log_event)
+            result = await service.preview(HeadlessLog())
         else:
-            result = await service.run(decide, log_event)
+            result = await service.run(decide, HeadlessLog())
     except (StoreError, ReconciliationLocked) as exc:
         return _could_not_start(exc)
     return Finished(result.exit_code, result)
@@ -74,7 +74,7 @@ async def run_guard(config: Config, *, yes: bool, settings: GuardSettings) -> in
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signal_number, stopping.set)
     try:
-        outcome = await service.guard(decide, log_event, settings, stopping)
+        outcome = await service.guard(decide, HeadlessLog(), settings, stopping)
     except (StoreError, ReconciliationLocked) as exc:
         could_not = _could_not_start(exc)
         _say(f"recon: {could_not.trouble}")

@@ -135,6 +135,15 @@ class GuardCheckFailed:
     error: str
 
 
+@dataclass(frozen=True, slots=True)
+class RateLimitWaiting:
+    """Requests held back by the account's rate limit — stops among them, riskiest first — and
+    when the last of them will go; `waiting` 0 (and no time) once they have all gone."""
+
+    waiting: int
+    last_goes_at: datetime | None
+
+
 Event = (
     RunStarted
     | PhaseStarted
@@ -151,5 +160,6 @@ Event = (
     | GuardStreamStatus
     | GuardChecked
     | GuardCheckFailed
+    | RateLimitWaiting
 )
 Listener = Callable[[Event], None]

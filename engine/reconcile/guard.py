@@ -31,6 +31,7 @@ from engine.reconcile.fetch import fetch_snapshot
 from engine.reconcile.guard_settings import GuardSettings
 from engine.reconcile.local_book import StoreLocalBook
 from engine.reconcile.plan import plan
+from engine.reconcile.rate_limit_report import reporting_rate_limit
 from engine.reconcile.result import RunResult, position_outcomes
 from engine.reconcile.rows import is_recon_row
 from engine.reconcile.run import RunRequest, carry_out
@@ -92,10 +93,11 @@ class Guard:
         stream = StreamWatch(self._broker, on_change=self._wake.set, emit=self._emit)
         listening = asyncio.create_task(stream.run())
         try:
-            while not stopping.is_set():
-                self._wake.clear()
-                await self._check(stream)
-                await self._rest(stopping)
+            with reporting_rate_limit(self._broker, self._emit):
+                while not stopping.is_set():
+                    self._wake.clear()
+                    await self._check(stream)
+                    await self._rest(stopping)
         finally:
             listening.cancel()
             with contextlib.suppress(asyncio.CancelledError):

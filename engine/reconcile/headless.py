@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from datetime import UTC, datetime
 from typing import TextIO
 
 import structlog
@@ -28,6 +29,7 @@ from engine.reconcile.events import (
     PhaseFinished,
     PhaseProgress,
     PhaseStarted,
+    RateLimitWaiting,
     RunStarted,
     SnapshotReady,
     StopConfirmed,
@@ -36,6 +38,33 @@ from engine.reconcile.events import (
 from engine.reconcile.result import RunResult
 
 log = structlog.get_logger("recon")
+
+
+class HeadlessLog:
+    """The headless listener, one per command: every event as `log_event` logs it, but the
+    rate limit's queue only when requests start waiting and when they have all gone — not at
+    each step of a 300-stop run."""
+
+    def __init__(self) -> None:
+        self._rate_limited = False
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, RateLimitWaiting):
+            self._rate_limit(event.waiting, event.last_goes_at)
+        else:
+            log_event(event)
+
+    def _rate_limit(self, waiting: int, last_goes_at: datetime | None) -> None:
+        if waiting and last_goes_at is not None and not self._rate_limited:
+            log.warning(
+                "rate_limit_waiting",
+                detail=f"{waiting} requests waiting for the rate limit, "
+                f"the last at {last_goes_at.astimezone(UTC):%H:%M:%S} UTC",
+                waiting=waiting,
+            )
+        elif not waiting and self._rate_limited:
+            log.info("rate_limit_drained", detail="no request waits for the rate limit any more")
+        self._rate_limited = waiting > 0
 
 
 def log_event(event: Event) -> None:
@@ -73,8 +102,9 @@ def log_event(event: Event) -> None:
             )
         case GuardCheckFailed(error):
             log.warning("guard_check_failed", error=error)
-        case PhaseProgress() | GuardChecked() | GuardStreamStatus():
-            pass  # a progress bar's food, a quiet book, a stream the watch already logs
+        case PhaseProgress() | GuardChecked() | GuardStreamStatus() | RateLimitWaiting():
+            pass  # a progress bar's food, a quiet book, a stream the watch already logs, and
+            # a queue `HeadlessLog` logs when it starts and drains
 
 
 def decision_callback(*, confirm_all: bool, operator: str, prompt: bool) -> DecisionCallback:

@@ -30,6 +30,7 @@ from engine.reconcile.fetch import fetch_snapshot
 from engine.reconcile.ledger import StoreLedger
 from engine.reconcile.local_book import StoreLocalBook
 from engine.reconcile.plan import plan
+from engine.reconcile.rate_limit_report import reporting_rate_limit
 from engine.reconcile.result import AccountSummary, RunResult, position_outcomes
 from engine.reconcile.snapshot import InvalidSnapshot, Snapshot, validate
 from engine.store import CorruptRow, journal, session_factory
@@ -58,50 +59,52 @@ async def reconcile(
     now: Callable[[], datetime],
     run_id: str,
 ) -> RunResult:
-    sessions = session_factory(engine)
-    emit(PhaseStarted(Phase.FETCH, total=FETCH_STEPS))
-    try:
-        snapshot = await fetch_snapshot(broker, StoreLocalBook(sessions), now=now)
-        validate(snapshot)
-    except (BrokerError, InvalidSnapshot, CorruptRow) as exc:
-        emit(PhaseFinished(Phase.FETCH, done=0, total=FETCH_STEPS, errors=1))
-        return RunResult(run_id=run_id, dry_run=request.dry_run, aborted=str(exc))
-    emit(PhaseFinished(Phase.FETCH, done=FETCH_STEPS, total=FETCH_STEPS, errors=0))
+    """The run, what the rate limit holds back told to `emit` as it goes."""
+    with reporting_rate_limit(broker, emit):
+        sessions = session_factory(engine)
+        emit(PhaseStarted(Phase.FETCH, total=FETCH_STEPS))
+        try:
+            snapshot = await fetch_snapshot(broker, StoreLocalBook(sessions), now=now)
+            validate(snapshot)
+        except (BrokerError, InvalidSnapshot, CorruptRow) as exc:
+            emit(PhaseFinished(Phase.FETCH, done=0, total=FETCH_STEPS, errors=1))
+            return RunResult(run_id=run_id, dry_run=request.dry_run, aborted=str(exc))
+        emit(PhaseFinished(Phase.FETCH, done=FETCH_STEPS, total=FETCH_STEPS, errors=0))
 
-    the_diff = diff(snapshot)
-    the_plan = plan(snapshot, the_diff, request.settings)
-    emit(SnapshotReady(the_diff, the_plan))
-    if request.dry_run:
-        return RunResult(
-            run_id=run_id,
-            dry_run=True,
-            account=_account(request, snapshot),
-            market_open=snapshot.broker.clock.is_open,
-            diff=the_diff,
-            plan=the_plan,
-            positions=position_outcomes(snapshot.broker.positions, snapshot.broker.open_orders),
-            errors=(*the_plan.findings, *_breaker_errors(the_plan)),
-        )
-    # Only a run that places stops needs to hear them confirmed.
-    places_stops = any(a.kind in STOP_PLACING_KINDS for a in the_plan.actions)
-    updates = await _trade_updates(broker) if places_stops else None
-    try:
-        return await carry_out(
-            request,
-            snapshot,
-            the_diff,
-            the_plan,
-            broker=broker,
-            sessions=sessions,
-            decide=decide,
-            emit=emit,
-            now=now,
-            run_id=run_id,
-            updates=updates,
-        )
-    finally:
-        if updates is not None:
-            await updates.close()
+        the_diff = diff(snapshot)
+        the_plan = plan(snapshot, the_diff, request.settings)
+        emit(SnapshotReady(the_diff, the_plan))
+        if request.dry_run:
+            return RunResult(
+                run_id=run_id,
+                dry_run=True,
+                account=_account(request, snapshot),
+                market_open=snapshot.broker.clock.is_open,
+                diff=the_diff,
+                plan=the_plan,
+                positions=position_outcomes(snapshot.broker.positions, snapshot.broker.open_orders),
+                errors=(*the_plan.findings, *_breaker_errors(the_plan)),
+            )
+        # Only a run that places stops needs to hear them confirmed.
+        places_stops = any(a.kind in STOP_PLACING_KINDS for a in the_plan.actions)
+        updates = await _trade_updates(broker) if places_stops else None
+        try:
+            return await carry_out(
+                request,
+                snapshot,
+                the_diff,
+                the_plan,
+                broker=broker,
+                sessions=sessions,
+                decide=decide,
+                emit=emit,
+                now=now,
+                run_id=run_id,
+                updates=updates,
+            )
+        finally:
+            if updates is not None:
+                await updates.close()
 
 
 async def carry_out(

@@ -18,7 +18,12 @@ FAST_RETRIES = RetryPolicy(delays=(0.01, 0.02, 0.04), jitter=0.0)
 TEST_TIMEOUT_SECONDS = 0.5
 
 
-def make_broker(simulator: Simulator, *, rate_limit_per_minute: int = 10_000) -> AlpacaBroker:
+def make_broker(
+    simulator: Simulator,
+    *,
+    rate_limit_per_minute: int = 10_000,
+    rate_limit_period_seconds: float = 60.0,
+) -> AlpacaBroker:
     return AlpacaBroker(
         key_id=simulator.key_id,
         secret_key=simulator.secret_key,
@@ -27,6 +32,7 @@ def make_broker(simulator: Simulator, *, rate_limit_per_minute: int = 10_000) ->
         rate_limit_per_minute=rate_limit_per_minute,
         retry_policy=FAST_RETRIES,
         now=simulator.broker.now,
+        rate_limit_period_seconds=rate_limit_period_seconds,
     )
 
 

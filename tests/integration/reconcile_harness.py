@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from engine.broker.alpaca import AlpacaBroker
 from engine.broker.status_map import meaning_of
 from engine.domain import BrokerOrderStatus
 from engine.reconcile.actions import PlanAction, PlanSettings
@@ -50,9 +51,10 @@ async def run_reconcile(
     dry_run: bool = False,
     events: list[Event] | None = None,
     run_id: str = "run-1",
+    broker_for: Callable[[Simulator], AlpacaBroker] = make_broker,
 ) -> RunResult:
     engine = create_engine(db_url)
-    broker = make_broker(simulator)
+    broker = broker_for(simulator)
     captured = events if events is not None else []
     try:
         await require_current_schema(engine)
@@ -103,11 +105,12 @@ async def guarding(
     operator: DecisionCallback | None = None,
     events: list[Event] | None = None,
     asked: frozenset[str] = frozenset(),
+    broker_for: Callable[[Simulator], AlpacaBroker] = make_broker,
 ) -> AsyncIterator[GuardedBook]:
     """A guard watching the simulator's book in the background, as `recon guard` runs one
     after its first reconciliation; stopped, as SIGTERM would, on leaving."""
     engine = create_engine(db_url)
-    broker = make_broker(simulator)
+    broker = broker_for(simulator)
     stopping = asyncio.Event()
     run_ids = (f"{n}" for n in itertools.count(1))
     guard = Guard(

@@ -1,0 +1,114 @@
+"""A book whose stops the rate limit cannot send at once, over real HTTP: the stops reach the
+broker riskiest first, and the run tells how many requests wait and when the last will go,
+down to nothing waiting."""
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import timedelta
+from decimal import Decimal
+from functools import partial
+
+import pytest
+
+from engine.domain import Side
+from engine.reconcile.actions import ActionKind
+from engine.reconcile.events import Event, RateLimitWaiting, SnapshotReady
+from engine.reconcile.result import EXIT_COMPLETED
+from engine.simulator.book import SimulatedBroker
+from engine.simulator.local_seed import seed_local_database
+from engine.simulator.runner import Simulator, running_simulator
+from engine.simulator.scenarios import LocalBookSeed, Scenario
+from tests.factories import make_filled_entry
+from tests.integration.conftest import make_broker
+from tests.integration.reconcile_harness import guarding, held, run_reconcile, stop_cover, until
+
+D = Decimal
+
+# Bought (or, for a negative qty, sold short) at 100.00; the emergency stop level is 2% away
+# (98.00 for a long, 102.00 for a short). Riskiest first: nearest its level as a fraction of
+# the price, then the largest exposure — neither alphabetical nor the order they were opened.
+RISKIEST_FIRST = (
+    ("YANKEE", 30, "98.20"),  # 0.20% above its level
+    ("MIKE", -50, "101.60"),  # a short, 0.39% below its level
+    ("ZETA", 10, "98.50"),  # 0.51%
+    ("ECHO", 20, "99.00"),  # 1.01%
+    ("GOLF", 70, "99.50"),  # 1.51%
+    ("KILO", 50, "100.00"),  # 2.00%, and 5,000 exposed
+    ("ALFA", 10, "100.00"),  # 2.00%, and 1,000 exposed
+    ("DELTA", 40, "101.00"),  # 2.97%
+    ("BRAVO", 100, "103.00"),  # 4.85%
+    ("HOTEL", 60, "105.00"),  # 6.67%
+)
+# One request a tenth of a second, no burst: the snapshot's reads queue, then every stop does,
+# and each reaches the simulator alone, in the order the limit lets it go.
+ONE_REQUEST_PER_TENTH = partial(make_broker, rate_limit_per_minute=1, rate_limit_period_seconds=0.1)
+
+
+def _seed(broker: SimulatedBroker) -> LocalBookSeed:
+    entries = []
+    for symbol, qty, current in sorted(RISKIEST_FIRST):
+        broker.prices[symbol] = D(current)
+        broker.seed_position(symbol, D(qty), D("100.00"))
+        side = Side.BUY if qty > 0 else Side.SELL
+        entry = make_filled_entry(symbol, str(abs(qty)), side, price="100.00")
+        entries.append(replace(entry, broker_id=None))
+    return LocalBookSeed(orders=tuple(entries))
+
+
+@pytest.fixture
+async def uncovered_book(db_url: str) -> AsyncIterator[Simulator]:
+    scenario = Scenario("riskiest-first", "ten uncovered positions at ten risks", _seed)
+    async with running_simulator(scenario) as simulator:
+        await seed_local_database(db_url, simulator.local_book)
+        yield simulator
+
+
+async def test_stops_held_by_the_rate_limit_reach_the_broker_riskiest_first(
+    uncovered_book: Simulator, db_url: str
+) -> None:
+    events: list[Event] = []
+    result = await run_reconcile(
+        uncovered_book, db_url, events=events, broker_for=ONE_REQUEST_PER_TENTH
+    )
+    assert result.exit_code == EXIT_COMPLETED
+    riskiest_first = [symbol for symbol, _, _ in RISKIEST_FIRST]
+    planned = next(event.plan for event in events if isinstance(event, SnapshotReady))
+    stops = [a.symbol for a in planned.actions if a.kind is ActionKind.EMERGENCY_STOP]
+    assert stops == riskiest_first
+    placed = [
+        order.symbol
+        for order in uncovered_book.broker.orders.values()
+        if order.client_order_id.startswith("recon-stop-")
+    ]
+    assert placed == riskiest_first
+
+
+async def test_the_run_tells_how_many_requests_wait_and_when_the_last_goes(
+    uncovered_book: Simulator, db_url: str
+) -> None:
+    events: list[Event] = []
+    await run_reconcile(uncovered_book, db_url, events=events, broker_for=ONE_REQUEST_PER_TENTH)
+    told = [event for event in events if isinstance(event, RateLimitWaiting)]
+    stops_queued = max(told, key=lambda event: event.waiting)
+    assert stops_queued.waiting >= len(RISKIEST_FIRST) - 1  # the first may find room
+    last_stop = max(
+        order.submitted_at
+        for order in uncovered_book.broker.orders.values()
+        if order.client_order_id.startswith("recon-stop-")
+    )
+    assert stops_queued.last_goes_at is not None
+    assert abs(stops_queued.last_goes_at - last_stop) < timedelta(seconds=0.3)
+    # A few tellings a second while 17 requests each wait their turn, not one per request.
+    assert len(told) < 17
+    assert told[-1] == RateLimitWaiting(0, None)
+
+
+async def test_the_guard_covering_a_bare_book_tells_its_queue_too(
+    uncovered_book: Simulator, db_url: str
+) -> None:
+    events: list[Event] = []
+    async with guarding(uncovered_book, db_url, events=events, broker_for=ONE_REQUEST_PER_TENTH):
+        await until(lambda: stop_cover(uncovered_book) == held(uncovered_book), seconds=10)
+    told = [event for event in events if isinstance(event, RateLimitWaiting)]
+    assert max(event.waiting for event in told) >= len(RISKIEST_FIRST) - 1
+    assert told[-1] == RateLimitWaiting(0, None)
