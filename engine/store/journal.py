@@ -7,14 +7,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine.store.errors import StoreError
-from engine.store.models import ReconAction, ReconRun
+from engine.store.models import Base, ReconAction, ReconRun
 
 DECISIONS = frozenset({"confirmed", "declined", "undecided"})
 OUTCOMES = frozenset({"succeeded", "failed", "skipped"})
+_ACTIONS = Base.metadata.tables[ReconAction.__tablename__]
+# Built once, as every action of a run records its outcome: the columns to set come with the
+# parameters, the action is picked by `the_run` and `the_seq`.
+_RECORD_OUTCOME = update(_ACTIONS).where(
+    _ACTIONS.c.run_id == bindparam("the_run"), _ACTIONS.c.seq == bindparam("the_seq")
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,9 +160,14 @@ async def record_outcome(
     """`outcome` is `succeeded`, `failed` or `skipped`."""
     _require_one_of(outcome, OUTCOMES, "outcome")
     result = await session.execute(
-        update(ReconAction)
-        .where(ReconAction.run_id == run_id, ReconAction.seq == seq)
-        .values(outcome=outcome, outcome_detail=detail, finished_at=finished_at)
+        _RECORD_OUTCOME,
+        {
+            "the_run": run_id,
+            "the_seq": seq,
+            "outcome": outcome,
+            "outcome_detail": detail,
+            "finished_at": finished_at,
+        },
     )
     _require_one_row(result, f"action {seq} of run {run_id}")
 

@@ -26,7 +26,7 @@ from engine.domain import (
     Trade,
 )
 from engine.store.errors import ConcurrentChange, CorruptRow
-from engine.store.models import OrderEventRow, OrderStateRow, TradeRow
+from engine.store.models import Base, OrderEventRow, OrderStateRow, TradeRow
 from engine.store.types import CorruptValue, format_utc, parse_decimal, parse_utc
 
 E = TypeVar("E", bound=StrEnum)
@@ -41,6 +41,8 @@ _FILLED_ENTRY_STATES = [OrderState.FILLED.value, OrderState.PARTIALLY_FILLED.val
 # An entry canceled or expired after a partial fill still holds the shares it bought.
 _ENDED_ENTRY_STATES = [OrderState.CANCELED.value, OrderState.EXPIRED.value]
 CREATED_EVENT = "created"
+_INSERT_ORDER = insert(Base.metadata.tables[OrderStateRow.__tablename__])
+_INSERT_EVENT = insert(Base.metadata.tables[OrderEventRow.__tablename__])
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,43 +140,45 @@ async def insert_order(
 ) -> None:
     """A new row and its creation event (recorded at `at`, else the order's `created_at`), in
     the caller's transaction."""
-    # Core inserts: one statement each, without the unit of work's bookkeeping, which costs
-    # more than the write itself when a run records a hundred stops.
+    # Core inserts built once: a run recording hundreds of stops would otherwise spend more
+    # building, coercing and keying each statement than the write itself costs.
     await session.execute(
-        insert(OrderStateRow).values(
-            local_id=order.local_id,
-            broker_id=order.broker_id,
-            client_order_id=order.client_order_id,
-            correlation_id=order.correlation_id,
-            symbol=order.symbol,
-            side=order.side.value,
-            order_type=order.order_type.value,
-            order_role=order.order_role.value,
-            strategy=order.strategy,
-            qty_requested=order.qty_requested,
-            qty_filled=order.qty_filled,
-            avg_fill_price=order.avg_fill_price,
-            stop_price=order.stop_price,
-            limit_price=order.limit_price,
-            state=order.state.value,
-            parent_id=order.parent_id,
-            last_error=order.last_error,
-            created_at=order.created_at,
-            updated_at=order.updated_at,
-        )
+        _INSERT_ORDER,
+        {
+            "local_id": order.local_id,
+            "broker_id": order.broker_id,
+            "client_order_id": order.client_order_id,
+            "correlation_id": order.correlation_id,
+            "symbol": order.symbol,
+            "side": order.side.value,
+            "order_type": order.order_type.value,
+            "order_role": order.order_role.value,
+            "strategy": order.strategy,
+            "qty_requested": order.qty_requested,
+            "qty_filled": order.qty_filled,
+            "avg_fill_price": order.avg_fill_price,
+            "stop_price": order.stop_price,
+            "limit_price": order.limit_price,
+            "state": order.state.value,
+            "parent_id": order.parent_id,
+            "last_error": order.last_error,
+            "created_at": order.created_at,
+            "updated_at": order.updated_at,
+        },
     )
     await session.execute(
-        insert(OrderEventRow).values(
-            order_local_id=order.local_id,
-            event_type=event_type,
-            old_state=None,
-            new_state=order.state.value,
-            qty_filled=order.qty_filled,
-            fill_price=order.avg_fill_price,
-            broker_id=order.broker_id,
-            detail=detail,
-            recorded_at=at or order.created_at,
-        )
+        _INSERT_EVENT,
+        {
+            "order_local_id": order.local_id,
+            "event_type": event_type,
+            "old_state": None,
+            "new_state": order.state.value,
+            "qty_filled": order.qty_filled,
+            "fill_price": order.avg_fill_price,
+            "broker_id": order.broker_id,
+            "detail": detail,
+            "recorded_at": at or order.created_at,
+        },
     )
 
 
@@ -219,17 +223,18 @@ async def apply_state_change(
         actual = await session.scalar(select(_O.state).where(_O.local_id == local_id))
         raise ConcurrentChange(local_id, expected_state.value, actual)
     await session.execute(
-        insert(OrderEventRow).values(
-            order_local_id=local_id,
-            event_type=event_type,
-            old_state=expected_state.value,
-            new_state=new_state.value,
-            qty_filled=qty_filled,
-            fill_price=avg_fill_price,
-            broker_id=broker_id,
-            detail=detail,
-            recorded_at=at,
-        )
+        _INSERT_EVENT,
+        {
+            "order_local_id": local_id,
+            "event_type": event_type,
+            "old_state": expected_state.value,
+            "new_state": new_state.value,
+            "qty_filled": qty_filled,
+            "fill_price": avg_fill_price,
+            "broker_id": broker_id,
+            "detail": detail,
+            "recorded_at": at,
+        },
     )
 
 

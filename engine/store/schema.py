@@ -4,6 +4,8 @@ engine created itself, which are completed around and never altered."""
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +23,12 @@ from engine.store.models import SPEC_TABLES, Base
 from engine.store.revision import VERSION_TABLE
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# Alembic keeps the migration being run in module globals (`alembic.context`, `alembic.op`), so
+# two migrations interleaved on one event loop — a fleet's databases seeded at once — would run
+# each other's steps. One at a time per loop.
+_MIGRATING: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +57,12 @@ class SchemaReport:
 async def init_schema(url: str) -> SchemaReport:
     """Create what is missing and bring the schema to the newest revision."""
     label = database_label(url)
+    migrating = _MIGRATING.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+    async with migrating:
+        return await _init_schema(url, label)
+
+
+async def _init_schema(url: str, label: str) -> SchemaReport:
     engine = create_engine(url)
     try:
         async with engine.begin() as connection:

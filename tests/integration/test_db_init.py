@@ -1,6 +1,7 @@
 """`recon db init` on real SQLite files: the SPEC §2 tables and the journal, safe to run twice,
 around tables the trading engine made itself, and SQLite set up for a shared file."""
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -141,6 +142,19 @@ async def test_db_init_creates_the_spec_tables_and_the_journal(db_url: str, db_p
     for table, expected in (SPEC_COLUMNS | JOURNAL_COLUMNS).items():
         assert columns(db_path, table) == expected
     assert raw(db_path, "SELECT version_num FROM alembic_version") == [(SCHEMA_REVISION,)]
+
+
+async def test_a_fleets_databases_initialised_at_once_each_get_the_whole_schema(
+    tmp_path: Path,
+) -> None:
+    """Alembic runs a migration through module globals: interleaved, one database ran the
+    other's steps (`KeyError: 'script'`, `table order_state already exists`)."""
+    paths = [tmp_path / f"{name}.db" for name in ("alpha", "bravo", "charlie")]
+    reports = await asyncio.gather(*(init_schema(f"sqlite:///{path}") for path in paths))
+    assert [report.current_revision for report in reports] == [SCHEMA_REVISION] * 3
+    for path in paths:
+        assert raw(path, "SELECT version_num FROM alembic_version") == [(SCHEMA_REVISION,)]
+        assert columns(path, "order_state") == SPEC_COLUMNS["order_state"]
 
 
 async def test_db_init_twice_is_safe_and_keeps_rows_and_spec_columns(
