@@ -1,261 +1,148 @@
-"""The operator console: the app wires the engine to the screens. Broker and database work run
-in workers so the screen never blocks; the engine's events go to the main screen, and its one
-decision callback becomes a dialog."""
+"""The operator console: the app routes keys to the account in front and the engine's news to
+the account it concerns. `ReconApp` is one account's console (`recon console`, `recon demo`);
+`FleetApp` opens on the fleet screen, one row per account, and runs them all on `r`."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
 
-from rich.markup import escape
 from textual import on, work
 from textual.app import App, SystemCommand
-from textual.reactive import reactive
 from textual.screen import Screen
 
+from console.account import AccountConsole, Backend, BackendFactory, Settings
 from console.messages import EngineEvent, PreviewReady, RunFinished
 from console.screens.confirm import ConfirmScreen
-from console.screens.decision import DecisionScreen
-from console.screens.help import HelpScreen
-from console.screens.history import HistoryScreen
-from console.screens.live_gate import LiveGateScreen
+from console.screens.fleet import FleetScreen
+from console.screens.help import FLEET_KEYS, HelpScreen
 from console.screens.main import MainScreen
-from console.screens.plan_preview import PlanScreen
-from console.screens.position import PositionScreen
 from console.screens.summary import SummaryScreen
-from engine.domain import OrderEvent
-from engine.private_files import private_folder, write_private
-from engine.reconcile.actions import ActionKind, PlanAction
-from engine.reconcile.events import Decision, DecisionAnswer, DecisionCallback, Event, Listener
 from engine.reconcile.guard_settings import GuardSettings
 from engine.reconcile.result import RunResult
 
-if TYPE_CHECKING:  # the journal comes through the engine; the console never loads the store
-    from engine.reconcile.history import RunHistoryEntry
-    from engine.store.journal import JournaledAction
-
-
-class Backend(Protocol):
-    """What the console needs from the engine: a preview, a run, and who is at the keys."""
-
-    @property
-    def database(self) -> str: ...
-
-    @property
-    def masked_key_id(self) -> str: ...
-
-    @property
-    def paper(self) -> bool: ...
-
-    @property
-    def operator(self) -> str: ...
-
-    async def preview(self, emit: Listener) -> RunResult: ...
-
-    async def run(self, decide: DecisionCallback, emit: Listener) -> RunResult: ...
-
-    async def keep_covered(
-        self,
-        decide: DecisionCallback,
-        emit: Listener,
-        settings: GuardSettings,
-        stopping: asyncio.Event,
-        after: RunResult,
-    ) -> bool: ...
-
-    async def history(self) -> list[RunHistoryEntry]: ...
-
-    async def symbol_history(self, symbol: str) -> list[OrderEvent]: ...
-
-    async def run_actions(self, run_id: str) -> list[JournaledAction]: ...
-
-
-BackendFactory = Callable[[], Awaitable[Backend]]
+__all__ = ["Backend", "BackendFactory", "FleetApp", "ReconApp"]
 DEFAULT_GUARD = GuardSettings()
 
 
-class ReconApp(App[int]):
+class _ConsoleApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "recon"
 
-    running: reactive[bool] = reactive(False)
-    busy: reactive[bool] = reactive(False)  # any engine work in flight, preview included
-
     def __init__(
         self,
-        backend_factory: BackendFactory,
+        accounts: Mapping[str, BackendFactory],
         *,
-        reports_dir: Path | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        guard_settings: GuardSettings = DEFAULT_GUARD,
+        reports_dir: Path | None,
+        clock: Callable[[], float],
+        guard_settings: GuardSettings,
     ) -> None:
         super().__init__()
-        self._backend_factory = backend_factory
-        self._reports_dir = reports_dir
-        self._clock = clock
-        self._guard_settings = guard_settings
-        self.backend: Backend | None = None
-        self.last_result: RunResult | None = None  # what the screen shows: a preview or a run
-        self.last_run: RunResult | None = None
-        self._confirm_all: set[ActionKind] = set()
-        self._live_confirmed = False
-        self._guard_stopping: asyncio.Event | None = None
-
-    def get_default_screen(self) -> MainScreen:
-        return MainScreen(self._clock)
-
-    @property
-    def main(self) -> MainScreen:
-        screen = self.screen_stack[0]  # a dialog may be on top; the book lives below it
-        assert isinstance(screen, MainScreen)
-        return screen
+        settings = Settings(reports_dir, guard_settings, asyncio.Lock())
+        self.accounts = [
+            AccountConsole(self, name, connect, MainScreen(clock), settings)
+            for name, connect in accounts.items()
+        ]
 
     def on_mount(self) -> None:
         # After the first frame: connecting imports alpaca-py and SQLAlchemy, which take a while.
-        self.call_after_refresh(self.connect)
+        self.call_after_refresh(self._connect_all)
+
+    def _connect_all(self) -> None:
+        for account in self.accounts:
+            account.start()
+
+    # The account in front ------------------------------------------------------------------
+
+    @property
+    def front(self) -> AccountConsole | None:
+        """The account whose main screen is on top, or below the dialog on top; none on the
+        fleet screen."""
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, MainScreen):
+                return next(a for a in self.accounts if a.screen is screen)
+            if isinstance(screen, FleetScreen):
+                return None
+        return None
+
+    @property
+    def main(self) -> MainScreen:
+        account = self.front
+        assert account is not None, "no account's screen is open"
+        return account.screen
+
+    @property
+    def busy(self) -> bool:
+        return any(account.busy for account in self.accounts)
+
+    @property
+    def running(self) -> bool:
+        return any(account.running for account in self.accounts)
 
     @property
     def settled(self) -> bool:
         """No engine work and no drawing in flight: what is on screen is the whole story."""
-        return not self.busy and not self.main.drawing
+        return not self.busy and not any(account.screen.drawing for account in self.accounts)
 
-    # Work ----------------------------------------------------------------------------------
+    @property
+    def backend(self) -> Backend | None:
+        return self.front.backend if self.front else None
 
-    @work(group="engine")
-    async def connect(self) -> None:
-        """Heavy imports and connections happen here, after the first frame."""
-        self.busy = True
-        try:
-            self.backend = await self._backend_factory()
-            self._show_account()
-            self.post_message(PreviewReady(await self.backend.preview(self._emit)))
-        finally:
-            self.busy = False
+    @property
+    def last_result(self) -> RunResult | None:
+        return self.front.last_result if self.front else None
 
-    @work(group="engine")
-    async def refresh_preview(self, then_show_plan: bool) -> None:
-        assert self.backend is not None
-        self.busy = True
-        try:
-            result = await self.backend.preview(self._emit)
-        finally:
-            self.busy = False
-        self.post_message(PreviewReady(result))
-        if then_show_plan and result.plan is not None:
-            await self.push_screen_wait(PlanScreen(result.plan))
-
-    @work(group="engine")
-    async def run_reconciliation(self) -> None:
-        assert self.backend is not None
-        self.running = self.busy = True
-        try:
-            await self._stop_guarding()  # the run takes the database's lock the guard holds
-            result = await self.backend.run(self._decide, self._emit)
-        finally:
-            self.running = self.busy = False
-        self.post_message(RunFinished(result))
-
-    @work(group="guard", exclusive=True)
-    async def guard_book(self) -> None:
-        """After a run, every position stays covered while the console is open."""
-        # The run is read here, not passed in: a worker's description is the repr of its
-        # arguments, and a 10,000-order run's repr held the screen for half a second.
-        assert self.backend is not None and self.last_run is not None
-        after = self.last_run
-        stopping = self._guard_stopping = asyncio.Event()
-        self.main.show_guard("starting")
-        try:
-            guarding = asyncio.ensure_future(
-                self.backend.keep_covered(
-                    self._decide, self._emit, self._guard_settings, stopping, after
-                )
-            )
-            covered = await asyncio.shield(guarding)
-        except asyncio.CancelledError:
-            # The console is closing: the guard ends as `recon guard` does on SIGTERM, its
-            # database connections closed, not cut off in the middle of a read.
-            stopping.set()
-            await asyncio.wait({guarding})
-            raise
-        except Exception as exc:  # shown, not raised: the console stays up to say so
-            self.main.show_guard(f"[b red]stopped:[/] {escape(str(exc).splitlines()[0])}")
-            return
-        finally:
-            self._guard_stopping = None
-        self.main.show_guard("" if covered else "stopped with a position uncovered")
-
-    async def _stop_guarding(self) -> None:
-        if self._guard_stopping is not None:
-            self._guard_stopping.set()
-        for worker in self.workers:
-            if worker.group == "guard":
-                await worker.wait()
-
-    def _emit(self, event: Event) -> None:
-        self.post_message(EngineEvent(event))
-
-    async def _decide(self, action: PlanAction) -> DecisionAnswer:
-        assert self.backend is not None
-        operator = self.backend.operator
-        if action.kind in self._confirm_all:
-            self.main.write_log(f"{action.symbol} confirmed with the others of its kind")
-            return DecisionAnswer(Decision.CONFIRMED, operator)
-        self.main.catch_up()  # the log up to now, behind the question
-        choice = await self.push_screen_wait(DecisionScreen(action))
-        if choice.for_all_of_kind:
-            self._confirm_all.add(action.kind)
-        return DecisionAnswer(choice.decision, operator)
+    @property
+    def last_run(self) -> RunResult | None:
+        return self.front.last_run if self.front else None
 
     # Keys ----------------------------------------------------------------------------------
 
     def action_run(self) -> None:
-        if self.busy or self.backend is None or self.main.diff is None:
-            return
-        if not self.backend.paper and not self._live_confirmed:
-            account = (
-                self.last_result.account.number
-                if self.last_result and self.last_result.account
-                else ""
-            )
-            self.push_screen(LiveGateScreen(account), self._after_live_gate)
-            return
-        self._start_run()
+        account = self.front
+        if account is None:
+            if not self._working("run-every-account"):
+                self.run_every_account()
+        elif account.ready_to_run and not self._working("run-one"):
+            self._run_one(account)
 
-    def _after_live_gate(self, confirmed: bool | None) -> None:
-        if confirmed:
-            self._live_confirmed = True
-            self._start_run()
+    def _working(self, group: str) -> bool:
+        return any(worker.group == group and not worker.is_finished for worker in self.workers)
 
-    def _start_run(self) -> None:
-        self._confirm_all.clear()
-        self.main.run_starting()
-        self.run_reconciliation()
+    @work(group="run-one")
+    async def _run_one(self, account: AccountConsole) -> None:
+        if account.needs_live_gate and not await account.ask_live_gate():
+            return
+        account.start_run()
+
+    @work(group="run-every-account")
+    async def run_every_account(self) -> None:
+        """`r` on the fleet screen: each account that can run starts as soon as it may, a live
+        one once its number is typed; their decisions come to the operator one at a time."""
+        for account in self.accounts:
+            if not account.ready_to_run:
+                continue
+            if account.needs_live_gate and not await account.ask_live_gate():
+                account.write_log("not run: the live account's number was not typed")
+                continue
+            account.start_run()
 
     def action_plan(self) -> None:
-        if not self.busy and self.backend is not None:
-            self.refresh_preview(then_show_plan=True)
+        if self.front is not None:
+            self.front.refresh_preview(then_show_plan=True)
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(FLEET_KEYS if self.front is None else None))
 
     def action_history(self) -> None:
-        if self.backend is not None:
-            self.show_history()
-
-    @work(exclusive=True, group="history")
-    async def show_history(self) -> None:
-        assert self.backend is not None
-        entries = await self.backend.history()
-        await self.push_screen(HistoryScreen(entries, self.backend.run_actions, self._write_report))
+        if self.front is not None:
+            self.front.show_history()
 
     def action_quit_asking(self) -> None:
         if not self.running:
-            shown = self.last_run or self.last_result
-            self.exit(shown.exit_code if shown else 0)
+            self.exit(self._exit_code())
             return
         self.push_screen(
             ConfirmScreen(
@@ -266,105 +153,117 @@ class ReconApp(App[int]):
             self._after_quit_question,
         )
 
+    def _exit_code(self) -> int:
+        shown = [a.last_run or a.last_result for a in self.accounts]
+        return max((result.exit_code for result in shown if result is not None), default=0)
+
     def _after_quit_question(self, quit_now: bool | None) -> None:
         if quit_now:
             self.exit(1)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:  # type: ignore[type-arg]
         yield from super().get_system_commands(screen)
+        account = self.front
+        if account is None:
+            yield SystemCommand(
+                "Run every account", "Reconcile the whole fleet (r)", self.action_run
+            )
+            yield SystemCommand("Help", "Keys (?)", self.action_help)
+            yield SystemCommand(
+                "Quit recon", "Asks first during a run (q)", self.action_quit_asking
+            )
+            return
+        main = account.screen
         yield SystemCommand("Run reconciliation", "Fetch, plan and execute (r)", self.action_run)
         yield SystemCommand("Show plan", "Dry run: the plan, nothing changes (p)", self.action_plan)
-        yield SystemCommand(
-            "Filter by symbol", "Show only matching rows (/)", self.main.action_filter
-        )
+        yield SystemCommand("Filter by symbol", "Show only matching rows (/)", main.action_filter)
         yield SystemCommand(
             "Run history", "Every run and guard run; enter opens one (h)", self.action_history
         )
         yield SystemCommand(
             "Position detail",
             "The position under the cursor: orders, stops, actions, history (enter)",
-            self.main.open_position,
+            main.open_position,
         )
         yield SystemCommand(
-            "Zoom", "The focused table or pane full screen, and back (z)", self.main.action_zoom
+            "Zoom", "The focused table or pane full screen, and back (z)", main.action_zoom
         )
         yield SystemCommand("Help", "Keys and colours (?)", self.action_help)
         yield SystemCommand("Quit recon", "Asks first during a run (q)", self.action_quit_asking)
 
+    @on(MainScreen.Ready)
+    def _screen_ready(self, ready: MainScreen.Ready) -> None:
+        next(a for a in self.accounts if a.screen is ready.screen).attach()
+
     @on(MainScreen.PositionChosen)
     def _open_position(self, chosen: MainScreen.PositionChosen) -> None:
-        main = self.main
-        if self.backend is None or main.diff is None:
-            return
-        self.push_screen(
-            PositionScreen(
-                chosen.symbol,
-                main.diff,
-                main.actions_of(chosen.symbol),
-                self.backend.symbol_history,
-            )
-        )
+        if self.front is not None:
+            self.front.open_position(chosen.symbol)
 
     # Engine news ---------------------------------------------------------------------------
 
     def on_engine_event(self, message: EngineEvent) -> None:
-        self.main.show_event(message.event)
+        message.account.show_event(message.event)
 
     def on_preview_ready(self, message: PreviewReady) -> None:
-        self.last_result = message.result
-        if message.result.account is not None:  # a failed refresh keeps the account shown
-            self._show_account()
-        self.main.show_preview(message.result)
+        message.account.show_preview(message.result)
 
-    async def on_run_finished(self, message: RunFinished) -> None:
-        self.main.catch_up()
-        result = self.last_result = self.last_run = message.result
-        self.main.show_run(result)
-        # `a` answered for the rest of that run; what the guard asks next is asked anew.
-        self._confirm_all.clear()
-        self.push_screen(SummaryScreen(result, self._export(result)))
-        if result.aborted is None:
-            # The tables still hold the state from before the run; the broker says what it is now.
-            self.refresh_preview(then_show_plan=False)
-            self.guard_book()
+    def on_run_finished(self, message: RunFinished) -> None:
+        account = message.account
+        report = account.show_run(message.result)
+        if self.front is account:  # a fleet's other accounts say how they ended on their rows
+            self.push_screen(SummaryScreen(message.result, report))
 
-    def _show_account(self) -> None:
-        if self.backend is None:
-            return
-        self.main.show_account(
-            self.last_result if self.last_result and self.last_result.account else None,
-            key=self.backend.masked_key_id,
-            paper=self.backend.paper,
-            db=self.backend.database,
+
+class ReconApp(_ConsoleApp):
+    """One account's console."""
+
+    def __init__(
+        self,
+        backend_factory: BackendFactory,
+        *,
+        reports_dir: Path | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        guard_settings: GuardSettings = DEFAULT_GUARD,
+    ) -> None:
+        super().__init__(
+            {"": backend_factory},
+            reports_dir=reports_dir,
+            clock=clock,
+            guard_settings=guard_settings,
         )
 
-    # Reports -------------------------------------------------------------------------------
+    def get_default_screen(self) -> MainScreen:
+        return self.accounts[0].screen
 
-    def _export(self, result: RunResult) -> Path | None:
-        """The run's report, written off the event loop: a large run's JSON takes a while to
-        build. Where it will be is known at once."""
-        if self._reports_dir is None:
-            return None
-        self.run_worker(
-            lambda: self._write_report(result.run_id, result.to_json()),
-            thread=True,
-            group="reports",
-            description=f"report of run {result.run_id}",  # not the repr of a large run
+    @property
+    def front(self) -> AccountConsole:
+        return self.accounts[0]
+
+
+class FleetApp(_ConsoleApp):
+    """A fleet's console: one row per account; enter opens that account's console, escape
+    comes back."""
+
+    def __init__(
+        self,
+        accounts: Mapping[str, BackendFactory],
+        *,
+        reports_dir: Path | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        guard_settings: GuardSettings = DEFAULT_GUARD,
+    ) -> None:
+        super().__init__(
+            accounts, reports_dir=reports_dir, clock=clock, guard_settings=guard_settings
         )
-        return self._reports_dir / _report_name(result.run_id)
 
-    def _write_report(self, run_id: str, summary: dict[str, Any]) -> Path | None:
-        if self._reports_dir is None:
-            return None
-        path = self._reports_dir / _report_name(run_id)
-        try:
-            private_folder(self._reports_dir)
-            write_private(path, json.dumps(summary, indent=2))
-        except OSError as exc:  # the run itself stands; only its report is missing
-            self.notify(f"Could not write {path}: {exc.strerror}", severity="error")
-            return None
-        return path
+    def get_default_screen(self) -> FleetScreen:
+        return FleetScreen(self.accounts)
 
-
-def _report_name(run_id: str) -> str:
-    return f"recon-run-{run_id}.json"
+    @on(FleetScreen.AccountChosen)
+    def _open_account(self, chosen: FleetScreen.AccountChosen) -> None:
+        account = next(a for a in self.accounts if a.name == chosen.name)
+        if not self.is_screen_installed(account.screen):
+            # Kept when escape pops it: its tables and log carry on while the fleet is shown.
+            self.install_screen(account.screen, f"account-{account.name}")
+        self.push_screen(account.screen)

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 
-from console.app import ReconApp
+from textual.pilot import Pilot
+
+from console.app import FleetApp, ReconApp
 from console.screens.decision import DecisionScreen
 from console.screens.history import HistoryScreen
 from console.screens.main import TALLY_SECONDS
@@ -23,19 +26,16 @@ PATIENCE_SECONDS = 60
 
 
 async def capture(folder: Path) -> list[Path]:
+    return [*await _one_account(folder), *await _fleet(folder)]
+
+
+async def _one_account(folder: Path) -> list[Path]:
     demo = DemoEnvironment()
     app = ReconApp(demo.start, reports_dir=demo.reports_dir)
     written: list[Path] = []
     try:
         async with app.run_test(size=SIZE) as pilot:
-
-            async def until(condition: Callable[[], bool]) -> None:
-                for _ in range(PATIENCE_SECONDS * 20):
-                    if condition():
-                        await pilot.pause(TALLY_SECONDS * 2)  # let the log catch up
-                        return
-                    await pilot.pause(0.05)
-                raise SystemExit("the demo never reached the state to capture")
+            until = _waiting(pilot)
 
             def save(name: str) -> None:
                 written.append(Path(app.save_screenshot(f"{name}.svg", path=str(folder))))
@@ -67,6 +67,45 @@ async def capture(folder: Path) -> list[Path]:
     finally:
         demo.close()
     return written
+
+
+async def _fleet(folder: Path) -> list[Path]:
+    demo = DemoEnvironment(fleet=True)
+    accounts = {name: partial(demo.connect, name) for name in demo.accounts}
+    app = FleetApp(accounts, reports_dir=demo.reports_dir)
+    written: list[Path] = []
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            until = _waiting(pilot)
+
+            def save(name: str) -> None:
+                written.append(Path(app.save_screenshot(f"{name}.svg", path=str(folder))))
+
+            await until(lambda: all(a.book is not None for a in app.accounts) and app.settled)
+            save("9-fleet-of-three")
+            await pilot.press("r")
+            await until(lambda: isinstance(app.screen, DecisionScreen))
+            save("10-fleet-decision-named")
+            await pilot.press("a")
+            await until(
+                lambda: all("stream up" in a.state().guard for a in app.accounts) and app.settled
+            )
+            save("11-fleet-after-the-run")
+    finally:
+        demo.close()
+    return written
+
+
+def _waiting(pilot: Pilot[int]) -> Callable[[Callable[[], bool]], Awaitable[None]]:
+    async def until(condition: Callable[[], bool]) -> None:
+        for _ in range(PATIENCE_SECONDS * 20):
+            if condition():
+                await pilot.pause(TALLY_SECONDS * 2)  # let the log catch up
+                return
+            await pilot.pause(0.05)
+        raise SystemExit("the demo never reached the state to capture")
+
+    return until
 
 
 def main() -> int:

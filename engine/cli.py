@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -46,7 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "console", parents=[connection], help="the operator console against your broker"
     )
-    commands.add_parser("demo", help="the console against the built-in simulator")
+    demo = commands.add_parser("demo", help="the console against the built-in simulator")
+    demo.add_argument(
+        "--fleet", action="store_true", help="a fleet of three simulated accounts instead of one"
+    )
     reconcile = commands.add_parser(
         "reconcile", parents=[connection], help="reconcile headless, for scripts"
     )
@@ -88,6 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
     fleet_reconcile.add_argument("--yes", action="store_true", help="confirm every decision")
     fleet_reconcile.add_argument("--dry-run", action="store_true", help="change nothing")
     fleet_reconcile.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    fleet_console = fleet_commands.add_parser(
+        "console", help="the console over the fleet: one row per account, enter opens one"
+    )
+    fleet_console.add_argument(
+        "--accounts", required=True, metavar="FILE", help="the fleet file (TOML, SPEC §1)"
+    )
 
     db = commands.add_parser("db", help="the local database")
     db_commands = db.add_subparsers(dest="db_command", required=True, parser_class=_Parser)
@@ -100,6 +110,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed-db",
         metavar="URL",
         help="first write the scenario's local rows into this database (it must hold no orders)",
+    )
+    sim.add_argument(
+        "--accounts",
+        type=int,
+        default=1,
+        metavar="N",
+        help="serve N accounts, 1–26 (alpha, bravo, …), each its own key pair and scenario book",
+    )
+    sim.add_argument(
+        "--fleet-dir",
+        type=Path,
+        metavar="DIR",
+        help="write a fleet file for the accounts there, each account's database seeded beside it",
     )
     return parser
 
@@ -120,17 +143,19 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "db":
         return _db_init(_config(args))
     if args.command == "sim":
-        return _sim(args.scenario, args.port, args.seed_db)
+        return _sim(args)
     if args.command == "reconcile":
         return _reconcile(args)
     if args.command == "guard":
         return _guard(args)
+    if args.command == "fleet" and args.fleet_command == "console":
+        return _fleet_console(args)
     if args.command == "fleet":
         return _fleet_reconcile(args)
     if args.command == "console":
         return _console(args)
     if args.command == "demo":
-        return _demo()
+        return _demo(fleet=args.fleet)
     raise UsageError(f"unknown command {args.command!r}")
 
 
@@ -200,12 +225,37 @@ def _console(args: argparse.Namespace) -> int:
     return ReconApp(connect, reports_dir=reports).run() or 0
 
 
-def _demo() -> int:
-    from console.app import ReconApp
+def _fleet_console(args: argparse.Namespace) -> int:
+    from console.app import Backend, BackendFactory, FleetApp
+    from engine.fleet.accounts import FleetAccount, load_fleet
+
+    accounts = load_fleet(Path(args.accounts))
+
+    def connector(account: FleetAccount) -> BackendFactory:
+        async def connect() -> Backend:
+            # A key pair missing from the environment stops this account alone, on its row.
+            from engine.reconcile.service import service_from_config
+
+            return service_from_config(account.config())
+
+        return connect
+
+    from platformdirs import user_data_dir
+
+    reports = Path(user_data_dir("recon")) / "reports"
+    backends = {account.name: connector(account) for account in accounts}
+    return FleetApp(backends, reports_dir=reports).run() or 0
+
+
+def _demo(*, fleet: bool) -> int:
+    from console.app import FleetApp, ReconApp
     from engine.simulator.demo import DemoEnvironment
 
-    demo = DemoEnvironment()
+    demo = DemoEnvironment(fleet=fleet)
     try:
+        if fleet:
+            accounts = {name: partial(demo.connect, name) for name in demo.accounts}
+            return FleetApp(accounts, reports_dir=demo.reports_dir).run() or 0
         return ReconApp(demo.start, reports_dir=demo.reports_dir).run() or 0
     finally:
         demo.close()
@@ -238,24 +288,37 @@ def _db_init(config: Config) -> int:
     return EXIT_OK
 
 
-def _sim(scenario: str, port: int, seed_db: str | None) -> int:
+def _sim(args: argparse.Namespace) -> int:
+    from engine.simulator.accounts import ACCOUNT_NAMES
     from engine.simulator.runner import serve
     from engine.simulator.scenarios import UnknownScenario, load_scenario
     from engine.store import StoreConfigError, StoreError, normalize_db_url
 
     try:
-        load_scenario(scenario)
+        load_scenario(args.scenario)
     except UnknownScenario as exc:
         raise UsageError(str(exc)) from None
-    if not 0 <= port <= 65535:
-        raise UsageError(f"--port must be between 0 and 65535 (got {port})")
-    if seed_db is not None:
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port must be between 0 and 65535 (got {args.port})")
+    if not 1 <= args.accounts <= len(ACCOUNT_NAMES):
+        raise UsageError(
+            f"--accounts must be between 1 and {len(ACCOUNT_NAMES)} (got {args.accounts})"
+        )
+    if args.fleet_dir is not None and args.seed_db is not None:
+        raise UsageError("--fleet-dir seeds a database for each account: leave out --seed-db")
+    if args.seed_db is not None:
         try:
-            normalize_db_url(seed_db, setting="--seed-db")
+            normalize_db_url(args.seed_db, setting="--seed-db")
         except StoreConfigError as exc:
             raise UsageError(str(exc)) from None
     try:
-        serve(scenario, port=port, seed_db=seed_db)
+        serve(
+            args.scenario,
+            port=args.port,
+            seed_db=args.seed_db,
+            accounts=args.accounts,
+            fleet_dir=args.fleet_dir,
+        )
     except StoreError as exc:
         _say(f"recon: {exc}")
         return EXIT_ERRORS

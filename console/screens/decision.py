@@ -30,9 +30,10 @@ class DecisionScreen(ModalScreen[DecisionChoice]):
         Binding("a", "answer('all')", "Cancel all remaining"),
     ]
 
-    def __init__(self, action: PlanAction) -> None:
+    def __init__(self, action: PlanAction, *, account: str | None = None) -> None:
         super().__init__()
         self.action = action
+        self.account = account  # named when several accounts may ask
 
     def compose(self) -> ComposeResult:
         order = self.action.broker_order
@@ -40,6 +41,8 @@ class DecisionScreen(ModalScreen[DecisionChoice]):
         what = "blocking order" if blocking else "orphan order"
         with Vertical(id="decision", classes="dialog"):
             title = f"Cancel {what} {short_id(order.id) if order else self.action.target}?"
+            if self.account is not None:
+                title = f"{self.account}: {title}"
             yield Label(title, id="decision-title", classes="dialog-title")
             if order is not None:
                 price = order.stop_price or order.limit_price

@@ -21,6 +21,13 @@ KEYS = (
     ("?", "this help"),
     ("q", "quit (asks first while a run is in progress)"),
 )
+FLEET_KEYS = (
+    ("enter", "open the account under the cursor; escape comes back to the fleet"),
+    ("r", "run every account; each one's decisions come one at a time, named by account"),
+    ("ctrl+p", "command palette: every action by name"),
+    ("?", "this help"),
+    ("q", "quit (asks first while a run is in progress)"),
+)
 NARROW = (
     "Too narrow for local and broker side by side, each pair folds to one line: the broker's "
     "value where they agree, local›broker (highlighted) where they differ."
@@ -33,12 +40,18 @@ PROTECTION = (
 
 
 class HelpScreen(ModalScreen[None]):
+    """The keys of the screen it was opened from: an account's, or the fleet's."""
+
     BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close")]
+
+    def __init__(self, keys: tuple[tuple[str, str], ...] | None = None) -> None:
+        super().__init__()
+        self.keys = keys or KEYS
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label("recon — keys", classes="dialog-title")
-            yield Static("\n".join(f"[b]{key:>7}[/]  {what}" for key, what in KEYS))
+            yield Static("\n".join(f"[b]{key:>7}[/]  {what}" for key, what in self.keys))
             yield Static(PROTECTION, id="help-protection")
             yield Static(NARROW, id="help-narrow")
             yield Static("[b]escape[/] close", classes="dialog-keys")

@@ -14,13 +14,15 @@ from textual.widgets import Input, Label, Static
 class LiveGateScreen(ModalScreen[bool]):
     BINDINGS = [Binding("escape", "dismiss(False)", "Back out")]
 
-    def __init__(self, account_number: str) -> None:
+    def __init__(self, account_number: str, *, account: str | None = None) -> None:
         super().__init__()
         self.account_number = account_number
+        self.account = account  # named when several accounts may ask
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog -live"):
-            yield Label("LIVE ACCOUNT — real orders, real money", classes="dialog-title")
+            named = f" {self.account}" if self.account is not None else ""
+            yield Label(f"LIVE ACCOUNT{named} — real orders, real money", classes="dialog-title")
             yield Static(f"Type the account number ({self.account_number}) to go on.")
             yield Input(placeholder="account number", id="live-account")
             yield Static("", id="live-gate-error")

@@ -8,6 +8,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 from rich.markup import escape
 from textual import events, on, work
@@ -39,6 +40,7 @@ from engine.reconcile.events import (
     PhaseFinished,
     PhaseProgress,
     PhaseStarted,
+    RateLimitWaiting,
     RunStarted,
     SnapshotReady,
     StopConfirmed,
@@ -60,10 +62,17 @@ class MainScreen(Screen[None]):
         Binding("z", "zoom", "Zoom"),
         Binding("question_mark", "app.help", "Help"),
         Binding("q", "app.quit_asking", "Quit"),
-        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("escape", "back", "Back", show=False),
     ]
 
     filter_text: reactive[str] = reactive("")
+
+    class Ready(Message):
+        """Mounted: from now on the screen draws the account's news itself."""
+
+        def __init__(self, screen: MainScreen) -> None:
+            super().__init__()
+            self.screen = screen
 
     class PositionChosen(Message):
         """Enter on a position row: the app opens what recon knows of that symbol."""
@@ -82,6 +91,7 @@ class MainScreen(Screen[None]):
         self.guard_status = ""  # what the guard says of itself, once it watches
         self._guard_stream = "connecting to the stream"
         self._preview_status = ""
+        self._rate_limit_status = ""
         self._protection_counts: Counter[Protection] = Counter()
         self._stops_planned: Counter[str] = Counter()
         self._stops_confirmed: Counter[str] = Counter()
@@ -120,6 +130,7 @@ class MainScreen(Screen[None]):
         # The log and the tallies change with every event of a run; they are brought up to
         # date a few times a second, since each update makes the screen lay itself out again.
         self.set_interval(TALLY_SECONDS, self.catch_up)
+        self.post_message(self.Ready(self))
 
     # Keys ----------------------------------------------------------------------------------
 
@@ -145,6 +156,13 @@ class MainScreen(Screen[None]):
         box.disabled = False
         box.remove_class("-hidden")
         box.focus()
+
+    def action_back(self) -> None:
+        """Escape clears the filter; with none, a fleet's account goes back to the fleet."""
+        if not self.query_one("#filter", Input).disabled:
+            self.action_clear_filter()
+        elif self.app.screen_stack[0] is not self:
+            self.dismiss()
 
     def action_clear_filter(self) -> None:
         box = self.query_one("#filter", Input)
@@ -225,6 +243,12 @@ class MainScreen(Screen[None]):
             )
         self._show_status()
 
+    def show_trouble(self, trouble: str) -> None:
+        """The account could not start: said where the plan would be."""
+        status = self.query_one("#status", Static)
+        status.add_class("-error")
+        status.update(escape(trouble))
+
     def run_starting(self) -> None:
         self._stops_confirmed.clear()
         self.write_log("run started")
@@ -248,6 +272,7 @@ class MainScreen(Screen[None]):
         # How the last run ended stays in front, then what the guard is doing, then what the
         # broker says now.
         parts = [
+            self._rate_limit_status,
             _how_it_ended(self.last_run) if self.last_run else "",
             self.guard_status,
             self._preview_status,
@@ -291,6 +316,9 @@ class MainScreen(Screen[None]):
             case GuardChecked(diff, uncovered, at):
                 self._guarded(diff, uncovered)
                 self.show_guard(f"{self._guard_stream} · book read {at:%H:%M:%S}Z")
+            case RateLimitWaiting(waiting, last_goes_at):
+                self._rate_limit_status = _rate_limited(waiting, last_goes_at)
+                self._show_status()
             case GuardCheckFailed(error):
                 self.show_guard(
                     f"{self._guard_stream} · [b red]could not read the book:[/] {escape(error)}"
@@ -400,6 +428,16 @@ def _how_it_ended(run: RunResult) -> str:
     return (
         f"Run {run.run_id} finished: exit {run.exit_code} — "
         f"{sum(p.protected for p in run.positions)} of {len(run.positions)} positions protected"
+    )
+
+
+def _rate_limited(waiting: int, last_goes_at: datetime | None) -> str:
+    if not waiting or last_goes_at is None:
+        return ""
+    requests = "request waits" if waiting == 1 else "requests wait"
+    return (
+        f"[b yellow]{waiting} {requests} for the broker's rate limit[/], "
+        f"the last goes at {last_goes_at:%H:%M:%S}Z"
     )
 
 

@@ -1,8 +1,9 @@
 """`recon demo`: the crashed trading day on an in-process simulator and a fresh database, ready
-for the console — no account, no configuration."""
+for the console — no account, no configuration; `recon demo --fleet`: three such accounts."""
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import shutil
 import tempfile
@@ -18,12 +19,23 @@ if TYPE_CHECKING:
 
 # Long enough to watch a stop sit in STOP PENDING before the broker confirms it.
 DEMO_ACCEPT_DELAY = timedelta(seconds=1.5)
+# `recon demo --fleet`: a desk of three, each account a different morning after.
+DEMO_FLEET = {
+    "alpha": "crashed_day",  # every kind of divergence, orphans to decide
+    "bravo": "bracket_by_hand",  # a bracket placed by hand is protection already
+    "charlie": "protected_book",  # nothing to do: every position covered
+}
 
 
 class DemoEnvironment:
-    def __init__(self) -> None:
+    """The simulator on a thread of its own and a scratch folder of databases, one per account:
+    the crashed day alone, or with `fleet` the three accounts of `DEMO_FLEET`."""
+
+    def __init__(self, *, fleet: bool = False) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="recon-demo-"))
+        self.accounts = list(DEMO_FLEET) if fleet else ["alpha"]
         self._thread: SimulatorThread | None = None
+        self._starting = asyncio.Lock()
 
     @property
     def reports_dir(self) -> Path:
@@ -33,16 +45,33 @@ class DemoEnvironment:
         return Path(user_data_dir("recon")) / "demo-reports"
 
     async def start(self) -> ReconcileService:
+        """The lone account of `recon demo`."""
+        return await self.connect("alpha")
+
+    async def connect(self, name: str) -> ReconcileService:
+        """`name`'s service over its own freshly seeded database."""
         # Heavy imports wait for the console's first frame.
         from engine.simulator.local_seed import seed_local_database
-        from engine.simulator.runner import SimulatorThread
 
-        self._thread = SimulatorThread("crashed_day")
-        simulator = self._thread.__enter__()
-        simulator.broker.accept_delay = DEMO_ACCEPT_DELAY
-        db_url = f"sqlite:///{self.folder / 'demo.db'}"
-        await seed_local_database(db_url, simulator.local_book)
-        return demo_service(simulator, db_url)
+        simulator = await self._simulator()
+        account = simulator.accounts[name]
+        db_url = f"sqlite:///{self.folder / name}.db"
+        await seed_local_database(db_url, account.local_book)
+        return demo_service(simulator, db_url, account=name)
+
+    async def _simulator(self) -> Simulator:
+        async with self._starting:  # a fleet's accounts connect at once; one simulator serves all
+            if self._thread is None:
+                from engine.simulator.runner import SimulatorThread
+
+                thread = SimulatorThread(DEMO_FLEET["alpha"])
+                simulator = thread.__enter__()
+                self._thread = thread
+                for name in self.accounts[1:]:
+                    simulator.add_account(name, DEMO_FLEET[name])
+                for account in simulator.accounts.values():
+                    account.broker.accept_delay = DEMO_ACCEPT_DELAY
+            return self._thread.simulator
 
     def close(self) -> None:
         if self._thread is not None:
@@ -50,7 +79,8 @@ class DemoEnvironment:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def demo_service(simulator: Simulator, db_url: str) -> ReconcileService:
+def demo_service(simulator: Simulator, db_url: str, *, account: str = "alpha") -> ReconcileService:
+    """The service of one of the simulator's accounts, the first unless named."""
     from engine.broker.retry import RetryPolicy
     from engine.config import mask_key_id
     from engine.reconcile.actions import PlanSettings
@@ -58,8 +88,8 @@ def demo_service(simulator: Simulator, db_url: str) -> ReconcileService:
 
     return ReconcileService(
         broker=BrokerAccess(
-            key_id=simulator.key_id,
-            secret_key=simulator.secret_key,
+            key_id=simulator.accounts[account].key_id,
+            secret_key=simulator.accounts[account].secret_key,
             base_url=simulator.url,
             timeout_seconds=5.0,
             rate_limit_per_minute=200,
@@ -71,7 +101,7 @@ def demo_service(simulator: Simulator, db_url: str) -> ReconcileService:
             max_daily_loss_pct=Decimal("0.03"),
             consecutive_loss_pause=3,
         ),
-        masked_key_id=mask_key_id(simulator.key_id),
+        masked_key_id=mask_key_id(simulator.accounts[account].key_id),
         paper=True,
         operator=getpass.getuser(),
         now=lambda: datetime.now(UTC),

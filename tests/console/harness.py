@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from console.app import Backend, ReconApp
+from console.app import Backend, BackendFactory, FleetApp, ReconApp
 from console.screens.main import TALLY_SECONDS
 from engine.broker.retry import RetryPolicy
 from engine.domain import OrderEvent
@@ -132,31 +132,56 @@ def console_app(
     chosen = load_scenario(scenario) if isinstance(scenario, str) else scenario
     with SimulatorThread(chosen, now=lambda: CRASH_TIME) as simulator:
         simulator.broker.accept_delay = accept_delay
-        db_url = f"sqlite:///{tmp_path / 'engine.db'}"
-        # Its own thread and loop: the pilot's tests already run inside one.
-        with ThreadPoolExecutor(max_workers=1) as seeder:
-            seeder.submit(asyncio.run, seed_local_database(db_url, simulator.local_book)).result()
-        run_ids = (f"run-{n}" for n in itertools.count(1))
-        service = replace(
-            demo_service(simulator, db_url),
-            paper=paper,
-            operator="ops",
-            now=lambda: CRASH_TIME,
-            new_run_id=lambda: next(run_ids),
-            broker=replace(
-                demo_service(simulator, db_url).broker,
-                retry_policy=FAST_RETRIES,
-                timeout_seconds=2.0,
-            ),
-        )
-
-        async def connect() -> Backend:
-            return LabelledBackend(service)
-
+        connect = _seeded(simulator, tmp_path / "engine.db", paper=paper)
         app = ReconApp(
             connect, clock=lambda: 0.0, guard_settings=FAST_GUARD, reports_dir=reports_dir
         )
         yield app, simulator
+
+
+@contextmanager
+def fleet_console_app(
+    tmp_path: Path, scenarios: Mapping[str, Scenario], *, live: frozenset[str] = frozenset()
+) -> Iterator[tuple[FleetApp, dict[str, Simulator]]]:
+    """The fleet console over one simulator and one database per account; the accounts named
+    in `live` say they are live."""
+    with ExitStack() as stack:
+        desk = {
+            name: stack.enter_context(SimulatorThread(scenario, now=lambda: CRASH_TIME))
+            for name, scenario in scenarios.items()
+        }
+        accounts = {
+            name: _seeded(simulator, tmp_path / f"{name}.db", paper=name not in live)
+            for name, simulator in desk.items()
+        }
+        yield FleetApp(accounts, clock=lambda: 0.0, guard_settings=FAST_GUARD), desk
+
+
+def _seeded(simulator: Simulator, db_path: Path, *, paper: bool) -> BackendFactory:
+    """A database seeded with the scenario's local rows, and the real service over it and the
+    simulator, with fast retries and run ids that read the same every time."""
+    db_url = f"sqlite:///{db_path}"
+    # Its own thread and loop: the pilot's tests already run inside one.
+    with ThreadPoolExecutor(max_workers=1) as seeder:
+        seeder.submit(asyncio.run, seed_local_database(db_url, simulator.local_book)).result()
+    run_ids = (f"run-{n}" for n in itertools.count(1))
+    service = replace(
+        demo_service(simulator, db_url),
+        paper=paper,
+        operator="ops",
+        now=lambda: CRASH_TIME,
+        new_run_id=lambda: next(run_ids),
+        broker=replace(
+            demo_service(simulator, db_url).broker,
+            retry_policy=FAST_RETRIES,
+            timeout_seconds=2.0,
+        ),
+    )
+
+    async def connect() -> Backend:
+        return LabelledBackend(service, database=db_path.name)
+
+    return connect
 
 
 async def settle(pilot: Pilot[int], until: Callable[[], bool], *, seconds: float = 20) -> None:

@@ -16,7 +16,15 @@ from console.screens.summary import SummaryScreen
 from console.widgets.diff_tables import PositionsTable
 from engine.reconcile.diff import Protection
 from engine.simulator.faults import Fault, FaultKind
-from tests.console.harness import SIZE, console_app, open_stop, settle, small_day
+from engine.simulator.scenarios import load_scenario
+from tests.console.harness import (
+    SIZE,
+    console_app,
+    fleet_console_app,
+    open_stop,
+    settle,
+    small_day,
+)
 
 SnapCompare = Callable[..., bool]
 
@@ -189,3 +197,16 @@ def test_a_positions_detail(snap_compare: SnapCompare, tmp_path: Path) -> None:
             await settle(pilot, lambda: events.row_count > 0)
 
         assert snap_compare(app, terminal_size=SIZE, run_before=detail)
+
+
+def test_the_fleet_before_the_run(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    scenarios = {"alpha": small_day(), "bravo": load_scenario("protected_book")}
+    with fleet_console_app(tmp_path, scenarios, live=frozenset({"bravo"})) as (app, _):
+
+        async def read(pilot: Pilot[int]) -> None:
+            await settle(
+                pilot,
+                lambda: all(a.state().positions is not None for a in app.accounts) and app.settled,
+            )
+
+        assert snap_compare(app, terminal_size=SIZE, run_before=read)

@@ -1,0 +1,446 @@
+"""One account in the console: its engine, what its last preview and run said, its guard, its
+decisions and its main screen. `recon console` has one; `recon fleet console` one per account of
+the fleet file. An account's screen is built when it is first opened; until then what it would
+have drawn waits in order, so opening an account late loses nothing of its log."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from rich.markup import escape
+from textual.app import App
+
+from console.messages import EngineEvent, PreviewReady, RunFinished
+from console.screens.decision import DecisionScreen
+from console.screens.fleet import AccountState
+from console.screens.history import HistoryScreen
+from console.screens.live_gate import LiveGateScreen
+from console.screens.main import MainScreen
+from console.screens.plan_preview import PlanScreen
+from console.screens.position import PositionScreen
+from engine.domain import OrderEvent
+from engine.private_files import private_folder, write_private
+from engine.reconcile.actions import ActionKind, PlanAction
+from engine.reconcile.diff import Diff, Protection
+from engine.reconcile.events import (
+    Decision,
+    DecisionAnswer,
+    DecisionNeeded,
+    Event,
+    GuardChecked,
+    GuardCheckFailed,
+    GuardStreamStatus,
+    PhaseFinished,
+    PhaseProgress,
+    PhaseStarted,
+    RateLimitWaiting,
+    SnapshotReady,
+)
+from engine.reconcile.guard_settings import GuardSettings
+from engine.reconcile.result import RunResult
+
+if TYPE_CHECKING:  # the journal comes through the engine; the console never loads the store
+    from engine.reconcile.events import DecisionCallback, Listener
+    from engine.reconcile.history import RunHistoryEntry
+    from engine.store.journal import JournaledAction
+
+
+class Backend(Protocol):
+    """What the console needs from the engine: a preview, a run, and who is at the keys."""
+
+    @property
+    def database(self) -> str: ...
+
+    @property
+    def masked_key_id(self) -> str: ...
+
+    @property
+    def paper(self) -> bool: ...
+
+    @property
+    def operator(self) -> str: ...
+
+    async def preview(self, emit: Listener) -> RunResult: ...
+
+    async def run(self, decide: DecisionCallback, emit: Listener) -> RunResult: ...
+
+    async def keep_covered(
+        self,
+        decide: DecisionCallback,
+        emit: Listener,
+        settings: GuardSettings,
+        stopping: asyncio.Event,
+        after: RunResult,
+    ) -> bool: ...
+
+    async def history(self) -> list[RunHistoryEntry]: ...
+
+    async def symbol_history(self, symbol: str) -> list[OrderEvent]: ...
+
+    async def run_actions(self, run_id: str) -> list[JournaledAction]: ...
+
+
+BackendFactory = Callable[[], Awaitable[Backend]]
+Draw = Callable[[MainScreen], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """What every account of one console shares."""
+
+    reports_dir: Path | None
+    guard: GuardSettings
+    # One question on screen at a time, whichever account asks it.
+    questions: asyncio.Lock
+
+
+class AccountConsole:
+    def __init__(
+        self,
+        app: App[int],
+        name: str,
+        connect: BackendFactory,
+        screen: MainScreen,
+        settings: Settings,
+    ) -> None:
+        self.app = app
+        self.name = name  # empty for the lone account of `recon console`
+        self.screen = screen
+        self.backend: Backend | None = None
+        self.last_result: RunResult | None = None  # what the screen shows: a preview or a run
+        self.last_run: RunResult | None = None
+        self.busy = False  # any engine work in flight, preview included
+        self.running = False
+        self.live_confirmed = False
+        self.book: Diff | None = None  # the book as last read, local beside broker
+        self._connect = connect
+        self._settings = settings
+        self._confirm_all: set[ActionKind] = set()
+        self._guard_stopping: asyncio.Event | None = None
+        self._unseen: list[Draw] | None = []  # None once the screen draws for itself
+        self._protection: dict[str, Protection] = {}
+        self._doing = "connecting"
+        self._rate_limited = 0  # requests the broker's rate limit holds back
+        self._trouble = ""
+        self._guard = ""
+
+    @property
+    def label(self) -> str | None:
+        """How a dialog names this account; the lone account of `recon console` needs none."""
+        return self.name or None
+
+    @property
+    def ready_to_run(self) -> bool:
+        return not self.busy and self.backend is not None and self.book is not None
+
+    @property
+    def needs_live_gate(self) -> bool:
+        return self.backend is not None and not self.backend.paper and not self.live_confirmed
+
+    @property
+    def account_number(self) -> str:
+        result = self.last_result
+        return result.account.number if result and result.account else ""
+
+    def state(self) -> AccountState:
+        return AccountState(
+            name=self.name,
+            paper=self.backend.paper if self.backend else None,
+            positions=len(self._protection) if self.book is not None else None,
+            protected=sum(p is Protection.PROTECTED for p in self._protection.values()),
+            last_run=self.last_run,
+            guard=self._guard,
+            now=self._trouble or self._doing + self._waiting(),
+            trouble=bool(self._trouble),
+        )
+
+    def _waiting(self) -> str:
+        held = self._rate_limited
+        return f", {held} waiting for the rate limit" if held else ""
+
+    # Its screen ----------------------------------------------------------------------------
+
+    def attach(self) -> None:
+        """The screen is mounted: it draws what happened before it was opened, then every
+        change as it comes."""
+        unseen, self._unseen = self._unseen or [], None
+        for draw in unseen:
+            draw(self.screen)
+
+    def draw(self, change: Draw) -> None:
+        if self._unseen is None:
+            change(self.screen)
+        else:
+            self._unseen.append(change)
+
+    def write_log(self, line: str) -> None:
+        self.draw(lambda screen: screen.write_log(line))
+
+    # Work ----------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._work(self._connected(), "connect")
+
+    async def _connected(self) -> None:
+        """Heavy imports and connections happen here, after the first frame."""
+        self.busy = True
+        try:
+            self.backend = await self._connect()
+        except Exception as exc:  # this account alone cannot start; the console stays up
+            self._trouble = f"could not start: {_first_line(exc)}"
+            self.draw(lambda screen: screen.show_trouble(self._trouble))
+            return
+        finally:
+            self.busy = False
+        self._show_account()
+        await self._preview(then_show_plan=False)
+
+    def refresh_preview(self, *, then_show_plan: bool) -> None:
+        if not self.busy and self.backend is not None:
+            self._work(self._preview(then_show_plan=then_show_plan), "preview")
+
+    async def _preview(self, *, then_show_plan: bool) -> None:
+        assert self.backend is not None
+        self.busy = True
+        self._doing = "reading the broker"
+        try:
+            result = await self.backend.preview(self._emit)
+        finally:
+            self.busy = False
+        self.app.post_message(PreviewReady(result, self))
+        if then_show_plan and result.plan is not None:
+            await self.app.push_screen_wait(PlanScreen(result.plan))
+
+    def start_run(self) -> None:
+        if not self.ready_to_run:  # it started reading the broker, or a run, meanwhile
+            return
+        # Busy from this moment: a second `r` before the worker starts must not run it twice.
+        self.running = self.busy = True
+        self._doing = "running"
+        self._confirm_all.clear()
+        self.draw(lambda screen: screen.run_starting())
+        self._work(self._run(), "run")
+
+    async def _run(self) -> None:
+        assert self.backend is not None
+        try:
+            await self._stop_guarding()  # the run takes the database's lock the guard holds
+            result = await self.backend.run(self._decide, self._emit)
+        finally:
+            self.running = self.busy = False
+        self.app.post_message(RunFinished(result, self))
+
+    async def ask_live_gate(self) -> bool:
+        """Before the first change on a live account, its number typed by the operator."""
+        async with self._settings.questions:
+            confirmed = await self.app.push_screen_wait(
+                LiveGateScreen(self.account_number, account=self.label)
+            )
+        self.live_confirmed = bool(confirmed)
+        return self.live_confirmed
+
+    def guard(self) -> None:
+        """After a run, every position stays covered while the console is open."""
+        self._work(self._guarded(), "guard", exclusive=True)
+
+    async def _guarded(self) -> None:
+        # The run is read here, not passed in: a worker's description is the repr of its
+        # arguments, and a 10,000-order run's repr held the screen for half a second.
+        assert self.backend is not None and self.last_run is not None
+        after = self.last_run
+        stopping = self._guard_stopping = asyncio.Event()
+        self._show_guard("starting")
+        try:
+            guarding = asyncio.ensure_future(
+                self.backend.keep_covered(
+                    self._decide, self._emit, self._settings.guard, stopping, after
+                )
+            )
+            covered = await asyncio.shield(guarding)
+        except asyncio.CancelledError:
+            # The console is closing: the guard ends as `recon guard` does on SIGTERM, its
+            # database connections closed, not cut off in the middle of a read.
+            stopping.set()
+            await asyncio.wait({guarding})
+            raise
+        except Exception as exc:  # shown, not raised: the console stays up to say so
+            trouble = _first_line(exc)
+            self._guard = f"stopped: {trouble}"
+            self.draw(lambda screen: screen.show_guard(f"[b red]stopped:[/] {escape(trouble)}"))
+            return
+        finally:
+            self._guard_stopping = None
+        self._show_guard("" if covered else "stopped with a position uncovered")
+
+    async def _stop_guarding(self) -> None:
+        if self._guard_stopping is not None:
+            self._guard_stopping.set()
+        for worker in self.app.workers:
+            if worker.group == self._group("guard"):
+                await worker.wait()
+
+    def show_history(self) -> None:
+        if self.backend is not None:
+            self._work(self._history(), "history", exclusive=True)
+
+    async def _history(self) -> None:
+        assert self.backend is not None
+        entries = await self.backend.history()
+        await self.app.push_screen(
+            HistoryScreen(entries, self.backend.run_actions, self.write_report)
+        )
+
+    def open_position(self, symbol: str) -> None:
+        diff = self.screen.diff  # what the screen shows, the guard's last read included
+        if self.backend is None or diff is None:
+            return
+        self.app.push_screen(
+            PositionScreen(
+                symbol, diff, self.screen.actions_of(symbol), self.backend.symbol_history
+            )
+        )
+
+    def _work(self, work: Awaitable[None], kind: str, *, exclusive: bool = False) -> None:
+        self.app.run_worker(
+            work, group=self._group(kind), exclusive=exclusive, description=f"{kind} {self.name}"
+        )
+
+    def _group(self, kind: str) -> str:
+        return f"{kind}:{self.name}"
+
+    def _emit(self, event: Event) -> None:
+        self.app.post_message(EngineEvent(event, self))
+
+    async def _decide(self, action: PlanAction) -> DecisionAnswer:
+        assert self.backend is not None
+        operator = self.backend.operator
+        if action.kind in self._confirm_all:
+            self.write_log(f"{action.symbol} confirmed with the others of its kind")
+            return DecisionAnswer(Decision.CONFIRMED, operator)
+        async with self._settings.questions:
+            self.draw(lambda screen: screen.catch_up())  # the log up to now, behind the question
+            choice = await self.app.push_screen_wait(DecisionScreen(action, account=self.label))
+        if choice.for_all_of_kind:
+            self._confirm_all.add(action.kind)
+        return DecisionAnswer(choice.decision, operator)
+
+    # Engine news ---------------------------------------------------------------------------
+
+    def show_event(self, event: Event) -> None:
+        match event:
+            case PhaseStarted(phase, total):
+                self._doing = f"{phase} 0/{total}"
+            case PhaseProgress(phase, done, total, _):
+                self._doing = f"{phase} {done}/{total}"
+            case PhaseFinished(phase, done, total, errors):
+                self._doing = f"{phase} {done}/{total}" + (f", {errors} failed" if errors else "")
+            case SnapshotReady(diff, _) | GuardChecked(diff, _, _):
+                self.book = diff
+                self._protection = {row.symbol: row.protection for row in diff.positions}
+            case DecisionNeeded(action):
+                self._doing = f"waiting for your decision on {action.symbol}"
+            case RateLimitWaiting(waiting, _):
+                self._rate_limited = waiting
+            case GuardStreamStatus(up, _):
+                self._guard = "watching, stream up" if up else "watching, polling"
+            case GuardCheckFailed(_):
+                self._guard = "watching, could not read the book"
+        self.draw(lambda screen: screen.show_event(event))
+
+    def show_preview(self, result: RunResult) -> None:
+        # Its events came before it: what the account does now is wait for the operator.
+        self._doing = "idle"
+        self.last_result = result
+        if result.diff is not None:
+            self.book = result.diff
+            self._trouble = ""
+            self._protection = {row.symbol: row.protection for row in result.diff.positions}
+        if result.aborted is not None:
+            self._trouble = f"aborted: {result.aborted}"
+        if result.account is not None:  # a failed refresh keeps the account shown
+            self._show_account()
+        self.draw(lambda screen: screen.show_preview(result))
+
+    def show_run(self, result: RunResult) -> Path | None:
+        """The run is over: drawn, its report written, and the guard takes over. Returns where
+        the report goes."""
+        self._doing = "idle"
+        self.last_result = self.last_run = result
+        self._protection.update(
+            (p.symbol, Protection.PROTECTED if p.protected else Protection.UNPROTECTED)
+            for p in result.positions
+        )
+
+        def drawn(screen: MainScreen) -> None:
+            screen.catch_up()
+            screen.show_run(result)
+
+        self.draw(drawn)
+        # `a` answered for the rest of that run; what the guard asks next is asked anew.
+        self._confirm_all.clear()
+        report = self._export(result)
+        if result.aborted is None:
+            # The tables still hold the state from before the run; the broker says what it is now.
+            self.refresh_preview(then_show_plan=False)
+            self.guard()
+        return report
+
+    def _show_guard(self, state: str) -> None:
+        self._guard = f"watching, {state}" if state == "starting" else state
+        self.draw(lambda screen: screen.show_guard(state))
+
+    def _show_account(self) -> None:
+        backend, shown = self.backend, self.last_result
+        if backend is None:
+            return
+        self.draw(
+            lambda screen: screen.show_account(
+                shown if shown and shown.account else None,
+                key=backend.masked_key_id,
+                paper=backend.paper,
+                db=backend.database,
+            )
+        )
+
+    # Reports -------------------------------------------------------------------------------
+
+    def _export(self, result: RunResult) -> Path | None:
+        """The run's report, written off the event loop: a large run's JSON takes a while to
+        build. Where it will be is known at once."""
+        reports = self._settings.reports_dir
+        if reports is None:
+            return None
+        self.app.run_worker(
+            lambda: self.write_report(result.run_id, result.to_json()),
+            thread=True,
+            group="reports",
+            description=f"report of run {result.run_id}",  # not the repr of a large run
+        )
+        return reports / report_name(result.run_id)
+
+    def write_report(self, run_id: str, summary: dict[str, Any]) -> Path | None:
+        reports = self._settings.reports_dir
+        if reports is None:
+            return None
+        path = reports / report_name(run_id)
+        try:
+            private_folder(reports)
+            write_private(path, json.dumps(summary, indent=2))
+        except OSError as exc:  # the run itself stands; only its report is missing
+            self.app.notify(f"Could not write {path}: {exc.strerror}", severity="error")
+            return None
+        return path
+
+
+def report_name(run_id: str) -> str:
+    return f"recon-run-{run_id}.json"
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
