@@ -132,7 +132,7 @@ def console_app(
     chosen = load_scenario(scenario) if isinstance(scenario, str) else scenario
     with SimulatorThread(chosen, now=lambda: CRASH_TIME) as simulator:
         simulator.broker.accept_delay = accept_delay
-        connect = _seeded(simulator, tmp_path / "engine.db", paper=paper)
+        connect = seeded_backend(simulator, tmp_path / "engine.db", paper=paper)
         app = ReconApp(
             connect, clock=lambda: 0.0, guard_settings=FAST_GUARD, reports_dir=reports_dir
         )
@@ -151,13 +151,13 @@ def fleet_console_app(
             for name, scenario in scenarios.items()
         }
         accounts = {
-            name: _seeded(simulator, tmp_path / f"{name}.db", paper=name not in live)
+            name: seeded_backend(simulator, tmp_path / f"{name}.db", paper=name not in live)
             for name, simulator in desk.items()
         }
         yield FleetApp(accounts, clock=lambda: 0.0, guard_settings=FAST_GUARD), desk
 
 
-def _seeded(simulator: Simulator, db_path: Path, *, paper: bool) -> BackendFactory:
+def seeded_backend(simulator: Simulator, db_path: Path, *, paper: bool) -> BackendFactory:
     """A database seeded with the scenario's local rows, and the real service over it and the
     simulator, with fast retries and run ids that read the same every time."""
     db_url = f"sqlite:///{db_path}"

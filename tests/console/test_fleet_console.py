@@ -8,14 +8,23 @@ from pathlib import Path
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Log
 
-from console.app import FleetApp
+from console.app import Backend, FleetApp
 from console.screens.decision import DecisionScreen
 from console.screens.fleet import COLUMNS, FleetScreen
 from console.screens.live_gate import LiveGateScreen
 from console.screens.main import MainScreen
+from engine.config import ConfigError
 from engine.simulator.demo import DemoEnvironment
+from engine.simulator.runner import SimulatorThread
 from engine.simulator.scenarios import load_scenario
-from tests.console.harness import SIZE, fleet_console_app, settle, small_day
+from tests.console.harness import (
+    CRASH_TIME,
+    SIZE,
+    fleet_console_app,
+    seeded_backend,
+    settle,
+    small_day,
+)
 
 PROTECTED_BOOK = load_scenario("protected_book")
 
@@ -142,3 +151,25 @@ async def test_recon_demo_fleet_shows_three_accounts_each_on_its_own_book() -> N
         "bravo": ("paper", "1", "1 of 1"),
         "charlie": ("paper", "5", "5 of 5"),
     }
+
+
+async def test_an_account_that_cannot_start_says_why_on_its_row_and_the_others_run(
+    tmp_path: Path,
+) -> None:
+    async def no_key_pair() -> Backend:
+        raise ConfigError("BRAVO_KEY_ID and BRAVO_SECRET_KEY must be set for account bravo")
+
+    with SimulatorThread(PROTECTED_BOOK, now=lambda: CRASH_TIME) as simulator:
+        alpha = seeded_backend(simulator, tmp_path / "alpha.db", paper=True)
+        app = FleetApp({"alpha": alpha, "bravo": no_key_pair})
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot, lambda: app.accounts[0].book is not None and app.settled)
+            await pilot.press("r")
+            await settle(pilot, lambda: app.accounts[0].last_run is not None and app.settled)
+            await pilot.pause(0.5)
+            alpha_row, bravo_row = row(app, "alpha"), row(app, "bravo")
+    assert bravo_row["now"] == (
+        "could not start: BRAVO_KEY_ID and BRAVO_SECRET_KEY must be set for account bravo"
+    )
+    assert bravo_row["last run"] == "—" and bravo_row["positions"] == "…"
+    assert alpha_row["last run"] == "exit 0 · run-2"

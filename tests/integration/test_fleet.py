@@ -166,7 +166,10 @@ def test_without_json_each_account_reads_under_its_name_and_the_fleet_sums_up(
     assert desk["charlie"].requests.count("POST") == 0
 
 
-def test_a_fleet_file_holding_a_secret_is_refused_with_its_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["reconcile", "console"])
+def test_a_fleet_file_holding_a_secret_is_refused_with_its_line(
+    tmp_path: Path, command: str
+) -> None:
     path = tmp_path / "fleet.toml"
     path.write_text(
         '[[account]]\nname = "alpha"\nkey_id_env = "PKABCDEFGHIJKLMNOPQR"\n'
@@ -174,7 +177,7 @@ def test_a_fleet_file_holding_a_secret_is_refused_with_its_line(tmp_path: Path) 
         'db = "sqlite:///alpha.db"\n'
     )
     done = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "fleet", "reconcile", "--accounts", str(path)],
+        [sys.executable, "-m", "engine.cli", "fleet", command, "--accounts", str(path)],
         capture_output=True,
         text=True,
         timeout=60,
