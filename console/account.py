@@ -192,8 +192,7 @@ class AccountConsole:
         try:
             self.backend = await self._connect()
         except Exception as exc:  # this account alone cannot start; the console stays up
-            self._trouble = f"could not start: {_first_line(exc)}"
-            self.draw(lambda screen: screen.show_trouble(self._trouble))
+            self._cannot("could not start", exc)
             return
         finally:
             self.busy = False
@@ -210,6 +209,9 @@ class AccountConsole:
         self._doing = "reading the broker"
         try:
             result = await self.backend.preview(self._emit)
+        except Exception as exc:  # the database unreachable or not set up: said, not raised
+            self._cannot("could not read the book", exc)
+            return
         finally:
             self.busy = False
         self.app.post_message(PreviewReady(result, self))
@@ -231,6 +233,11 @@ class AccountConsole:
         try:
             await self._stop_guarding()  # the run takes the database's lock the guard holds
             result = await self.backend.run(self._decide, self._emit)
+        except Exception as exc:  # another reconciliation holds the database, say
+            self._cannot("the run stopped", exc)
+            if self.last_run is not None:
+                self.guard()  # the console keeps guarding what an earlier run covered
+            return
         finally:
             self.running = self.busy = False
         self.app.post_message(RunFinished(result, self))
@@ -290,7 +297,11 @@ class AccountConsole:
 
     async def _history(self) -> None:
         assert self.backend is not None
-        entries = await self.backend.history()
+        try:
+            entries = await self.backend.history()
+        except Exception as exc:  # the journal cannot be read: said, and the book stays
+            self.app.notify(f"Could not read the run history: {_first_line(exc)}", severity="error")
+            return
         await self.app.push_screen(
             HistoryScreen(entries, self.backend.run_actions, self.write_report)
         )
@@ -389,6 +400,12 @@ class AccountConsole:
             self.refresh_preview(then_show_plan=False)
             self.guard()
         return report
+
+    def _cannot(self, what: str, error: Exception) -> None:
+        self._doing = "idle"
+        self._trouble = f"{what}: {_first_line(error)}"
+        trouble = self._trouble
+        self.draw(lambda screen: screen.show_trouble(trouble))
 
     def _show_guard(self, state: str) -> None:
         self._guard = f"watching, {state}" if state == "starting" else state

@@ -1,5 +1,6 @@
 """The console's flows under the pilot, against the real engine and simulator."""
 
+import fcntl
 import stat
 from datetime import timedelta
 from pathlib import Path
@@ -7,7 +8,7 @@ from pathlib import Path
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static
 
-from console.app import ReconApp
+from console.app import Backend, ReconApp
 from console.screens.confirm import ConfirmScreen
 from console.screens.decision import DecisionScreen
 from console.screens.history import HistoryScreen, RunScreen
@@ -16,9 +17,18 @@ from console.screens.position import PositionScreen
 from console.screens.summary import SummaryScreen
 from console.widgets.diff_tables import OrdersTable, PositionsTable
 from engine.reconcile.diff import Match, Protection
+from engine.simulator.demo import demo_service
 from engine.simulator.faults import Fault, FaultKind
-from engine.simulator.runner import Simulator
-from tests.console.harness import CRASH_TIME, SIZE, console_app, open_stop, settle, small_day
+from engine.simulator.runner import Simulator, SimulatorThread
+from tests.console.harness import (
+    CRASH_TIME,
+    SIZE,
+    LabelledBackend,
+    console_app,
+    open_stop,
+    settle,
+    small_day,
+)
 
 ORPHANS = {"mobile-googl-dip-buy": "GOOGL", "phone-qqq-dip": "QQQ"}
 
@@ -207,6 +217,45 @@ async def test_when_the_broker_comes_back_p_tries_again(tmp_path: Path) -> None:
             await settle(pilot, lambda: type(app.screen).__name__ == "PlanScreen")
             assert app.main.diff is not None
     assert simulator.requests.count("POST") == simulator.requests.count("DELETE") == 0
+
+
+async def test_a_run_while_another_reconciliation_holds_the_database_says_so_and_stays_up(
+    tmp_path: Path,
+) -> None:
+    """`recon guard` running as a service holds the database; the operator presses r."""
+    with console_app(tmp_path, small_day()) as (app, simulator):
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot, lambda: ready(app))
+            with (tmp_path / "engine.db.recon.lock").open("a+") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                lock.write("4242")
+                lock.flush()
+                await pilot.press("r")
+                await settle(pilot, lambda: not app.running and app.settled)
+                status = str(app.query_one("#status", Static).render())
+            assert app.is_running and app.last_run is None
+    assert status.startswith("the run stopped: another reconciliation (pid 4242) is running on")
+    assert simulator.requests.count("POST") == simulator.requests.count("DELETE") == 0
+
+
+async def test_a_database_recon_has_not_set_up_says_what_to_run(tmp_path: Path) -> None:
+    with SimulatorThread("crashed_day") as simulator:
+        service = demo_service(simulator, f"sqlite:///{tmp_path / 'empty.db'}")
+
+        async def connect() -> Backend:
+            return LabelledBackend(service)
+
+        app = ReconApp(connect)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot, lambda: "could not read" in status_of(app))
+            assert app.is_running and app.main.diff is None
+            shown = status_of(app)
+    assert shown.startswith("could not read the book: ")
+    assert "recon db init" in shown
+
+
+def status_of(app: ReconApp) -> str:
+    return str(app.main.query_one("#status", Static).render())
 
 
 async def test_a_blocking_order_dialog_says_why_it_blocks_and_keeping_it_leaves_the_stop_out(
