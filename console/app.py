@@ -17,7 +17,7 @@ from console.account import AccountConsole, Backend, BackendFactory, Settings
 from console.messages import EngineEvent, PreviewReady, RunFinished
 from console.screens.confirm import ConfirmScreen
 from console.screens.fleet import FleetScreen
-from console.screens.help import FLEET_KEYS, HelpScreen
+from console.screens.help import FLEET_ACCOUNT_KEYS, FLEET_KEYS, KEYS, HelpScreen
 from console.screens.main import MainScreen
 from console.screens.summary import SummaryScreen
 from engine.reconcile.guard_settings import GuardSettings
@@ -134,7 +134,14 @@ class _ConsoleApp(App[int]):
             self.front.refresh_preview(then_show_plan=True)
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(FLEET_KEYS if self.front is None else None))
+        account = self.front
+        if account is None:
+            keys = FLEET_KEYS
+        elif self.screen_stack[0] is not account.screen:  # opened from the fleet screen
+            keys = FLEET_ACCOUNT_KEYS
+        else:
+            keys = KEYS
+        self.push_screen(HelpScreen(keys))
 
     def action_history(self) -> None:
         if self.front is not None:

@@ -8,7 +8,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-KEYS = (
+Keys = tuple[tuple[str, str], ...]
+KEYS: Keys = (
     ("r", "run the reconciliation"),
     ("p", "show the plan of a dry run; nothing changes"),
     ("/", "filter rows by symbol (escape clears)"),
@@ -21,13 +22,15 @@ KEYS = (
     ("?", "this help"),
     ("q", "quit (asks first while a run is in progress)"),
 )
-FLEET_KEYS = (
+FLEET_KEYS: Keys = (
     ("enter", "open the account under the cursor; escape comes back to the fleet"),
     ("r", "run every account; each one's decisions come one at a time, named by account"),
     ("ctrl+p", "command palette: every action by name"),
     ("?", "this help"),
     ("q", "quit (asks first while a run is in progress)"),
 )
+# An account opened from the fleet screen: its own keys, and the way back.
+FLEET_ACCOUNT_KEYS: Keys = (*KEYS, ("escape", "back to the fleet (a filter open is cleared first)"))
 NARROW = (
     "Too narrow for local and broker side by side, each pair folds to one line: the broker's "
     "value where they agree, local›broker (highlighted) where they differ."
@@ -44,9 +47,9 @@ class HelpScreen(ModalScreen[None]):
 
     BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close")]
 
-    def __init__(self, keys: tuple[tuple[str, str], ...] | None = None) -> None:
+    def __init__(self, keys: Keys = KEYS) -> None:
         super().__init__()
-        self.keys = keys or KEYS
+        self.keys = keys
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):

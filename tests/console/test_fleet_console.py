@@ -11,6 +11,7 @@ from textual.widgets import DataTable, Log
 from console.app import Backend, FleetApp
 from console.screens.decision import DecisionScreen
 from console.screens.fleet import COLUMNS, FleetScreen
+from console.screens.help import HelpScreen
 from console.screens.live_gate import LiveGateScreen
 from console.screens.main import MainScreen
 from engine.config import ConfigError
@@ -73,6 +74,12 @@ async def test_enter_opens_an_account_and_escape_comes_back_to_the_fleet(
             # What bravo's screen missed while closed is drawn when it opens.
             shown = {row.symbol for row in app.main.diff.positions}
             assert shown == set(desk["bravo"].broker.positions)
+            await pilot.press("question_mark")
+            await settle(pilot, lambda: isinstance(app.screen, HelpScreen))
+            keys = " ".join(str(s.render()) for s in app.screen.query("Static"))
+            assert "back to the fleet" in keys
+            await pilot.press("escape")  # the help closes; the account stays open
+            await settle(pilot, lambda: isinstance(app.screen, MainScreen))
             await pilot.press("escape")
             await settle(pilot, lambda: isinstance(app.screen, FleetScreen))
             assert app.front is None
