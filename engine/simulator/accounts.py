@@ -24,6 +24,7 @@ ACCOUNT_NAMES = (
 )  # fmt: skip
 # Alpaca's paper key ids: `PK` and 18 capitals or digits.
 PAPER_KEY_ID_LENGTH = 20
+PAPER_ACCOUNT_NUMBER_LENGTH = 12
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,9 +65,19 @@ def separate_book(name: str, now: Callable[[], datetime]) -> SimulatedBroker:
     return SimulatedBroker(now=now, id_seed=f"recon-sim:{name}")
 
 
+def simulated_account_number(name: str) -> str:
+    """An account number shaped like Alpaca's paper ones (`PA` and ten capitals or digits), the
+    same for `name` on every run: the accounts of one desk must not share one, as the live gate
+    asks for it by heart."""
+    return "PA" + _digest(f"recon-sim-account:{name}")[: PAPER_ACCOUNT_NUMBER_LENGTH - 2]
+
+
 def simulated_key_pair(name: str) -> tuple[str, str]:
     """A key pair shaped like Alpaca's paper keys, the same for `name` on every run, so exports
     an operator copied stay good across restarts; the secret says what it is."""
-    digest = base64.b32encode(hashlib.sha256(f"recon-sim:{name}".encode()).digest()).decode()
-    key_id = "PK" + digest[: PAPER_KEY_ID_LENGTH - 2]
+    key_id = "PK" + _digest(f"recon-sim:{name}")[: PAPER_KEY_ID_LENGTH - 2]
     return key_id, f"simulator-{name}-secret-not-a-real-key"
+
+
+def _digest(text: str) -> str:
+    return base64.b32encode(hashlib.sha256(text.encode()).digest()).decode()

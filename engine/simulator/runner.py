@@ -19,6 +19,7 @@ from engine.simulator.accounts import (
     SimulatedAccount,
     open_account,
     separate_book,
+    simulated_account_number,
     simulated_key_pair,
 )
 from engine.simulator.book import SimulatedBroker
@@ -81,13 +82,15 @@ class Simulator:
         """Another account at the same URL with a book of its own, served at once if the
         simulator is running; its key pair is `name`'s own unless given."""
         named_key_id, named_secret_key = simulated_key_pair(name)
-        return self._enrol(
+        account = self._enrol(
             name,
             _scenario(scenario),
             separate_book(name, self._now),
             key_id=key_id or named_key_id,
             secret_key=secret_key or named_secret_key,
         )
+        account.broker.account.account_number = simulated_account_number(name)
+        return account
 
     def _enrol(
         self,

@@ -24,7 +24,11 @@ from alpaca.trading.stream import TradingStream
 from websockets.exceptions import ConnectionClosedError
 
 from engine.fleet.accounts import KEY_ID, load_fleet
-from engine.simulator.accounts import SimulatedAccount, simulated_key_pair
+from engine.simulator.accounts import (
+    SimulatedAccount,
+    simulated_account_number,
+    simulated_key_pair,
+)
 from engine.simulator.faults import Fault, FaultKind
 from engine.simulator.runner import (
     DEMO_KEY_ID,
@@ -98,6 +102,17 @@ def status_of(call: Callable[[], object]) -> int | None:
     with pytest.raises(APIError) as caught:
         call()
     return caught.value.status_code
+
+
+def test_each_added_account_has_a_number_of_its_own(desk: Simulator) -> None:
+    charlie = desk.add_account("charlie", "crashed_day")  # its scenario names the first's number
+    numbers = [
+        client(desk, account).get_account().account_number for account in desk.accounts.values()
+    ]
+    assert numbers[0] == "PA3SIMRECON1"
+    assert len(set(numbers)) == 3
+    assert all(len(number) == 12 and number.startswith("PA") for number in numbers)
+    assert charlie.broker.account.account_number == simulated_account_number("charlie")
 
 
 def test_a_known_key_id_with_another_accounts_secret_is_unauthorized(desk: Simulator) -> None:
