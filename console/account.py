@@ -23,6 +23,7 @@ from console.screens.live_gate import LiveGateScreen
 from console.screens.main import MainScreen
 from console.screens.plan_preview import PlanScreen
 from console.screens.position import PositionScreen
+from console.unseen import Unseen
 from engine.domain import OrderEvent
 from engine.private_files import private_folder, write_private
 from engine.reconcile.actions import ActionKind, PlanAction
@@ -122,7 +123,7 @@ class AccountConsole:
         self._settings = settings
         self._confirm_all: set[ActionKind] = set()
         self._guard_stopping: asyncio.Event | None = None
-        self._unseen: list[Draw] | None = []  # None once the screen draws for itself
+        self._unseen: Unseen[MainScreen] | None = Unseen()  # None once the screen draws itself
         self._protection: dict[str, Protection] = {}
         self._doing = "connecting"
         self._rate_limited = 0  # requests the broker's rate limit holds back
@@ -168,15 +169,15 @@ class AccountConsole:
     def attach(self) -> None:
         """The screen is mounted: it draws what happened before it was opened, then every
         change as it comes."""
-        unseen, self._unseen = self._unseen or [], None
-        for draw in unseen:
-            draw(self.screen)
+        if self._unseen is not None:
+            self._unseen.draw_on(self.screen)
+        self._unseen = None
 
-    def draw(self, change: Draw) -> None:
+    def draw(self, change: Draw, *, superseded_by_next: str = "") -> None:
         if self._unseen is None:
             change(self.screen)
         else:
-            self._unseen.append(change)
+            self._unseen.keep(change, superseded_by_next=superseded_by_next)
 
     def write_log(self, line: str) -> None:
         self.draw(lambda screen: screen.write_log(line))
@@ -361,7 +362,9 @@ class AccountConsole:
                 self._guard = "watching, stream up" if up else "watching, polling"
             case GuardCheckFailed(_):
                 self._guard = "watching, could not read the book"
-        self.draw(lambda screen: screen.show_event(event))
+        # A quiet book's re-reads, one after another, matter only as the newest of them.
+        quiet_read = "guard check" if isinstance(event, GuardChecked) else ""
+        self.draw(lambda screen: screen.show_event(event), superseded_by_next=quiet_read)
 
     def show_preview(self, result: RunResult) -> None:
         # Its events came before it: what the account does now is wait for the operator.
