@@ -25,6 +25,7 @@ from console.screens.plan_preview import PlanScreen
 from console.screens.position import PositionScreen
 from console.unseen import Unseen
 from engine.domain import OrderEvent
+from engine.errors import first_line
 from engine.private_files import private_folder, write_private
 from engine.reconcile.actions import ActionKind, PlanAction
 from engine.reconcile.diff import Diff, Protection
@@ -277,7 +278,7 @@ class AccountConsole:
             await asyncio.wait({guarding})
             raise
         except Exception as exc:  # shown, not raised: the console stays up to say so
-            trouble = _first_line(exc)
+            trouble = first_line(exc)
             self._guard = f"stopped: {trouble}"
             self.draw(lambda screen: screen.show_guard(f"[b red]stopped:[/] {escape(trouble)}"))
             return
@@ -301,7 +302,7 @@ class AccountConsole:
         try:
             entries = await self.backend.history()
         except Exception as exc:  # the journal cannot be read: said, and the book stays
-            self.app.notify(f"Could not read the run history: {_first_line(exc)}", severity="error")
+            self.app.notify(f"Could not read the run history: {first_line(exc)}", severity="error")
             return
         await self.app.push_screen(
             HistoryScreen(entries, self.backend.run_actions, self.write_report)
@@ -406,7 +407,7 @@ class AccountConsole:
 
     def _cannot(self, what: str, error: Exception) -> None:
         self._doing = "idle"
-        self._trouble = f"{what}: {_first_line(error)}"
+        self._trouble = f"{what}: {first_line(error)}"
         trouble = self._trouble
         self.draw(lambda screen: screen.show_trouble(trouble))
 
@@ -459,8 +460,3 @@ class AccountConsole:
 
 def report_name(run_id: str) -> str:
     return f"recon-run-{run_id}.json"
-
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__

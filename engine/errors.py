@@ -1,8 +1,14 @@
 """The one error every command shares: bad usage or configuration, which exits 64 with a
-single line. Kept apart so the command line can catch it without importing what raises it."""
+single line; and how any error is said in one line. Kept apart so the command line and the
+console can use them without importing what raises the errors."""
 
 from __future__ import annotations
 
 
 class UsageError(Exception):
     """Something the operator must fix in the command line or the configuration."""
+
+
+def first_line(error: Exception) -> str:
+    """An error as one line: its first, or its type when it says nothing."""
+    return (str(error).splitlines() or [type(error).__name__])[0]

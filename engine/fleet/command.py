@@ -11,11 +11,10 @@ from typing import Any
 
 import structlog
 
-from engine.errors import UsageError
+from engine.errors import UsageError, first_line
 from engine.fleet.accounts import FleetAccount
 from engine.reconcile.command import EXIT_UNCOVERED, EXIT_USAGE, Finished, reconcile_once
 from engine.reconcile.headless import print_summary
-from engine.store.errors import first_line
 
 
 async def run_fleet(

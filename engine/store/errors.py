@@ -41,8 +41,3 @@ class ConcurrentChange(StoreError):
         self.local_id = local_id
         self.expected_state = expected_state
         self.actual_state = actual_state
-
-
-def first_line(error: Exception) -> str:
-    """A driver's error as one line: its first, or its type when it says nothing."""
-    return (str(error).splitlines() or [type(error).__name__])[0]

@@ -7,7 +7,8 @@ from sqlalchemy import Connection, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from engine.store.errors import DatabaseUnreachable, SchemaNotReady, StoreError, first_line
+from engine.errors import first_line
+from engine.store.errors import DatabaseUnreachable, SchemaNotReady, StoreError
 
 # The head of engine/store/migrations; a test keeps the two in step.
 SCHEMA_REVISION = "0001"

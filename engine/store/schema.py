@@ -17,8 +17,9 @@ from alembic.util import CommandError
 from sqlalchemy import Connection, inspect
 from sqlalchemy.exc import SQLAlchemyError
 
+from engine.errors import first_line
 from engine.store.database import create_engine, database_label
-from engine.store.errors import DatabaseUnreachable, SchemaNotReady, StoreError, first_line
+from engine.store.errors import DatabaseUnreachable, SchemaNotReady, StoreError
 from engine.store.models import SPEC_TABLES, Base
 from engine.store.revision import VERSION_TABLE
 
