@@ -118,11 +118,11 @@ class AccountConsole:
         self.last_run: RunResult | None = None
         self.busy = False  # any engine work in flight, preview included
         self.running = False
-        self.live_confirmed = False
         self.book: Diff | None = None  # the book as last read, local beside broker
         self._connect = connect
         self._settings = settings
         self._confirm_all: set[ActionKind] = set()
+        self._live_confirmed = False
         self._guard_stopping: asyncio.Event | None = None
         self._unseen: Unseen[MainScreen] | None = Unseen()  # None once the screen draws itself
         self._protection: dict[str, Protection] = {}
@@ -141,8 +141,8 @@ class AccountConsole:
         return not self.busy and self.backend is not None and self.book is not None
 
     @property
-    def needs_live_gate(self) -> bool:
-        return self.backend is not None and not self.backend.paper and not self.live_confirmed
+    def _needs_live_gate(self) -> bool:
+        return self.backend is not None and not self.backend.paper and not self._live_confirmed
 
     @property
     def account_number(self) -> str:
@@ -244,14 +244,19 @@ class AccountConsole:
             self.running = self.busy = False
         self.app.post_message(RunFinished(result, self))
 
-    async def ask_live_gate(self) -> bool:
-        """Before the first change on a live account, its number typed by the operator."""
-        async with self._settings.questions:
-            confirmed = await self.app.push_screen_wait(
-                LiveGateScreen(self.account_number, account=self.label)
-            )
-        self.live_confirmed = bool(confirmed)
-        return self.live_confirmed
+    async def run_past_the_live_gate(self) -> bool:
+        """The run starts, on a live account once the operator has typed its number before
+        its first change; False if they backed out."""
+        if self._needs_live_gate:
+            async with self._settings.questions:
+                confirmed = await self.app.push_screen_wait(
+                    LiveGateScreen(self.account_number, account=self.label)
+                )
+            self._live_confirmed = bool(confirmed)
+            if not self._live_confirmed:
+                return False
+        self.start_run()
+        return True
 
     def guard(self) -> None:
         """After a run, every position stays covered while the console is open."""
@@ -353,8 +358,7 @@ class AccountConsole:
             case PhaseFinished(phase, done, total, errors):
                 self._doing = f"{phase} {done}/{total}" + (f", {errors} failed" if errors else "")
             case SnapshotReady(diff, _) | GuardChecked(diff, _, _):
-                self.book = diff
-                self._protection = {row.symbol: row.protection for row in diff.positions}
+                self._read(diff)
             case DecisionNeeded(action):
                 self._doing = f"waiting for your decision on {action.symbol}"
             case RateLimitWaiting(waiting, _):
@@ -372,9 +376,8 @@ class AccountConsole:
         self._doing = "idle"
         self.last_result = result
         if result.diff is not None:
-            self.book = result.diff
+            self._read(result.diff)
             self._trouble = ""
-            self._protection = {row.symbol: row.protection for row in result.diff.positions}
         if result.aborted is not None:
             self._trouble = f"aborted: {result.aborted}"
         if result.account is not None:  # a failed refresh keeps the account shown
@@ -404,6 +407,11 @@ class AccountConsole:
             self.refresh_preview(then_show_plan=False)
             self.guard()
         return report
+
+    def _read(self, diff: Diff) -> None:
+        """The book as the broker and the database last told it, and each position's cover."""
+        self.book = diff
+        self._protection = {row.symbol: row.protection for row in diff.positions}
 
     def _cannot(self, what: str, error: Exception) -> None:
         self._doing = "idle"

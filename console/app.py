@@ -87,10 +87,6 @@ class _ConsoleApp(App[int]):
         return not self.busy and not any(account.screen.drawing for account in self.accounts)
 
     @property
-    def backend(self) -> Backend | None:
-        return self.front.backend if self.front else None
-
-    @property
     def last_result(self) -> RunResult | None:
         return self.front.last_result if self.front else None
 
@@ -113,21 +109,15 @@ class _ConsoleApp(App[int]):
 
     @work(group="run-one")
     async def _run_one(self, account: AccountConsole) -> None:
-        if account.needs_live_gate and not await account.ask_live_gate():
-            return
-        account.start_run()
+        await account.run_past_the_live_gate()
 
     @work(group="run-every-account")
     async def run_every_account(self) -> None:
         """`r` on the fleet screen: each account that can run starts as soon as it may, a live
         one once its number is typed; their decisions come to the operator one at a time."""
         for account in self.accounts:
-            if not account.ready_to_run:
-                continue
-            if account.needs_live_gate and not await account.ask_live_gate():
+            if account.ready_to_run and not await account.run_past_the_live_gate():
                 account.write_log("not run: the live account's number was not typed")
-                continue
-            account.start_run()
 
     def action_plan(self) -> None:
         if self.front is not None:
