@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import os
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,7 @@ from benchmarks.books import large_snapshot, unprotected_positions
 from benchmarks.console import RUNS, first_frame_seconds, worst_stalls
 from benchmarks.fleet import ACCOUNTS, POSITIONS, fleet_seconds
 from benchmarks.guard import GRACE_SECONDS, SWEEP_SECONDS, idle_cpu_share, stop_replaced_seconds
+from benchmarks.recon_process import seeded_environment
 from benchmarks.riskiest import POSITIONS as AT_RISK
 from benchmarks.riskiest import RISKIEST, riskiest_covered_seconds
 from engine.reconcile.diff import diff
@@ -106,16 +106,8 @@ def hundred_stops_process() -> Figure:
         tempfile.TemporaryDirectory() as folder,
         SimulatorThread(unprotected_positions(100)) as simulator,
     ):
-        db_url = f"sqlite:///{Path(folder) / 'bench.db'}"
-        asyncio.run(seed_local_database(db_url, simulator.local_book))
+        _, env = seeded_environment(simulator, Path(folder))
         simulator.latency = 0.05
-        env = {
-            **os.environ,
-            "APCA_API_KEY_ID": simulator.key_id,
-            "APCA_API_SECRET_KEY": simulator.secret_key,
-            "APCA_API_BASE_URL": simulator.url,
-            "RECON_DB_URL": db_url,
-        }
         start = time.perf_counter()
         done = subprocess.run(
             [sys.executable, "-m", "engine.cli", "reconcile", "--yes", "--json"],

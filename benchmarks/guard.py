@@ -4,7 +4,6 @@ refused, and what watching 500 positions costs between events."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import sqlite3
@@ -16,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from engine.simulator.local_seed import seed_local_database
+from benchmarks.recon_process import seeded_environment
 from engine.simulator.runner import Simulator, SimulatorThread
 from engine.simulator.scenarios import Scenario, load_scenario, protected_positions
 
@@ -34,19 +33,12 @@ def guard_process(
     """`recon guard --yes` over `scenario`, returned once its first reconciliation is done;
     stopped by SIGTERM on leaving."""
     with tempfile.TemporaryDirectory() as folder, SimulatorThread(scenario) as simulator:
-        db_url = f"sqlite:///{Path(folder) / 'bench.db'}"
-        asyncio.run(seed_local_database(db_url, simulator.local_book))
+        db_url, env = seeded_environment(simulator, Path(folder))
         simulator.streams.refuse(refuse_stream)
         process = subprocess.Popen(
             [sys.executable, "-m", "engine.cli", "guard", "--yes",
              "--grace", str(GRACE_SECONDS), "--sweep", str(sweep)],
-            env={
-                **os.environ,
-                "APCA_API_KEY_ID": simulator.key_id,
-                "APCA_API_SECRET_KEY": simulator.secret_key,
-                "APCA_API_BASE_URL": simulator.url,
-                "RECON_DB_URL": db_url,
-            },
+            env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip

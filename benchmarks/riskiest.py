@@ -5,8 +5,6 @@ them. The rest of the run only waits its turn for half a minute, so it is not wa
 
 from __future__ import annotations
 
-import asyncio
-import os
 import subprocess
 import sys
 import tempfile
@@ -15,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks.books import riskiest_first, unprotected_at_risk
-from engine.simulator.local_seed import seed_local_database
+from benchmarks.recon_process import seeded_environment
 from engine.simulator.runner import Simulator, SimulatorThread
 
 POSITIONS = 300
@@ -36,17 +34,9 @@ def riskiest_covered_seconds() -> float:
         tempfile.TemporaryDirectory() as folder,
         SimulatorThread(unprotected_at_risk(POSITIONS)) as simulator,
     ):
-        db_url = f"sqlite:///{Path(folder) / 'bench.db'}"
-        asyncio.run(seed_local_database(db_url, simulator.local_book))
+        _, env = seeded_environment(simulator, Path(folder))
+        env["RECON_RATE_LIMIT_PER_MINUTE"] = str(RATE_LIMIT_PER_MINUTE)
         simulator.latency = LATENCY_SECONDS
-        env = {
-            **os.environ,
-            "APCA_API_KEY_ID": simulator.key_id,
-            "APCA_API_SECRET_KEY": simulator.secret_key,
-            "APCA_API_BASE_URL": simulator.url,
-            "RECON_DB_URL": db_url,
-            "RECON_RATE_LIMIT_PER_MINUTE": str(RATE_LIMIT_PER_MINUTE),
-        }
         with (Path(folder) / "recon.log").open("w+") as log:
             started = datetime.now(UTC)
             recon = subprocess.Popen(
