@@ -51,11 +51,12 @@ class DemoEnvironment:
     async def connect(self, name: str) -> ReconcileService:
         """`name`'s service over its own freshly seeded database."""
         # Heavy imports wait for the console's first frame.
+        from engine.simulator.fleet_folder import account_database_url
         from engine.simulator.local_seed import seed_local_database
 
         simulator = await self._simulator()
         account = simulator.accounts[name]
-        db_url = f"sqlite:///{self.folder / name}.db"
+        db_url = account_database_url(self.folder, name)
         await seed_local_database(db_url, account.local_book)
         return demo_service(simulator, db_url, account=name)
 

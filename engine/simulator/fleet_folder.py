@@ -50,7 +50,7 @@ def key_environment(accounts: Collection[SimulatedAccount]) -> dict[str, str]:
 async def seed_databases(folder: Path, accounts: Collection[SimulatedAccount]) -> None:
     """Each account's local rows in its own database, which must hold no orders yet."""
     for account in accounts:
-        await seed_local_database(_database_url(folder, account), account.local_book)
+        await seed_local_database(account_database_url(folder, account.name), account.local_book)
 
 
 def write_fleet_file(folder: Path, base_url: str, accounts: Collection[SimulatedAccount]) -> Path:
@@ -62,7 +62,7 @@ def write_fleet_file(folder: Path, base_url: str, accounts: Collection[Simulated
             "key_id_env": key_id_env,
             "secret_key_env": secret_key_env,
             "base_url": base_url,
-            "db": _database_url(folder, account),
+            "db": account_database_url(folder, account.name),
         }
         # A JSON string is a TOML basic string: a folder with quotes in its name stays readable.
         lines = [f"{key} = {json.dumps(value)}" for key, value in keys.items()]
@@ -94,8 +94,9 @@ def _key_variables(account: SimulatedAccount) -> tuple[str, str]:
     return f"{prefix}_KEY_ID", f"{prefix}_SECRET_KEY"
 
 
-def _database_url(folder: Path, account: SimulatedAccount) -> str:
-    return f"sqlite:///{folder / account.name}.db"
+def account_database_url(folder: Path, name: str) -> str:
+    """The account's own SQLite database in the folder, named for it."""
+    return f"sqlite:///{folder / name}.db"
 
 
 def _fleet_commands(fleet_file: Path, accounts: Collection[SimulatedAccount]) -> list[str]:
