@@ -244,10 +244,11 @@ class MainScreen(Screen[None]):
         self._show_status()
 
     def show_trouble(self, trouble: str) -> None:
-        """The account could not start: said where the plan would be."""
-        status = self.query_one("#status", Static)
-        status.add_class("-error")
-        status.update(escape(trouble))
+        """The account could not start, read or run: said where the plan would be, until the
+        next read of the book says what stands."""
+        self.query_one("#status", Static).add_class("-error")
+        self._preview_status = escape(trouble)
+        self._show_status()
 
     def run_starting(self) -> None:
         self._stops_confirmed.clear()

@@ -254,6 +254,18 @@ async def test_a_database_recon_has_not_set_up_says_what_to_run(tmp_path: Path) 
     assert "recon db init" in shown
 
 
+async def test_trouble_stays_on_the_status_line_while_the_guard_reports(tmp_path: Path) -> None:
+    """A refused run restarts the guard, whose next word must not wipe out why the run stopped."""
+    with console_app(tmp_path, small_day()) as (app, _):
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot, lambda: ready(app))
+            app.main.show_trouble("the run stopped: another reconciliation (pid 4242) is running")
+            app.main.show_guard("starting")
+            shown = status_of(app)
+    assert "the run stopped: another reconciliation (pid 4242) is running" in shown
+    assert "Guarding starting" in shown
+
+
 def status_of(app: ReconApp) -> str:
     return str(app.main.query_one("#status", Static).render())
 
