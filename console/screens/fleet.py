@@ -129,30 +129,28 @@ class FleetScreen(Screen[None]):
         table = self.query_one("#fleet", DataTable)
         for column in COLUMNS:
             table.add_column(column, key=column)
-        for account in self.accounts:
-            state = account.state()
+        states = [account.state() for account in self.accounts]
+        for state in states:
             cells = self._shown[state.name] = account_row(state)
             table.add_row(*cells, key=state.name)
         table.focus()
-        self._show_totals()
+        self._show_totals(states)
         self.set_interval(REFRESH_SECONDS, self.refresh_rows)
 
     def refresh_rows(self) -> None:
         """Each account's row as it is now; only the cells that changed are redrawn."""
         table = self.query_one("#fleet", DataTable)
-        for account in self.accounts:
-            state = account.state()
+        states = [account.state() for account in self.accounts]
+        for state in states:
             cells, shown = account_row(state), self._shown[state.name]
             for column, cell, before in zip(COLUMNS, cells, shown, strict=True):
                 if (cell.plain, cell.style) != (before.plain, before.style):
                     table.update_cell(state.name, column, cell, update_width=True)
             self._shown[state.name] = cells
-        self._show_totals()
+        self._show_totals(states)
 
-    def _show_totals(self) -> None:
-        self.query_one("#fleet-totals", Static).update(
-            fleet_totals([account.state() for account in self.accounts])
-        )
+    def _show_totals(self, states: list[AccountState]) -> None:
+        self.query_one("#fleet-totals", Static).update(fleet_totals(states))
 
     @on(DataTable.RowSelected, "#fleet")
     def _chosen(self, selected: DataTable.RowSelected) -> None:
