@@ -16,7 +16,7 @@ from typing import Any
 
 from engine.simulator import rules
 from engine.simulator.holdings import SimAccount, SimPosition, account_wire, position_wire
-from engine.simulator.listing import OrderQuery, list_wire, order_wire
+from engine.simulator.listing import GroupListing, OrderQuery, list_wire, order_wire
 from engine.simulator.order_request import OrderRequest, OrderTerms, ReplaceRequest
 from engine.simulator.orders import (
     OCO,
@@ -34,6 +34,8 @@ from engine.simulator.session import NEW_YORK, session_edges
 ID_NAMESPACE = uuid.UUID("5f1d8c3e-2b7a-4c55-9d0e-7a1b2c3d4e5f")
 # What a hand order's client order id starts with: placed on the broker's web page.
 BY_HAND_PREFIX = "web-"
+# The orders a market gapping through new stops fills: a trailing stop trails, it has no level.
+GAPPED_TYPES = frozenset({"stop", "stop_limit"})
 
 
 @dataclass
@@ -47,11 +49,24 @@ class SimulatedBroker:
     # A new order starts `pending_new` and reads `new` once this much time has passed; zero
     # accepts at once. Lets a console show STOP PENDING before the broker confirms.
     accept_delay: timedelta = timedelta(0)
+    # How `GET /v2/orders` lists a group whose entry has filled: nested under it, as Alpaca
+    # documents, or either way Alpaca has been seen to list it (see `GroupListing`).
+    group_listing: GroupListing = GroupListing.NESTED
+    # The market falls through every new stop as it arrives: while set, a simple stop or stop
+    # limit submitted is answered `pending_new` (whatever `accept_delay` says), and by the next
+    # read or change of the book its symbol's price has gapped one tick past the stop (below a
+    # sell stop, above a buy stop), where it triggers and fills, closing the shares it covered;
+    # the stream hears `new`, then `fill`. A stop a closed market cannot trigger waits for the
+    # open. Orders already on the book when the flag is set are not gapped through, though a gap
+    # triggers any stop it crosses, as a falling market would. Lets a test see a stop recon
+    # placed fill before recon reads its answer back.
+    gap_through_new_stops: bool = False
     prices: dict[str, Decimal] = field(default_factory=dict)
     positions: dict[str, SimPosition] = field(default_factory=dict)
     orders: dict[str, SimOrder] = field(default_factory=dict)
     _by_client_id: dict[str, str] = field(default_factory=dict)
     _ids_issued: int = 0
+    _stops_to_gap: list[str] = field(default_factory=list)
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _listeners: list[Callable[[str, dict[str, Any]], None]] = field(default_factory=list)
 
@@ -59,6 +74,7 @@ class SimulatedBroker:
 
     def account_wire(self) -> dict[str, Any]:
         with self._lock:
+            self._accept_pending()
             return account_wire(
                 self.account,
                 list(self.positions.values()),
@@ -81,17 +97,20 @@ class SimulatedBroker:
 
     def positions_wire(self) -> list[dict[str, Any]]:
         with self._lock:
+            self._accept_pending()
             return [self._position_wire(p) for p in sorted(self.positions.values(), key=_symbol)]
 
     def position_wire(self, symbol: str) -> dict[str, Any]:
         with self._lock:
+            self._accept_pending()
             position = self.positions.get(symbol)
             if position is None:
                 raise not_found("position does not exist")
             return self._position_wire(position)
 
     def position_qty(self, symbol: str) -> Decimal:
-        """Signed shares held: negative for a short, zero when flat."""
+        """Signed shares held: negative for a short, zero when flat. Never catches up on pending
+        orders: the stream asks it from inside a fill."""
         with self._lock:
             position = self.positions.get(symbol)
             return Decimal(0) if position is None else position.qty
@@ -99,7 +118,7 @@ class SimulatedBroker:
     def list_orders(self, query: OrderQuery) -> list[dict[str, Any]]:
         with self._lock:
             self._accept_pending()
-            return list_wire(self.orders, query)
+            return list_wire(self.orders, query, self.group_listing)
 
     def get_order(self, order_id: str, *, nested: bool = False) -> dict[str, Any]:
         with self._lock:
@@ -122,6 +141,7 @@ class SimulatedBroker:
         """A simple order, or a bracket or OCO answered as Alpaca does: the parent, legs
         nested."""
         with self._lock:
+            self._accept_pending()
             request = OrderRequest.parse(body)
             terms = request.terms
             client_order_id = self._unique_client_order_id(request.client_order_id)
@@ -134,10 +154,22 @@ class SimulatedBroker:
                 rules.check_group(request, price, position_qty)
                 rules.check_terms(terms, price)
             rules.check_available_qty(terms, terms.qty, position_qty, self.orders.values())
-            order = self._new_order(terms, client_order_id, order_class=request.order_class)
+            gapped = (
+                self.gap_through_new_stops
+                and request.order_class == SIMPLE
+                and terms.type in GAPPED_TYPES
+            )
+            order = self._new_order(
+                terms,
+                client_order_id,
+                order_class=request.order_class,
+                status="pending_new" if gapped else None,
+            )
             legs = self._new_legs(request, order)
             for member in (order, *legs):
                 self._store(member)
+            if gapped:
+                self._stops_to_gap.append(order.id)
             if order.type == "market" and not self.market_open:
                 order.status = "accepted"  # fills when the market opens
             self._notify("pending_new" if order.status == "pending_new" else "new", order)
@@ -197,10 +229,12 @@ class SimulatedBroker:
         """A client's cancel, or someone's on the broker's web page: the book cannot tell them
         apart. Cancelling any member of a bracket or OCO cancels every open member of it."""
         with self._lock:
+            self._accept_pending()
             self._end_group(order_id, self._cancel_one)
 
     def cancel_all(self) -> list[dict[str, Any]]:
         with self._lock:
+            self._accept_pending()
             results = []
             for order in [o for o in self.orders.values() if o.is_open]:
                 self._cancel_one(order)
@@ -487,6 +521,9 @@ class SimulatedBroker:
         position.qty = new_qty
 
     def _accept_pending(self) -> None:
+        """Catch up before a read or a change: stops the market gaps through fill, and orders
+        pending longer than `accept_delay` read `new`."""
+        self._gap_through_stops()
         if not self.accept_delay:
             return
         due = self.now() - self.accept_delay
@@ -495,6 +532,25 @@ class SimulatedBroker:
                 order.status = "new"
                 order.updated_at = order.submitted_at + self.accept_delay
                 self._notify("new", order)
+
+    def _gap_through_stops(self) -> None:
+        """The market falls one tick past each stop waiting to be gapped, oldest first: every
+        stop the new price crosses fills at it, and the gapped stop (a stop limit too) with
+        them."""
+        if not self.market_open:
+            return  # nothing triggers until the open; the stops wait
+        while self._stops_to_gap:
+            order = self.orders[self._stops_to_gap.pop(0)]
+            if not order.is_open or order.stop_price is None:
+                continue  # canceled while the market was shut, or filled by an earlier gap
+            step = rules.tick(order.stop_price)
+            gapped = order.stop_price - step if order.side == "sell" else order.stop_price + step
+            if order.status == "pending_new":
+                order.status, order.updated_at = "new", self.now()
+                self._notify("new", order)
+            self.set_price(order.symbol, gapped)
+            if order.is_open:  # set_price fills plain stops only
+                self._fill(order, gapped)
 
     def _store(self, order: SimOrder) -> None:
         self.orders[order.id] = order

@@ -35,6 +35,8 @@ class Fault:
     delay: float = 0.0
     rewrite: Callable[[Any], Any] | None = None
     exact: bool = False
+    # What a STATUS fault below 500 (and not 429) says, as Alpaca's message would.
+    message: str = "injected fault"
 
     def __post_init__(self) -> None:
         self.kind = FaultKind(self.kind)  # "status" reads as FaultKind.STATUS

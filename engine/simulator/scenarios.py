@@ -22,6 +22,7 @@ from engine.domain import (
 )
 from engine.simulator.book import SimulatedBroker
 from engine.simulator.holdings import SimAccount
+from engine.simulator.listing import GroupListing
 from engine.simulator.orders import BRACKET, SimOrder
 
 D = Decimal
@@ -474,6 +475,45 @@ def _bracket_by_hand(broker: SimulatedBroker) -> LocalBookSeed:
     return LocalBookSeed()
 
 
+def _bracket_flat(broker: SimulatedBroker) -> LocalBookSeed:
+    """`bracket_by_hand` four days on, listed as Alpaca has been seen to list a filled bracket:
+    its take-profit and held stop loss each an open order of its own, naming no parent, and
+    the entry older than the last 24 hours' orders."""
+    return _bracket_listed(broker, GroupListing.FLAT)
+
+
+def _bracket_held_hidden(broker: SimulatedBroker) -> LocalBookSeed:
+    """As `bracket_flat`, but the open orders leave the held stop loss out altogether: it shows
+    only among the closed orders, still `held`."""
+    return _bracket_listed(broker, GroupListing.HELD_HIDDEN)
+
+
+def _bracket_listed(broker: SimulatedBroker, listing: GroupListing) -> LocalBookSeed:
+    day = _Day(broker)
+    broker.market_open = True
+    broker.group_listing = listing
+    day.position("NVDA", "10", "495.00", "502.40")
+    # Older than the last 24 hours of orders a client reads; from `CRASH_TIME`, a Tuesday, the
+    # Friday before, when the market was open.
+    day.hand_bracket(
+        "NVDA", "10", filled="495.00", take_profit="540.00", stop_loss="480.00",
+        at=day.ago(days=4),
+    )  # fmt: skip
+    return LocalBookSeed()
+
+
+def _stop_falls_through(broker: SimulatedBroker) -> LocalBookSeed:
+    """TSLA is held long below its entry with no stop anywhere, and the market falls through
+    each new stop as it arrives: the first stop recon places fills at once, closing the shares
+    it covers, before recon reads it back."""
+    day = _Day(broker)
+    broker.market_open = True
+    broker.gap_through_new_stops = True
+    day.position("TSLA", "100", "250.00", "240.00")
+    day.filled_entry("TSLA", Side.BUY, "100", "250.00", at=day.ago(hours=2))
+    return LocalBookSeed(orders=tuple(day.local))
+
+
 def _take_profit_kept(broker: SimulatedBroker) -> LocalBookSeed:
     """MSFT's entry filled but no stop was placed, and someone put a take-profit sell limit on
     the broker by hand for every share: the shares are held, so a plain stop cannot go in."""
@@ -526,6 +566,21 @@ SCENARIOS: dict[str, Scenario] = {
         "bracket_by_hand",
         "a position opened by hand through a bracket: take-profit working, stop loss held",
         _bracket_by_hand,
+    ),
+    "bracket_flat": Scenario(
+        "bracket_flat",
+        "a filled hand bracket from days ago whose open legs are listed flat, naming no parent",
+        _bracket_flat,
+    ),
+    "bracket_held_hidden": Scenario(
+        "bracket_held_hidden",
+        "as bracket_flat, and the held stop loss is missing from the open orders altogether",
+        _bracket_held_hidden,
+    ),
+    "stop_falls_through": Scenario(
+        "stop_falls_through",
+        "a long with no stop whose market gaps through each new stop as it arrives: it fills",
+        _stop_falls_through,
     ),
     "take_profit_kept": Scenario(
         "take_profit_kept",

@@ -124,7 +124,7 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
 async def _before(fault: Fault, request: web.Request) -> web.StreamResponse | None:
     match fault.kind:
         case FaultKind.STATUS:
-            return _status_fault(fault.status)
+            return _status_fault(fault.status, fault.message)
         case FaultKind.DELAY:
             await asyncio.sleep(fault.delay)
         case FaultKind.DROP_CONNECTION:
@@ -152,12 +152,12 @@ def _dropped(request: web.Request) -> web.StreamResponse:
     return web.Response(status=599)
 
 
-def _status_fault(status: int) -> web.Response:
+def _status_fault(status: int, message: str) -> web.Response:
     if status == 429:
         return _error(429, CODE_RATE_LIMITED, "rate limit exceeded")
     if status >= 500:
         return _error(status, CODE_INTERNAL, "internal server error")
-    return _error(status, _code_for(status), "injected fault")
+    return _error(status, _code_for(status), message)
 
 
 def _code_for(status: int) -> int:
