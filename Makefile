@@ -42,8 +42,8 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python -m benchmarks
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check engine console tests benchmarks
-	$(BIN)/ruff format --check engine console tests benchmarks
+	$(BIN)/ruff check engine console recon tests benchmarks
+	$(BIN)/ruff format --check engine console recon tests benchmarks
 	$(BIN)/mypy
 
 screenshots: $(VENV)/.installed-test

@@ -110,7 +110,7 @@ def hundred_stops_process() -> Figure:
         simulator.latency = 0.05
         start = time.perf_counter()
         done = subprocess.run(
-            [sys.executable, "-m", "engine.cli", "reconcile", "--yes", "--json"],
+            [sys.executable, "-m", "recon", "reconcile", "--yes", "--json"],
             env=env,
             capture_output=True,
             text=True,

@@ -24,7 +24,7 @@ from engine.simulator.runner import SimulatorThread
 ACCOUNTS = 20
 POSITIONS = 25
 LATENCY_SECONDS = 0.05
-FLEET_RECONCILE = (sys.executable, "-m", "engine.cli", "fleet", "reconcile", "--accounts")
+FLEET_RECONCILE = (sys.executable, "-m", "recon", "fleet", "reconcile", "--accounts")
 # Long enough for the brokers' process to stop its server once asked for its counts.
 BROKERS_EXIT_SECONDS = 10.0
 

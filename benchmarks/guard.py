@@ -36,7 +36,7 @@ def guard_process(
         db_url, env = seeded_environment(simulator, Path(folder))
         simulator.streams.refuse(refuse_stream)
         process = subprocess.Popen(
-            [sys.executable, "-m", "engine.cli", "guard", "--yes",
+            [sys.executable, "-m", "recon", "guard", "--yes",
              "--grace", str(GRACE_SECONDS), "--sweep", str(sweep)],
             env=env,
             stdout=subprocess.DEVNULL,

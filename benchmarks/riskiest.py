@@ -40,7 +40,7 @@ def riskiest_covered_seconds() -> float:
         with (Path(folder) / "recon.log").open("w+") as log:
             started = datetime.now(UTC)
             recon = subprocess.Popen(
-                [sys.executable, "-m", "engine.cli", "reconcile", "--yes", "--json"],
+                [sys.executable, "-m", "recon", "reconcile", "--yes", "--json"],
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=log,

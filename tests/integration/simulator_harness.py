@@ -75,7 +75,7 @@ async def _ignore(update: TradeUpdate) -> None:
 @contextlib.contextmanager
 def recon_sim(*args: str) -> Iterator[subprocess.Popen[str]]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "engine.cli", "sim", *args],
+        [sys.executable, "-m", "recon", "sim", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

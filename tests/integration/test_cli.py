@@ -16,7 +16,7 @@ SECRET = "sEcReT-must-never-show"
 def recon(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("APCA_", "RECON_"))}
     return subprocess.run(
-        [sys.executable, "-m", "engine.cli", *args],
+        [sys.executable, "-m", "recon", *args],
         capture_output=True,
         text=True,
         env={**clean, **(env or {})},
@@ -124,7 +124,7 @@ def test_a_postgresql_server_that_does_not_answer_is_one_line_and_exit_2(
 
 def test_a_postgresql_url_whose_driver_cannot_be_loaded_is_one_line_and_exit_64() -> None:
     without_asyncpg = (
-        "import sys; sys.modules['asyncpg'] = None; from engine.cli import main; sys.exit(main())"
+        "import sys; sys.modules['asyncpg'] = None; from recon.cli import main; sys.exit(main())"
     )
     done = subprocess.run(
         [sys.executable, "-c", without_asyncpg, "reconcile", "--dry-run"],
@@ -158,7 +158,7 @@ def test_the_default_database_and_its_lock_are_the_operators_alone(tmp_path: Pat
     for command in (["db", "init"], ["reconcile", "--yes"]):
         clean = {k: v for k, v in os.environ.items() if not k.startswith(("APCA_", "RECON_"))}
         subprocess.run(
-            [sys.executable, "-m", "engine.cli", *command],
+            [sys.executable, "-m", "recon", *command],
             capture_output=True,
             env={**clean, **env},
             timeout=60,

@@ -41,7 +41,7 @@ def environment(simulator: Simulator, db_url: str) -> dict[str, str]:
 
 
 def reconcile_command() -> list[str]:
-    return [sys.executable, "-m", "engine.cli", "reconcile", "--yes", "--json"]
+    return [sys.executable, "-m", "recon", "reconcile", "--yes", "--json"]
 
 
 def kill_when(simulator: Simulator, db_url: str, reached: Callable[[Simulator], bool]) -> None:

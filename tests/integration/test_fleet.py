@@ -54,7 +54,7 @@ def keys(desk: dict[str, Simulator]) -> dict[str, str]:
 
 
 def fleet(path: Path, desk: dict[str, Simulator], *flags: str) -> list[str]:
-    return [sys.executable, "-m", "engine.cli", "fleet", "reconcile", "--accounts", str(path),
+    return [sys.executable, "-m", "recon", "fleet", "reconcile", "--accounts", str(path),
             *flags]  # fmt: skip
 
 
@@ -177,7 +177,7 @@ def test_a_fleet_file_holding_a_secret_is_refused_with_its_line(
         'db = "sqlite:///alpha.db"\n'
     )
     done = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "fleet", command, "--accounts", str(path)],
+        [sys.executable, "-m", "recon", "fleet", command, "--accounts", str(path)],
         capture_output=True,
         text=True,
         timeout=60,

@@ -39,7 +39,7 @@ def recon(simulator: Simulator, db_url: str, *args: str) -> subprocess.Popen[str
         "RECON_DB_URL": db_url,
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "engine.cli", *args],
+        [sys.executable, "-m", "recon", *args],
         env=environment,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -285,7 +285,7 @@ def test_recon_sim_fleet_dir_hands_recon_fleet_reconcile_every_account(tmp_path:
             assert trades == len(crashed_day.trades) > 0
         clean = {k: v for k, v in os.environ.items() if not k.startswith(("APCA_", "RECON_"))}
         done = subprocess.run(
-            [sys.executable, "-m", "engine.cli", "fleet", "reconcile", "--accounts",
+            [sys.executable, "-m", "recon", "fleet", "reconcile", "--accounts",
              str(fleet_file), "--yes", "--json"],
             capture_output=True,
             text=True,
@@ -327,7 +327,7 @@ def test_recon_sim_bad_accounts_usage_is_one_line_and_exit_64(
     flags: list[str], complaint: str, tmp_path: Path
 ) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "sim", *flags],
+        [sys.executable, "-m", "recon", "sim", *flags],
         capture_output=True,
         text=True,
         cwd=tmp_path,
