@@ -41,7 +41,7 @@ from engine.reconcile.events import (
 from engine.reconcile.guard_settings import GuardSettings
 from engine.reconcile.history import RunHistoryEntry
 from engine.reconcile.plan import plan
-from engine.reconcile.result import RunResult
+from engine.reconcile.result import GuardOutcome, RunResult
 from engine.store.journal import JournaledAction
 from tests.factories import SETTINGS
 
@@ -63,7 +63,7 @@ def _first_frame_seconds() -> float:
     env = {**os.environ, "TERM": "xterm-256color"}
     start = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-m", "engine.cli", "demo"],
+        [sys.executable, "-m", "recon", "demo"],
         stdin=terminal,
         stdout=terminal,
         stderr=terminal,
@@ -98,7 +98,24 @@ class StreamingBackend:
     async def preview(self, emit: Listener) -> RunResult:
         return self.result
 
-    async def run(self, decide: DecisionCallback, emit: Listener) -> RunResult:
+    async def guard(
+        self,
+        decide: DecisionCallback,
+        emit: Listener,
+        settings: GuardSettings,
+        stopping: asyncio.Event,
+        *,
+        after: RunResult | None = None,
+        ran: Callable[[RunResult], None] = lambda result: None,
+    ) -> GuardOutcome:
+        """The run's events, then a quiet book: the guard reads nothing until stopped."""
+        first = after or await self._run(emit)
+        if after is None:
+            ran(first)
+        await stopping.wait()
+        return GuardOutcome(first, covered=True, guard_runs=())
+
+    async def _run(self, emit: Listener) -> RunResult:
         assert self.result.diff is not None and self.result.plan is not None
         emit(SnapshotReady(self.result.diff, self.result.plan))
         emit(PhaseStarted(Phase.POSITIONS, total=EVENTS_STREAMED))
@@ -113,18 +130,6 @@ class StreamingBackend:
             await asyncio.sleep(0)  # the engine yields whenever it awaits the broker
         emit(PhaseFinished(Phase.POSITIONS, EVENTS_STREAMED, EVENTS_STREAMED, 0))
         return replace(self.result, dry_run=False)
-
-    async def keep_covered(
-        self,
-        decide: DecisionCallback,
-        emit: Listener,
-        settings: GuardSettings,
-        stopping: asyncio.Event,
-        after: RunResult,
-    ) -> bool:
-        """A quiet book: the guard reads nothing until stopped."""
-        await stopping.wait()
-        return True
 
     async def history(self) -> list[RunHistoryEntry]:
         return []

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from rich.markup import escape
 from textual.app import App
+from textual.worker import get_current_worker
 
 from console.messages import EngineEvent, PreviewReady, RunFinished
 from console.screens.decision import DecisionScreen
@@ -44,7 +45,7 @@ from engine.reconcile.events import (
     SnapshotReady,
 )
 from engine.reconcile.guard_settings import GuardSettings
-from engine.reconcile.result import RunResult
+from engine.reconcile.result import GuardOutcome, RunResult
 
 if TYPE_CHECKING:  # the journal comes through the engine; the console never loads the store
     from engine.reconcile.events import DecisionCallback, Listener
@@ -53,7 +54,8 @@ if TYPE_CHECKING:  # the journal comes through the engine; the console never loa
 
 
 class Backend(Protocol):
-    """What the console needs from the engine: a preview, a run, and who is at the keys."""
+    """What the console needs from the engine: a preview, a run and the guard after it, and
+    who is at the keys."""
 
     @property
     def database(self) -> str: ...
@@ -69,16 +71,19 @@ class Backend(Protocol):
 
     async def preview(self, emit: Listener) -> RunResult: ...
 
-    async def run(self, decide: DecisionCallback, emit: Listener) -> RunResult: ...
-
-    async def keep_covered(
+    async def guard(
         self,
         decide: DecisionCallback,
         emit: Listener,
         settings: GuardSettings,
         stopping: asyncio.Event,
-        after: RunResult,
-    ) -> bool: ...
+        *,
+        after: RunResult | None = None,
+        ran: Callable[[RunResult], None] = ...,
+    ) -> GuardOutcome:
+        """Run (unless `after` is the run to guard), telling `ran`, then guard until
+        `stopping` is set, under one hold of the database's lock."""
+        ...
 
     async def history(self) -> list[RunHistoryEntry]: ...
 
@@ -228,21 +233,11 @@ class AccountConsole:
         self._doing = "running"
         self._confirm_all.clear()
         self.draw(lambda screen: screen.run_starting())
-        self._work(self._run(), "run")
+        self._work(self._run(), "guard")
 
     async def _run(self) -> None:
-        assert self.backend is not None
-        try:
-            await self._stop_guarding()  # the run takes the database's lock the guard holds
-            result = await self.backend.run(self._decide, self._emit)
-        except Exception as exc:  # another reconciliation holds the database, say
-            self._cannot("the run stopped", exc)
-            if self.last_run is not None:
-                self.guard()  # the console keeps guarding what an earlier run covered
-            return
-        finally:
-            self.running = self.busy = False
-        self.app.post_message(RunFinished(result, self))
+        await self._stop_guarding()  # the run takes the database's lock the guard holds
+        await self._guarded(run_first=True)
 
     async def run_past_the_live_gate(self) -> bool:
         """The run starts, on a live account once the operator has typed its number before
@@ -259,23 +254,25 @@ class AccountConsole:
         return True
 
     def guard(self) -> None:
-        """After a run, every position stays covered while the console is open."""
-        self._work(self._guarded(), "guard", exclusive=True)
+        """Every position an earlier run covered stays covered while the console is open."""
+        self._work(self._guarded(run_first=False), "guard")
 
-    async def _guarded(self) -> None:
+    async def _guarded(self, *, run_first: bool) -> None:
+        """Run first where asked, then guard, under one hold of the database's lock."""
+        assert self.backend is not None
         # The run is read here, not passed in: a worker's description is the repr of its
         # arguments, and a 10,000-order run's repr held the screen for half a second.
-        assert self.backend is not None and self.last_run is not None
-        after = self.last_run
+        after = None if run_first else self.last_run
         stopping = self._guard_stopping = asyncio.Event()
-        self._show_guard("starting")
-        try:
-            guarding = asyncio.ensure_future(
-                self.backend.keep_covered(
-                    self._decide, self._emit, self._settings.guard, stopping, after
-                )
+        if not run_first:
+            self._show_guard("starting")
+        guarding = asyncio.ensure_future(
+            self.backend.guard(
+                self._decide, self._emit, self._settings.guard, stopping, after=after, ran=self._ran
             )
-            covered = await asyncio.shield(guarding)
+        )
+        try:
+            outcome = await asyncio.shield(guarding)
         except asyncio.CancelledError:
             # The console is closing: the guard ends as `recon guard` does on SIGTERM, its
             # database connections closed, not cut off in the middle of a read.
@@ -283,19 +280,35 @@ class AccountConsole:
             await asyncio.wait({guarding})
             raise
         except Exception as exc:  # shown, not raised: the console stays up to say so
+            if self.running:  # another reconciliation holds the database, say
+                self.running = self.busy = False
+                self._cannot("the run stopped", exc)
+                if self.last_run is not None:
+                    self.guard()  # the console keeps guarding what an earlier run covered
+                return
             trouble = first_line(exc)
             self._guard = f"stopped: {trouble}"
             self.draw(lambda screen: screen.show_guard(f"[b red]stopped:[/] {escape(trouble)}"))
             return
         finally:
-            self._guard_stopping = None
-        self._show_guard("" if covered else "stopped with a position uncovered")
+            if self._guard_stopping is stopping:
+                self._guard_stopping = None
+        if outcome.first.aborted is None:
+            self._show_guard("" if outcome.covered else "stopped with a position uncovered")
+
+    def _ran(self, result: RunResult) -> None:
+        """The run is over; the guard after it starts under the same lock."""
+        self.running = self.busy = False
+        if result.aborted is None:
+            self._show_guard("starting")
+        self.app.post_message(RunFinished(result, self))
 
     async def _stop_guarding(self) -> None:
         if self._guard_stopping is not None:
             self._guard_stopping.set()
+        this = get_current_worker()
         for worker in self.app.workers:
-            if worker.group == self._group("guard"):
+            if worker.group == self._group("guard") and worker is not this:
                 await worker.wait()
 
     def show_history(self) -> None:
@@ -405,7 +418,6 @@ class AccountConsole:
         if result.aborted is None:
             # The tables still hold the state from before the run; the broker says what it is now.
             self.refresh_preview(then_show_plan=False)
-            self.guard()
         return report
 
     def _read(self, diff: Diff) -> None:

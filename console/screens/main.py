@@ -32,6 +32,7 @@ from engine.reconcile.events import (
     ActionFailed,
     ActionSkipped,
     ActionSucceeded,
+    BookReread,
     DecisionNeeded,
     Event,
     GuardChecked,
@@ -292,6 +293,10 @@ class MainScreen(Screen[None]):
                 self._pane(phase).finish(done, errors)
             case SnapshotReady(diff, plan):
                 self._adopt(diff, plan)
+            case BookReread(read, found):
+                self.write_log(
+                    f"re-read {read}: " + ("; ".join(found) if found else "nothing changed")
+                )
             case RunStarted(run_id, _, unfinished):
                 self.write_log(f"run {run_id}")
                 for earlier in unfinished:

@@ -29,7 +29,7 @@ class PlanScreen(ModalScreen[None]):
             yield DataTable[Text](id="plan-table", cursor_type="row")
             yield Static(describe(self.plan.circuit_breaker), id="plan-breaker")
             for finding in self.plan.findings:
-                yield Static(Text(finding, style="bold red"))
+                yield Static(Text(finding.text, style="bold red"))
             yield Static("[b]escape[/] close", classes="dialog-keys")
 
     def on_mount(self) -> None:

@@ -24,7 +24,7 @@ from engine.reconcile.guard import Guard
 from engine.reconcile.guard_settings import GuardSettings
 from engine.reconcile.history import HISTORY_RUNS, RunHistoryEntry, history_entry
 from engine.reconcile.lock import reconciliation_lock
-from engine.reconcile.result import RunResult
+from engine.reconcile.result import GuardOutcome, RunResult
 from engine.reconcile.run import RunRequest, reconcile
 from engine.store import (
     create_engine,
@@ -78,39 +78,26 @@ class ReconcileService:
         emit: Listener,
         settings: GuardSettings,
         stopping: asyncio.Event,
+        *,
+        after: RunResult | None = None,
+        ran: Callable[[RunResult], None] = lambda result: None,
     ) -> GuardOutcome:
-        """Reconcile, then keep every position covered until `stopping` is set, holding the
-        database's lock throughout: two processes protecting one book would double its stops.
-        A run that aborted is not followed by guarding."""
+        """Reconcile — unless `after`, a run made earlier, is what to guard — then keep every
+        position covered until `stopping` is set, holding the database's lock throughout: two
+        processes protecting one book would double its stops, and no other reconciliation may
+        slip in between a run and its guard. `ran` hears the run the moment it ends. A run that
+        aborted is not followed by guarding; what the operator answered in the run is not asked
+        again."""
         async with self._connected() as (broker, engine), reconciliation_lock(engine):
-            first = await reconcile(
-                self._request(dry_run=False),
-                broker=broker,
-                engine=engine,
-                decide=decide,
-                emit=emit,
-                now=self.now,
-                run_id=self.new_run_id(),
-            )
-            if first.aborted is not None:
-                return GuardOutcome(first, covered=False, guard_runs=())
+            first = after
+            if first is None:
+                first = await self._reconcile_on(broker, engine, False, decide, emit)
+                ran(first)
+                if first.aborted is not None:
+                    return GuardOutcome(first, covered=False, guard_runs=())
             guard = self._guard(broker, engine, decide, emit, settings, first.decided_orders)
             covered = await guard.watch(stopping)
             return GuardOutcome(first, covered, tuple(guard.runs))
-
-    async def keep_covered(
-        self,
-        decide: DecisionCallback,
-        emit: Listener,
-        settings: GuardSettings,
-        stopping: asyncio.Event,
-        after: RunResult,
-    ) -> bool:
-        """Guard after the run the caller made, until `stopping` is set; True if every
-        position is covered then. What the operator answered in that run is not asked again."""
-        async with self._connected() as (broker, engine), reconciliation_lock(engine):
-            guard = self._guard(broker, engine, decide, emit, settings, after.decided_orders)
-            return await guard.watch(stopping)
 
     def _guard(
         self,
@@ -156,15 +143,25 @@ class ReconcileService:
             # A preview changes nothing, so it needs no lock and never waits on a run.
             lock = nullcontext() if dry_run else reconciliation_lock(engine)
             async with lock:
-                return await reconcile(
-                    self._request(dry_run=dry_run),
-                    broker=broker,
-                    engine=engine,
-                    decide=decide,
-                    emit=emit,
-                    now=self.now,
-                    run_id=self.new_run_id(),
-                )
+                return await self._reconcile_on(broker, engine, dry_run, decide, emit)
+
+    async def _reconcile_on(
+        self,
+        broker: AlpacaBroker,
+        engine: AsyncEngine,
+        dry_run: bool,
+        decide: DecisionCallback,
+        emit: Listener,
+    ) -> RunResult:
+        return await reconcile(
+            self._request(dry_run=dry_run),
+            broker=broker,
+            engine=engine,
+            decide=decide,
+            emit=emit,
+            now=self.now,
+            run_id=self.new_run_id(),
+        )
 
     @asynccontextmanager
     async def _database(self) -> AsyncIterator[AsyncEngine]:
@@ -202,16 +199,6 @@ class ReconcileService:
             paper=self.paper,
             settings=self.settings,
         )
-
-
-@dataclass(frozen=True)
-class GuardOutcome:
-    """How `recon guard` ended: the run it began with, whether every position was covered
-    when it was stopped, and the runs it journaled while guarding."""
-
-    first: RunResult
-    covered: bool
-    guard_runs: tuple[RunResult, ...]
 
 
 async def _never_asked(action: PlanAction) -> DecisionAnswer:

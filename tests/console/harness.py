@@ -23,7 +23,7 @@ from engine.domain import OrderEvent
 from engine.reconcile.events import DecisionCallback, Listener
 from engine.reconcile.guard_settings import GuardSettings
 from engine.reconcile.history import RunHistoryEntry
-from engine.reconcile.result import RunResult
+from engine.reconcile.result import GuardOutcome, RunResult
 from engine.reconcile.service import ReconcileService
 from engine.simulator.book import SimulatedBroker
 from engine.simulator.demo import demo_service
@@ -61,18 +61,17 @@ class LabelledBackend:
     async def preview(self, emit: Listener) -> RunResult:
         return await self.service.preview(emit)
 
-    async def run(self, decide: DecisionCallback, emit: Listener) -> RunResult:
-        return await self.service.run(decide, emit)
-
-    async def keep_covered(
+    async def guard(
         self,
         decide: DecisionCallback,
         emit: Listener,
         settings: GuardSettings,
         stopping: asyncio.Event,
-        after: RunResult,
-    ) -> bool:
-        return await self.service.keep_covered(decide, emit, settings, stopping, after)
+        *,
+        after: RunResult | None = None,
+        ran: Callable[[RunResult], None] = lambda result: None,
+    ) -> GuardOutcome:
+        return await self.service.guard(decide, emit, settings, stopping, after=after, ran=ran)
 
     async def history(self) -> list[RunHistoryEntry]:
         return await self.service.history()
@@ -86,12 +85,33 @@ class LabelledBackend:
 
 @dataclass(frozen=True)
 class StandInBackend:
-    """Who is at the keys, for a test backend that stands in for the engine."""
+    """Who is at the keys, for a test backend that stands in for the engine; a stand-in's
+    run is its `run`, and the guard after it watches a quiet book until stopped."""
 
     database: str = "stand-in.db"
     masked_key_id: str = "PK…7Q"
     paper: bool = True
     operator: str = "ops"
+
+    async def run(self, decide: DecisionCallback, emit: Listener) -> RunResult:
+        raise NotImplementedError(f"{type(self).__name__} runs nothing")
+
+    async def guard(
+        self,
+        decide: DecisionCallback,
+        emit: Listener,
+        settings: GuardSettings,
+        stopping: asyncio.Event,
+        *,
+        after: RunResult | None = None,
+        ran: Callable[[RunResult], None] = lambda result: None,
+    ) -> GuardOutcome:
+        first = after
+        if first is None:
+            first = await self.run(decide, emit)
+            ran(first)
+        await stopping.wait()
+        return GuardOutcome(first, covered=True, guard_runs=())
 
 
 def small_day() -> Scenario:

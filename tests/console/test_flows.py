@@ -8,7 +8,9 @@ from pathlib import Path
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static
 
+import console.app
 from console.app import Backend, ReconApp
+from console.messages import RunFinished
 from console.screens.confirm import ConfirmScreen
 from console.screens.decision import DecisionScreen
 from console.screens.history import HistoryScreen, RunScreen
@@ -22,10 +24,12 @@ from engine.simulator.faults import Fault, FaultKind
 from engine.simulator.runner import Simulator, SimulatorThread
 from tests.console.harness import (
     CRASH_TIME,
+    FAST_GUARD,
     SIZE,
     LabelledBackend,
     console_app,
     open_stop,
+    seeded_backend,
     settle,
     small_day,
 )
@@ -448,3 +452,34 @@ async def test_enter_on_a_position_opens_its_detail(tmp_path: Path) -> None:
             ]
             await pilot.press("escape")
             await settle(pilot, lambda: not isinstance(app.screen, PositionScreen))
+
+
+class LockWatchingApp(ReconApp):
+    """The console, noting whether the database's lock is held as it hears its run ended."""
+
+    CSS_PATH = Path(console.app.__file__).with_name("app.tcss")
+    lock_path: Path
+    locked_as_the_run_ended: bool | None = None
+
+    def on_run_finished(self, message: RunFinished) -> None:
+        with self.lock_path.open("a+") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self.locked_as_the_run_ended = True
+            else:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+                self.locked_as_the_run_ended = False
+        super().on_run_finished(message)
+
+
+async def test_no_other_reconciliation_slips_in_between_the_run_and_its_guard(
+    tmp_path: Path,
+) -> None:
+    with SimulatorThread(small_day(), now=lambda: CRASH_TIME) as simulator:
+        connect = seeded_backend(simulator, tmp_path / "engine.db", paper=True)
+        app = LockWatchingApp(connect, clock=lambda: 0.0, guard_settings=FAST_GUARD)
+        app.lock_path = tmp_path / "engine.db.recon.lock"
+        async with app.run_test(size=SIZE) as pilot:
+            await run_then_guard(app, pilot)
+    assert app.locked_as_the_run_ended is True
