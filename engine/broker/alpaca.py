@@ -52,6 +52,7 @@ from engine.broker.wire import (
     group_members,
     list_from_wire,
     order_from_wire,
+    orders_from_wire,
     position_from_wire,
 )
 from engine.domain import (
@@ -141,6 +142,15 @@ class AlpacaBroker:
         raw = await self._read("list positions", self._client.get_all_positions)
         return [position_from_wire(item) for item in list_from_wire(raw, "positions")]
 
+    async def get_position(self, symbol: str) -> BrokerPosition | None:
+        try:
+            raw = await self._read(
+                f"get position {symbol}", lambda: self._client.get_open_position(symbol)
+            )
+        except OrderNotFound:  # Alpaca answers a flat symbol with 404
+            return None
+        return position_from_wire(raw)
+
     async def get_open_orders(self) -> list[BrokerOrder]:
         listed = await self._all_pages("list open orders", QueryOrderStatus.OPEN, since=None)
         # A group is listed while any member is open; its filled entry is not an open order.
@@ -149,6 +159,20 @@ class AlpacaBroker:
     async def get_recent_orders(self, hours: int) -> list[BrokerOrder]:
         since = self._now() - timedelta(hours=hours)
         return await self._all_pages("list recent orders", QueryOrderStatus.ALL, since=since)
+
+    async def get_group_orders(self, symbol: str, until: datetime) -> list[BrokerOrder]:
+        request = GetOrdersRequest(
+            status=QueryOrderStatus.ALL,
+            limit=ORDERS_PAGE_LIMIT,
+            direction=Sort.DESC,
+            until=until,
+            symbols=[symbol],
+            nested=True,
+        )
+        raw = await self._read(
+            f"list {symbol} orders by group", partial(self._client.get_orders, request)
+        )
+        return orders_from_wire(raw, "orders")
 
     async def get_order(self, broker_id: str) -> BrokerOrder:
         _require_order_id(broker_id)

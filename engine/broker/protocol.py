@@ -4,6 +4,7 @@ the same shape) implements. Every method raises only `engine.broker.errors` type
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import Protocol
 
 from engine.broker.rate_limit import RateQueueListener
@@ -18,6 +19,10 @@ class Broker(Protocol):
 
     async def get_positions(self) -> list[BrokerPosition]: ...
 
+    async def get_position(self, symbol: str) -> BrokerPosition | None:
+        """The open position in `symbol` as the broker holds it now, None when flat."""
+        ...
+
     async def get_open_orders(self) -> list[BrokerOrder]: ...
 
     async def get_recent_orders(self, hours: int) -> list[BrokerOrder]:
@@ -25,6 +30,11 @@ class Broker(Protocol):
         ...
 
     async def get_order(self, broker_id: str) -> BrokerOrder: ...
+
+    async def get_group_orders(self, symbol: str, until: datetime) -> list[BrokerOrder]:
+        """Every order in `symbol` submitted before `until`, newest first (one page), each
+        group's legs knowing their parent: how a leg listed flat finds its group."""
+        ...
 
     async def find_order_by_client_id(self, client_order_id: str) -> BrokerOrder | None:
         """The order with this client_order_id, or None if the broker has never seen it."""

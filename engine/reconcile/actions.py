@@ -3,6 +3,7 @@ action with its target, reason, payload and whether it waits for the operator.""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -39,11 +40,17 @@ class ActionKind(StrEnum):
     OCO_EXIT = "oco_exit"
     # Stops covering more shares than the position holds, cut back by an order replace.
     REDUCE_SURPLUS_STOP = "reduce_surplus_stop"
+    # The last resort once the broker has refused a position's stop for reasons no re-plan can
+    # change: its uncovered shares, read afresh, are closed at market.
+    MARKET_EXIT = "market_exit"
     SYNTHETIC_ENTRY = "synthetic_entry"
 
 
 # Actions that place a stop and report it confirmed (`StopConfirmed`).
 STOP_PLACING_KINDS = frozenset({ActionKind.EMERGENCY_STOP, ActionKind.OCO_EXIT})
+# Actions that protect a position's shares, a stop or, failing every stop, an exit; they go
+# out together, riskiest first.
+PROTECTING_KINDS = STOP_PLACING_KINDS | {ActionKind.MARKET_EXIT}
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +69,7 @@ class PlanAction:
     terms in `new_order` and the row that follows it in `local_order`.
 
     `blocked_by` lists the open orders that must be gone before a stop can go in: Alpaca
-    refuses a plain stop while an order on the other side of the symbol is open. An OCO exit
-    carries in `fallback_stop` the plain stop placed instead if its take-profit was cancelled
-    by someone by the time it runs."""
+    refuses a plain stop while an order on the other side of the symbol is open."""
 
     seq: int
     phase: Phase
@@ -81,7 +86,6 @@ class PlanAction:
     exposure: Decimal = Decimal(0)
     flags: tuple[str, ...] = ()
     blocked_by: tuple[BrokerOrder, ...] = ()
-    fallback_stop: NewOrder | None = None
 
     def numbered(self, seq: int) -> PlanAction:
         # Spelled out rather than dataclasses.replace: a 10,000-order book numbers thousands
@@ -102,16 +106,29 @@ class PlanAction:
             self.exposure,
             self.flags,
             self.blocked_by,
-            self.fallback_stop,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A problem seen while planning that no action can fix, and the position it is about
+    (None for one about the book as a whole); each becomes a reported error."""
+
+    symbol: str | None
+    text: str
+    # Reported once seen, even when a later read of the run plans it away: it tells what
+    # happened (a fill without a price), not what still stands.
+    lasting: bool = False
+
+    def __str__(self) -> str:
+        return self.text
 
 
 @dataclass(frozen=True, slots=True)
 class Plan:
     actions: tuple[PlanAction, ...]
     circuit_breaker: CircuitBreakerState
-    # Problems seen while planning that no action can fix; each becomes a reported error.
-    findings: tuple[str, ...]
+    findings: tuple[Finding, ...]
 
     @property
     def is_empty(self) -> bool:
@@ -119,3 +136,11 @@ class Plan:
 
     def in_phase(self, phase: Phase) -> tuple[PlanAction, ...]:
         return tuple(action for action in self.actions if action.phase is phase)
+
+    def only_for(self, symbols: Collection[str]) -> Plan:
+        """The actions and findings about these positions, the rest left out."""
+        return Plan(
+            tuple(action for action in self.actions if action.symbol in symbols),
+            self.circuit_breaker,
+            tuple(finding for finding in self.findings if finding.symbol in symbols),
+        )

@@ -67,6 +67,15 @@ class SnapshotReady:
 
 
 @dataclass(frozen=True, slots=True)
+class BookReread:
+    """After changing the broker, the run read it again (its `read`th read) and plans what
+    remains from what it says now; `found` is what changed since the read before."""
+
+    read: int
+    found: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ActionStarted:
     action: PlanAction
 
@@ -150,6 +159,7 @@ Event = (
     | PhaseProgress
     | PhaseFinished
     | SnapshotReady
+    | BookReread
     | ActionStarted
     | ActionSucceeded
     | ActionFailed

@@ -5,9 +5,10 @@ position gets its turn."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
+from decimal import Decimal
 from typing import Protocol, TypeVar
 
 from engine.broker.errors import (
@@ -26,12 +27,9 @@ from engine.domain import (
     LocalOrder,
     NewOrder,
     OrderClass,
-    OrderRole,
     OrderState,
-    OrderType,
-    TimeInForce,
 )
-from engine.reconcile.actions import STOP_PLACING_KINDS, ActionKind, Phase, Plan, PlanAction
+from engine.reconcile.actions import PROTECTING_KINDS, ActionKind, Phase, Plan, PlanAction
 from engine.reconcile.diff import STOP_TYPES
 from engine.reconcile.events import (
     ActionFailed,
@@ -49,19 +47,34 @@ from engine.reconcile.events import (
     StopConfirmed,
     StopSubmitted,
 )
-from engine.reconcile.outcomes import ActionResult, ExecutionReport, JournalEntry, Outcome
+from engine.reconcile.outcomes import (
+    ActionResult,
+    ExecutionReport,
+    JournalEntry,
+    Outcome,
+    Refusal,
+)
 
 T = TypeVar("T")
 
-STOP_SUBMIT_ATTEMPTS = 3  # rejections before the uncovered shares are closed at market
 AMBIGUOUS_SUBMIT_ATTEMPTS = 3  # lost answers tolerated for one submission
 CONFIRMATION_POLLS = 20
 CONFIRMATION_POLL_SECONDS = 0.25
-REJECTION_PAUSE_SECONDS = 0.5
 # Alpaca's code for a request the account may not make now, and the rules behind it that refuse
-# a market order on the same shares as surely as a stop.
+# a market order on the same shares as surely as a stop: a wash trade, shares held by another
+# order, an account that takes no orders.
 FORBIDDEN_CODE = 40310000
-SYMBOL_RULES = ("wash trade", "insufficient qty")
+SYMBOL_RULES = (
+    "wash trade",
+    "insufficient qty",
+    "rejected by user request",
+    "not authorized to trade",
+    "trading is blocked",
+    "account is blocked",
+)
+# Alpaca's code for an order whose own terms break a rule: its price against the market, its
+# tick, its time in force, a fraction where whole shares are due.
+UNPROCESSABLE_CODE = 42210000
 # Alpaca's code for an invalid request; with "client_order_id" in the message it means the id
 # was used before, i.e. an earlier attempt of ours did reach the broker.
 DUPLICATE_CLIENT_ORDER_ID_CODE = 40010001
@@ -85,22 +98,25 @@ class Ledger(Protocol):
         self, row: LocalOrder, *, event_type: str, detail: str, journal: JournalEntry
     ) -> None: ...
 
+    async def record_planned(self, actions: Sequence[PlanAction]) -> None: ...
+
     async def record_decision(self, seq: int, answer: DecisionAnswer) -> None: ...
 
     async def record_outcome(self, entry: JournalEntry) -> None: ...
 
 
 class StopNotPlaced(Exception):
-    """The broker refused the stop, or never confirmed it working. `by_rule` when a rule of the
-    broker's forbade it (a wash trade, shares already held): a market exit on the same shares
-    would be refused for the same reason."""
+    """The broker refused the order, or took it and then ended it unfilled; `refusal` says
+    whether a rule of the broker's forbade it, and which kind."""
 
-    def __init__(self, message: str, *, by_rule: bool = False) -> None:
+    def __init__(self, message: str, refusal: Refusal) -> None:
         super().__init__(message)
-        self.by_rule = by_rule
+        self.refusal = refusal
 
 
 class Executor:
+    """Carries out the plans of one run, round by round, into one report."""
+
     def __init__(
         self,
         *,
@@ -119,30 +135,52 @@ class Executor:
         self._emit = emit
         self._now = now
         self._pause = pause
-        self._report = ExecutionReport()
+        self.report = ExecutionReport()
+        # Set once a request that may change the broker's book has gone out this round.
+        self._wrote = False
+        # The number the next action carried out is journaled under: a run's rounds count on.
+        self._next_seq = 1
+        self._rounds = 0
 
-    async def run(self, plan: Plan) -> ExecutionReport:
+    @property
+    def changed_broker(self) -> bool:
+        """Whether the last round sent the broker anything that may have changed its book."""
+        return self._wrote
+
+    async def run(self, plan: Plan) -> list[ActionResult]:
+        """One round: its phases in order, up to the first that sent the broker anything — what
+        follows it is planned again from a fresh read. The results of this round."""
+        self._wrote = False
+        first = len(self.report.results)
         # Decisions come one at a time, in the plan's order.
         orders = plan.in_phase(Phase.ORDERS)
         await self._run_phase(Phase.ORDERS, *((action,) for action in orders))
         positions = plan.in_phase(Phase.POSITIONS)
-        # Surplus comes off first, so the stops that follow find the shares free; then every
-        # stop together, since each second a position sits unprotected is risk.
-        await self._run_phase(
-            Phase.POSITIONS,
-            tuple(a for a in positions if a.kind is ActionKind.REDUCE_SURPLUS_STOP),
-            tuple(a for a in positions if a.kind in STOP_PLACING_KINDS),
-            tuple(a for a in positions if a.kind is ActionKind.SYNTHETIC_ENTRY),
-        )
-        self._emit(PhaseStarted(Phase.CIRCUIT_BREAKER, total=0))
-        self._emit(PhaseFinished(Phase.CIRCUIT_BREAKER, done=0, total=0, errors=0))
-        return self._report
+        if not self._wrote:
+            # Surplus comes off first, so the stops that follow find the shares free; then
+            # every stop together, since each second a position sits unprotected is risk.
+            await self._run_phase(
+                Phase.POSITIONS,
+                tuple(a for a in positions if a.kind is ActionKind.REDUCE_SURPLUS_STOP),
+                tuple(a for a in positions if a.kind in PROTECTING_KINDS),
+                tuple(a for a in positions if a.kind is ActionKind.SYNTHETIC_ENTRY),
+            )
+        self._rounds += 1
+        return self.report.results[first:]
 
     async def _run_phase(self, phase: Phase, *stages: tuple[PlanAction, ...]) -> None:
-        """Each stage's actions run together; a stage starts when the one before has ended."""
+        """Each stage's actions run together; a stage starts when the one before has ended.
+        They are numbered and journaled before the first of them is carried out."""
+        stages = tuple(tuple(self._numbered(action) for action in stage) for stage in stages)
         total = sum(len(stage) for stage in stages)
+        if not total:
+            if not self._rounds:  # later rounds leave a pane as the round that acted left it
+                self._emit(PhaseStarted(phase, total=0))
+                self._emit(PhaseFinished(phase, done=0, total=0, errors=0))
+            return
+        await self._ledger.record_planned([action for stage in stages for action in stage])
         self._emit(PhaseStarted(phase, total=total))
-        errors_before = len(self._report.errors)
+        errors_before = len(self.report.errors)
         done = 0
 
         async def step(action: PlanAction) -> None:
@@ -153,8 +191,12 @@ class Executor:
 
         for stage in stages:
             await asyncio.gather(*(step(action) for action in stage))
-        errors = len(self._report.errors) - errors_before
+        errors = len(self.report.errors) - errors_before
         self._emit(PhaseFinished(phase, done=done, total=total, errors=errors))
+
+    def _numbered(self, action: PlanAction) -> PlanAction:
+        self._next_seq += 1
+        return action.numbered(self._next_seq - 1)
 
     async def _run_action(self, action: PlanAction) -> None:
         self._emit(ActionStarted(action))
@@ -165,10 +207,10 @@ class Executor:
         await self._finish(result)
 
     async def _finish(self, result: ActionResult) -> None:
-        self._report.results.append(result)
+        self.report.results.append(result)
         action = result.action
         if result.outcome is Outcome.FAILED:
-            self._report.errors.append(f"{action.kind} {action.symbol}: {result.detail}")
+            self.report.errors.append(f"{action.kind} {action.symbol}: {result.detail}")
             self._emit(ActionFailed(result.action, result.detail))
         elif result.outcome is Outcome.SKIPPED:
             self._emit(ActionSkipped(result.action, result.detail))
@@ -179,7 +221,7 @@ class Executor:
         try:
             await self._ledger.record_outcome(result.journal_entry)
         except Exception as exc:
-            self._report.errors.append(f"journal: outcome of action {result.action.seq}: {exc}")
+            self.report.errors.append(f"journal: outcome of action {result.action.seq}: {exc}")
 
     async def _perform(self, action: PlanAction) -> ActionResult:
         match action.kind:
@@ -208,6 +250,8 @@ class Executor:
                 return await self._protect(action, order, _required(action.new_row, action))
             case ActionKind.OCO_EXIT:
                 return await self._oco_exit(action)
+            case ActionKind.MARKET_EXIT:
+                return await self._exit_at_market(action)
             case ActionKind.REDUCE_SURPLUS_STOP:
                 return await self._reduce_surplus(action)
 
@@ -266,6 +310,7 @@ class Executor:
     async def _cancel(self, order: BrokerOrder) -> BrokerOrder | None:
         """Cancel and wait for the broker to report it closed — an order still open would make
         the broker refuse the stop that waits on it. The order as it ended, None if unknown."""
+        self._wrote = True
         try:
             await self._broker.cancel_order(order.id)
         except BrokerRejected as exc:
@@ -281,7 +326,9 @@ class Executor:
                 return now
             status = now.status
             await self._pause(CONFIRMATION_POLL_SECONDS)
-        raise StopNotPlaced(f"cancel of {order.id} not confirmed: still {status}")
+        raise StopNotPlaced(
+            f"cancel of {order.id} not confirmed: still {status}", Refusal.UNFORESEEN
+        )
 
     async def _follow_locally(
         self, result: ActionResult, local: LocalOrder | None, order: BrokerOrder
@@ -310,6 +357,8 @@ class Executor:
     # Protection -----------------------------------------------------------------------------
 
     async def _protect(self, action: PlanAction, order: NewOrder, row: LocalOrder) -> ActionResult:
+        """Send the stop once and hear it working. A refusal is reported with its kind, for
+        the next read's plan to answer: different terms, another try, or nothing."""
         still_open = await self._still_open(action.blocked_by)
         if still_open:
             return ActionResult(
@@ -317,63 +366,58 @@ class Executor:
                 Outcome.FAILED,
                 f"stop not placed: {_listed(still_open)} is still open and Alpaca refuses a "
                 f"stop while it is; {order.symbol} stays UNPROTECTED",
+                refusal=Refusal.SYMBOL_RULE,
             )
-        last_refusal: StopNotPlaced | None = None
-        for _ in range(STOP_SUBMIT_ATTEMPTS):
-            try:
-                placed = await self._submit(order)
-                self._emit(StopSubmitted(order.symbol, placed.id, order.qty))
-                working = await self._confirmed(placed)
-            except StopNotPlaced as exc:
-                last_refusal = exc
-                await self._pause(REJECTION_PAUSE_SECONDS)
-                continue
-            return await self._record_stop(
-                action,
-                working,
-                _recorded(row, working),
-                f"stop {working.id} {order.side} {order.qty} at {order.stop_price} confirmed",
-            )
-        refusal = str(last_refusal)
-        if last_refusal is not None and last_refusal.by_rule:
+        try:
+            placed = await self._submit(order)
+            self._emit(StopSubmitted(order.symbol, placed.id, order.qty))
+            working = await self._confirmed(placed)
+        except StopNotPlaced as exc:
             return ActionResult(
-                action,
-                Outcome.FAILED,
-                f"stop refused {STOP_SUBMIT_ATTEMPTS} times ({refusal}); no market exit: "
-                "Alpaca's rule would refuse it too",
+                action, Outcome.FAILED, f"stop not placed: {exc}", refusal=exc.refusal
             )
-        return await self._exit_at_market(action, order, row, refusal)
+        return await self._record_stop(
+            action,
+            working,
+            _recorded(row, working),
+            f"stop {working.id} {order.side} {order.qty} at {order.stop_price} confirmed",
+        )
 
-    async def _exit_at_market(
-        self, action: PlanAction, stop: NewOrder, row: LocalOrder, refusal: str
-    ) -> ActionResult:
-        """The last resort after the broker refused the stop three times for a reason the plan
-        could not foresee: unprotected shares are closed rather than left open to unlimited
-        loss."""
-        exit_order = replace(
-            stop,
-            client_order_id=stop.client_order_id.replace("recon-stop-", "recon-exit-", 1),
-            order_type=OrderType.MARKET,
-            time_in_force=TimeInForce.DAY,
-            stop_price=None,
-        )
-        placed = await self._submit(exit_order)
-        self._report.market_exits += 1
-        exit_row = replace(
-            row,
-            local_id=exit_order.client_order_id,
-            client_order_id=exit_order.client_order_id,
-            order_type=OrderType.MARKET,
-            order_role=OrderRole.EXIT_MARKET,
-        )
+    async def _exit_at_market(self, action: PlanAction) -> ActionResult:
+        """The last resort once no stop the broker takes is left to try: unprotected shares are
+        closed rather than left open to unlimited loss — never more than the position holds on
+        its side as the broker reports it now, and nothing when it holds none."""
+        exit_order = _required(action.new_order, action)
+        row = _required(action.new_row, action)
+        held = await self._held_now(exit_order)
+        if held <= 0:
+            return ActionResult(
+                action, Outcome.SKIPPED, f"{exit_order.symbol} holds nothing to close any more"
+            )
+        exit_order = replace(exit_order, qty=min(exit_order.qty, held))
+        try:
+            placed = await self._submit(exit_order)
+        except StopNotPlaced as exc:
+            return ActionResult(
+                action, Outcome.FAILED, f"market exit refused: {exc}", refusal=exc.refusal
+            )
+        self.report.market_exits += 1
         closed = ActionResult(
             action,
             Outcome.FAILED,
-            f"stop refused {STOP_SUBMIT_ATTEMPTS} times ({refusal}); closed {stop.qty} at market "
-            f"as {placed.id}",
+            f"{action.reason}; closed {exit_order.qty} at market as {placed.id}",
             broker_order=placed,
         )
-        return await self._insert(closed, _recorded(exit_row, placed), f"stop refused: {refusal}")
+        return await self._insert(
+            closed, _recorded(replace(row, qty_requested=exit_order.qty), placed), action.reason
+        )
+
+    async def _held_now(self, closing: NewOrder) -> Decimal:
+        """What the position holds that `closing` would close, read from the broker now."""
+        position = await self._broker.get_position(closing.symbol)
+        if position is None or position.side.closing_side is not closing.side:
+            return Decimal(0)
+        return position.qty
 
     async def _still_open(self, orders: tuple[BrokerOrder, ...]) -> list[BrokerOrder]:
         still_open = []
@@ -385,19 +429,19 @@ class Executor:
 
     async def _oco_exit(self, action: PlanAction) -> ActionResult:
         """Cancel the take-profit that holds the shares, then place it again as an OCO exit with
-        the emergency stop. A take-profit cancelled by someone since the snapshot leaves its
-        shares free for a plain stop; one that filled leaves nothing to protect."""
+        the emergency stop. A take-profit that ended since the read leaves its shares to the
+        next read's plan."""
         take_profit = _required(action.broker_order, action)
         oco = _required(action.new_order, action)
         row = _required(action.new_row, action)
-        fallback = _required(action.fallback_stop, action)
-        fallback_row = replace(
-            row, local_id=fallback.client_order_id, client_order_id=fallback.client_order_id
-        )
         current = await self._current(take_profit.id)
-        if current is None or current.status is BrokerOrderStatus.CANCELED:
-            # Cancelled by someone since the snapshot: its shares are free for a plain stop.
-            return await self._protect(action, fallback, fallback_row)
+        if current is None or not meaning_of(current.status).is_open:
+            status = "gone" if current is None else current.status
+            return ActionResult(
+                action,
+                Outcome.SKIPPED,
+                f"take-profit {take_profit.id} is {status} since the read; OCO not placed",
+            )
         ended = await self._cancel(current)
         if ended is None or ended.status is not BrokerOrderStatus.CANCELED:
             status = "gone" if ended is None else ended.status
@@ -409,19 +453,21 @@ class Executor:
             self._emit(StopSubmitted(oco.symbol, placed.id, oco.qty))
             working = await self._confirmed(placed)
         except StopNotPlaced as exc:
-            instead = await self._protect(action, fallback, fallback_row)
-            return replace(
-                instead,
-                outcome=Outcome.FAILED,
-                detail=f"OCO refused ({exc}); take-profit {take_profit.id} lost; "
-                f"instead: {instead.detail}",
+            return ActionResult(
+                action,
+                Outcome.FAILED,
+                f"OCO refused ({exc}); take-profit {take_profit.id} lost, its shares are "
+                "covered from the next read",
+                refusal=exc.refusal,
             )
         if not placed.legs:
             # Found again by its client_order_id after a lost answer: that lookup lists no legs.
             placed = await self._broker.get_order(placed.id)
         stop_leg = next((leg for leg in placed.legs if leg.order_type in STOP_TYPES), None)
         if stop_leg is None:
-            raise StopNotPlaced(f"OCO {placed.id} came back without its stop leg")
+            raise StopNotPlaced(
+                f"OCO {placed.id} came back without its stop leg", Refusal.UNFORESEEN
+            )
         recorded = replace(_recorded(row, stop_leg), client_order_id=stop_leg.client_order_id)
         return await self._record_stop(
             action,
@@ -435,7 +481,17 @@ class Executor:
         self, action: PlanAction, working: BrokerOrder, row: LocalOrder, confirmed: str
     ) -> ActionResult:
         """Record the stop `row` stands for; it protects only once the broker reports
-        `working` (the stop, or the OCO it is a leg of) working."""
+        `working` (the stop, or the OCO it is a leg of) working. One that filled as it arrived
+        did its job: the shares it sold need no cover, and it is never sent again."""
+        if working.filled_qty > 0 and not meaning_of(working.status).is_open:
+            filled = ActionResult(
+                action,
+                Outcome.SUCCEEDED,
+                f"stop {working.id} filled as it arrived: {working.filled_qty} closed at "
+                f"{working.filled_avg_price}",
+                broker_order=working,
+            )
+            return await self._insert(filled, row, action.reason)
         if not meaning_of(working.status).protects:
             pending = ActionResult(
                 action,
@@ -483,38 +539,40 @@ class Executor:
     ) -> BrokerOrder:
         """Send once (a submission, or the replace `send` stands for); after a lost answer,
         look the order up by its id before sending again, so the same shares are never covered
-        twice."""
+        twice. A refusal is never sent again unchanged: it is the plan's to answer."""
         for _ in range(AMBIGUOUS_SUBMIT_ATTEMPTS):
+            self._wrote = True
             try:
                 placed = await (send() if send else self._broker.submit_order(order))
             except AmbiguousSubmit:
                 found = await self._broker.find_order_by_client_id(order.client_order_id)
             except BrokerRejected as exc:
                 if not _is_duplicate_client_order_id(exc):
-                    raise StopNotPlaced(
-                        _one_line(exc), by_rule=_is_a_rule_of_the_symbol(exc)
-                    ) from exc
+                    raise StopNotPlaced(_one_line(exc), refusal_of(exc)) from exc
                 found = await self._broker.find_order_by_client_id(order.client_order_id)
             else:
                 return placed
             if found is not None:
-                if not meaning_of(found.status).is_open:
-                    raise StopNotPlaced(f"{found.id} is {found.status}")
+                if not meaning_of(found.status).is_open and found.filled_qty == 0:
+                    raise StopNotPlaced(f"{found.id} is {found.status}", Refusal.UNFORESEEN)
                 return found
         raise BrokerUnreachable(
             f"submit {order.client_order_id}", AMBIGUOUS_SUBMIT_ATTEMPTS, "answers lost"
         )
 
     async def _confirmed(self, placed: BrokerOrder) -> BrokerOrder:
-        """Placed means the broker reports it working. The trade stream usually says so first;
-        when it is silent (or absent), the order is asked for."""
+        """Placed means the broker reports it working — or filled, when the market came through
+        its price as it arrived. The trade stream usually says so first; when it is silent (or
+        absent), the order is asked for."""
         order = placed
         for _ in range(CONFIRMATION_POLLS):
             meaning = meaning_of(order.status)
-            if meaning.protects:
+            if meaning.protects or order.status is BrokerOrderStatus.FILLED:
                 return order
             if not meaning.is_open:
-                raise StopNotPlaced(f"{order.id} is {order.status}")
+                if order.filled_qty > 0:
+                    return order  # it sold what it sold before it ended: that is done
+                raise StopNotPlaced(f"{order.id} is {order.status}", Refusal.UNFORESEEN)
             heard = None
             if self._updates is not None:
                 heard = await self._updates.wait_until(
@@ -547,10 +605,15 @@ def _recorded(row: LocalOrder, order: BrokerOrder) -> LocalOrder:
     )
 
 
-def _is_a_rule_of_the_symbol(error: BrokerRejected) -> bool:
-    """Alpaca answers both rules with one code; only the message tells them from other 403s."""
+def refusal_of(error: BrokerRejected) -> Refusal:
+    """Which kind of rule a refusal names. Alpaca answers the symbol's and the account's rules
+    with one code, so only the message tells them from other 403s."""
     message = error.message.lower()
-    return error.code == FORBIDDEN_CODE and any(rule in message for rule in SYMBOL_RULES)
+    if error.code == FORBIDDEN_CODE and any(rule in message for rule in SYMBOL_RULES):
+        return Refusal.SYMBOL_RULE
+    if error.code == UNPROCESSABLE_CODE:
+        return Refusal.TERMS_RULE
+    return Refusal.UNFORESEEN
 
 
 def _is_duplicate_client_order_id(error: BrokerRejected) -> bool:

@@ -1,6 +1,7 @@
 """Fetch the whole snapshot before anything changes: broker reads concurrently, every page, then
-the single lookups the lists could not answer (old orders, replacement successors, submissions
-known only by client_order_id), then the local rows that belong to what was found."""
+the lookups the lists could not answer (the groups of legs listed flat, old orders, replacement
+successors, submissions known only by client_order_id), then the local rows that belong to what
+was found."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Protocol
 from engine.broker.errors import OrderNotFound
 from engine.broker.protocol import Broker
 from engine.domain import BrokerOrder, BrokerOrderStatus, LocalOrder, Trade
+from engine.reconcile.groups import resolve_groups
 from engine.reconcile.snapshot import MARKET_TIME_ZONE, BrokerSnapshot, LocalSnapshot, Snapshot
 
 RECENT_ORDERS_HOURS = 24
@@ -40,7 +42,7 @@ async def fetch_snapshot(
         account,
         clock,
         positions,
-        open_orders,
+        listed_open,
         recent_orders,
         local_open,
     ) = await asyncio.gather(
@@ -51,6 +53,7 @@ async def fetch_snapshot(
         broker.get_recent_orders(RECENT_ORDERS_HOURS),
         book.open_orders(),
     )
+    open_orders = await resolve_groups(broker, listed_open, recent_orders)
     taken_at = now()
     known = {order.id: order for order in (*recent_orders, *open_orders)}
     looked_up, unknown_ids = await _look_up_missing(broker, local_open, known)

@@ -18,26 +18,23 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from engine.broker.errors import BrokerError
 from engine.broker.protocol import Broker
 from engine.domain import OrderRole, OrderState
-from engine.reconcile.actions import ActionKind, Plan, PlanAction
-from engine.reconcile.diff import PositionRow, diff
+from engine.reconcile.actions import ActionKind, PlanAction
+from engine.reconcile.diff import PositionRow
 from engine.reconcile.events import (
     DecisionCallback,
     GuardChecked,
     GuardCheckFailed,
     Listener,
-    SnapshotReady,
 )
-from engine.reconcile.fetch import fetch_snapshot
 from engine.reconcile.guard_settings import GuardSettings
-from engine.reconcile.local_book import StoreLocalBook
-from engine.reconcile.plan import plan
 from engine.reconcile.rate_limit_report import reporting_rate_limit
 from engine.reconcile.result import RunResult, position_outcomes
+from engine.reconcile.rounds import RunMemory
 from engine.reconcile.rows import is_recon_row
-from engine.reconcile.run import RunRequest, carry_out
-from engine.reconcile.snapshot import InvalidSnapshot, Snapshot, validate
+from engine.reconcile.run import READ_FAILURES, Cycle, RunRequest
+from engine.reconcile.snapshot import Snapshot
 from engine.reconcile.stream_watch import StreamWatch
-from engine.store import CorruptRow, StoreError
+from engine.store import StoreError
 
 log = structlog.get_logger("recon.guard")
 
@@ -66,13 +63,12 @@ class Guard:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         """`asked` are orders the operator has answered about already, in the run before."""
-        self._request = request
         self._settings = settings
         self._broker = broker
-        self._sessions = sessions
-        self._decide = decide
+        self._cycle = Cycle(
+            request, broker=broker, sessions=sessions, decide=decide, emit=emit, now=now
+        )
         self._emit = emit
-        self._now = now
         self._new_run_id = new_run_id
         self._monotonic = monotonic
         self._wake = asyncio.Event()
@@ -107,15 +103,16 @@ class Guard:
         return await self._all_covered()
 
     async def _all_covered(self) -> bool:
-        """Every position covered by stops the broker reports working, asked of it now."""
+        """Every position covered by stops the broker reports working, read from it now."""
         try:
-            positions, open_orders = await asyncio.gather(
-                self._broker.get_positions(), self._broker.get_open_orders()
-            )
-        except BrokerError as exc:
+            snapshot = await self._cycle.read()
+        except READ_FAILURES as exc:
             log.error("guard_final_check_failed", error=str(exc))
             return False
-        return all(outcome.protected for outcome in position_outcomes(positions, open_orders))
+        return all(
+            outcome.protected
+            for outcome in position_outcomes(snapshot.broker.positions, snapshot.broker.open_orders)
+        )
 
     async def _rest(self, stopping: asyncio.Event) -> None:
         """Until the stream hears something, the sweep is due, a position's wait ends, or the
@@ -133,52 +130,29 @@ class Guard:
 
     async def _check(self, stream: StreamWatch) -> None:
         try:
-            snapshot = await fetch_snapshot(
-                self._broker, StoreLocalBook(self._sessions), now=self._now
-            )
-            validate(snapshot)
-        except (BrokerError, InvalidSnapshot, CorruptRow) as exc:
+            snapshot = await self._cycle.read()
+        except READ_FAILURES as exc:
             log.warning("guard_check_failed", error=str(exc))
             self._emit(GuardCheckFailed(str(exc)))
             return
-        the_diff = diff(snapshot)
-        full_plan = plan(snapshot, the_diff, self._request.settings)
+        the_diff, full_plan = self._cycle.plan_for(snapshot)
         unsettled = {row.symbol for row in the_diff.positions if _needs_cover(row)} | {
             action.symbol for action in full_plan.actions if _tracks_a_stop(action)
         }
         self._waits = self._waits_for(snapshot, unsettled, self._monotonic())
         self._emit(GuardChecked(the_diff, dict(self._waits), snapshot.taken_at))
         due = frozenset(symbol for symbol, wait in self._waits.items() if wait <= 0)
-        if not due:
+        memory = RunMemory(asked=self._asked)
+        if not due or memory.remaining(full_plan.only_for(due)).is_empty:
             return
-        actions = [
-            action
-            for action in full_plan.actions
-            if action.symbol in due and not (action.needs_decision and action.target in self._asked)
-        ]
-        if not actions:
-            return
-        self._asked.update(action.target for action in actions if action.needs_decision)
-        log.info("guard_covering", symbols=sorted(due), actions=len(actions))
-        guard_plan = Plan(
-            tuple(action.numbered(seq) for seq, action in enumerate(actions, start=1)),
-            full_plan.circuit_breaker,
-            findings=tuple(f for f in full_plan.findings if f.split(":", 1)[0] in due),
-        )
-        self._emit(SnapshotReady(the_diff, guard_plan))
+        log.info("guard_covering", symbols=sorted(due))
         try:
-            result = await carry_out(
-                self._request,
+            result = await self._cycle.settle(
                 snapshot,
-                the_diff,
-                guard_plan,
-                broker=self._broker,
-                sessions=self._sessions,
-                decide=self._decide,
-                emit=self._emit,
-                now=self._now,
                 run_id=f"{GUARD_RUN_PREFIX}{self._new_run_id()}",
+                memory=memory,
                 updates=stream.updates,
+                select=lambda plan: plan.only_for(due),
             )
         except (BrokerError, StoreError) as exc:
             # The journal or the broker failed around the actions; the guard keeps watching.

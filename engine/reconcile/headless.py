@@ -18,6 +18,7 @@ from engine.reconcile.events import (
     ActionSkipped,
     ActionStarted,
     ActionSucceeded,
+    BookReread,
     Decision,
     DecisionAnswer,
     DecisionCallback,
@@ -75,6 +76,8 @@ def log_event(event: Event) -> None:
             log.info("phase_finished", phase=phase, done=done, total=total, errors=errors)
         case SnapshotReady(_, plan):
             log.info("snapshot_ready", actions=len(plan.actions), findings=len(plan.findings))
+        case BookReread(read, found):
+            log.info("book_reread", read=read, found="; ".join(found) or "nothing changed")
         case RunStarted(run_id, _, unfinished):
             log.info("run_started", run_id=run_id)
             for earlier in unfinished:

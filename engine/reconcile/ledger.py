@@ -4,16 +4,18 @@ its `order_event` row, forced states only through the state machine's gate, and 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from engine.domain import BrokerOrder, LocalOrder, OrderState
+from engine.reconcile.actions import PlanAction
 from engine.reconcile.events import DecisionAnswer
 from engine.reconcile.outcomes import JournalEntry
 from engine.state_machine import OrderStateMachine
 from engine.store import journal, queries
+from engine.store.journal import PlannedActionRecord
 
 
 class StoreLedger:
@@ -68,6 +70,26 @@ class StoreLedger:
                 session, row, event_type=event_type, detail=detail, at=self._now()
             )
             await self._record_outcome(session, journal)
+
+    async def record_planned(self, actions: Sequence[PlanAction]) -> None:
+        """A phase's actions, journaled before the first of them is carried out."""
+        async with self._write_turn, self._sessions.begin() as session:
+            await journal.record_planned_actions(
+                session,
+                self._run_id,
+                [
+                    PlannedActionRecord(
+                        seq=action.seq,
+                        phase=action.phase,
+                        kind=action.kind,
+                        symbol=action.symbol,
+                        target=action.target,
+                        reason=action.reason,
+                        needs_decision=action.needs_decision,
+                    )
+                    for action in actions
+                ],
+            )
 
     async def record_decision(self, seq: int, answer: DecisionAnswer) -> None:
         async with self._write_turn, self._sessions.begin() as session:

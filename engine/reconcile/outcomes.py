@@ -17,6 +17,20 @@ class Outcome(StrEnum):
     SKIPPED = "skipped"
 
 
+class Refusal(StrEnum):
+    """Why the broker did not take a stop, as far as the next read's plan cares."""
+
+    # A rule of the symbol or the account (a wash trade, shares held by another order, an
+    # account that refuses orders): a market exit on the same shares is refused as surely.
+    SYMBOL_RULE = "symbol_rule"
+    # A rule about the order's own terms (its price against the market, its tick, its time in
+    # force): the same order is refused again; only different terms can go.
+    TERMS_RULE = "terms_rule"
+    # Refused for no rule recon knows, or taken and then never working: tried again, then the
+    # shares are closed at market.
+    UNFORESEEN = "unforeseen"
+
+
 @dataclass(frozen=True, slots=True)
 class JournalEntry:
     """An action's outcome as the journal records it — in the same transaction as the change
@@ -35,6 +49,7 @@ class ActionResult:
     decision: Decision | None = None
     broker_order: BrokerOrder | None = None  # what the broker holds after the action
     journaled: bool = False  # already written with the action's own change
+    refusal: Refusal | None = None  # set when the broker did not take a stop
 
     @property
     def journal_entry(self) -> JournalEntry:

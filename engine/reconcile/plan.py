@@ -20,6 +20,7 @@ from engine.domain import (
 )
 from engine.reconcile.actions import (
     ActionKind,
+    Finding,
     Phase,
     Plan,
     PlanAction,
@@ -42,7 +43,7 @@ from engine.reconcile.stops import ClientOrderIds, emergency_stop_level
 
 
 def plan(snapshot: Snapshot, diff: Diff, settings: PlanSettings) -> Plan:
-    findings: list[str] = []
+    findings: list[Finding] = []
     state_actions = _state_actions(diff.orders, findings)
     orphan_ids = frozenset(
         row.broker.id for row in diff.orders if row.match is Match.ORPHAN and row.broker
@@ -85,7 +86,7 @@ def plan(snapshot: Snapshot, diff: Diff, settings: PlanSettings) -> Plan:
 # Phase 1 ------------------------------------------------------------------------------------
 
 
-def _state_actions(rows: tuple[OrderRow, ...], findings: list[str]) -> dict[str, PlanAction]:
+def _state_actions(rows: tuple[OrderRow, ...], findings: list[Finding]) -> dict[str, PlanAction]:
     """Per local id, the broker state a local order takes."""
     actions = {}
     for row in rows:
@@ -101,7 +102,7 @@ def _order_phase(
     rows: tuple[OrderRow, ...],
     state_actions: dict[str, PlanAction],
     protections: list[PositionProtection],
-    findings: list[str],
+    findings: list[Finding],
 ) -> list[PlanAction]:
     blocking = {
         order.id: protection.symbol for protection in protections for order in protection.blockers
@@ -138,12 +139,15 @@ def _order_phase(
 
 
 def _state_action(
-    row: OrderRow, local: LocalOrder, broker: BrokerOrder, findings: list[str]
+    row: OrderRow, local: LocalOrder, broker: BrokerOrder, findings: list[Finding]
 ) -> PlanAction | None:
     if local.state.is_terminal:
         findings.append(
-            f"local order {local.local_id} is {local.state} but the broker still works "
-            f"{broker.id} ({broker.status}); left for the operator"
+            Finding(
+                local.symbol,
+                f"local order {local.local_id} is {local.state} but the broker still works "
+                f"{broker.id} ({broker.status}); left for the operator",
+            )
         )
         return None
     new_state = meaning_of(broker.status).local_state
@@ -163,8 +167,12 @@ def _state_action(
     if broker.status is BrokerOrderStatus.FILLED and broker.filled_avg_price is None:
         flags = ("filled without fill price",)
         findings.append(
-            f"CRITICAL: broker order {broker.id} ({broker.symbol}) is filled without a fill "
-            "price; state forced, price left empty"
+            Finding(
+                broker.symbol,
+                f"CRITICAL: broker order {broker.id} ({broker.symbol}) is filled without a fill "
+                "price; state forced, price left empty",
+                lasting=True,
+            )
         )
     return PlanAction(
         seq=0,
@@ -180,7 +188,7 @@ def _state_action(
     )
 
 
-def _missing_at_broker_action(local: LocalOrder, findings: list[str]) -> PlanAction | None:
+def _missing_at_broker_action(local: LocalOrder, findings: list[Finding]) -> PlanAction | None:
     if local.broker_id is None:
         return PlanAction(
             seq=0,
@@ -194,8 +202,11 @@ def _missing_at_broker_action(local: LocalOrder, findings: list[str]) -> PlanAct
             new_state=OrderState.SUBMIT_FAILED,
         )
     findings.append(
-        f"local order {local.local_id} names broker order {local.broker_id}, which the broker "
-        "does not know; left unchanged"
+        Finding(
+            local.symbol,
+            f"local order {local.local_id} names broker order {local.broker_id}, which the "
+            "broker does not know; left unchanged",
+        )
     )
     return None
 
@@ -326,7 +337,7 @@ def _position_phase(
     rows: tuple[PositionRow, ...],
     protections: list[PositionProtection],
     order_actions: list[PlanAction],
-    findings: list[str],
+    findings: list[Finding],
     room_to_stop: dict[str, Decimal],
 ) -> list[PlanAction]:
     filling_entries = {

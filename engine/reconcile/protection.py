@@ -19,7 +19,7 @@ from engine.domain import (
     OrderType,
     TimeInForce,
 )
-from engine.reconcile.actions import ActionKind, Phase, PlanAction, PlanSettings
+from engine.reconcile.actions import ActionKind, Finding, Phase, PlanAction, PlanSettings
 from engine.reconcile.diff import PositionRow
 from engine.reconcile.rows import recon_stop_row
 from engine.reconcile.snapshot import Snapshot
@@ -36,7 +36,7 @@ class PositionProtection:
     # Open orders on the other side that the plain stops wait on: each needs the operator's
     # word before it is cancelled.
     blockers: tuple[BrokerOrder, ...]
-    findings: tuple[str, ...]
+    findings: tuple[Finding, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +60,7 @@ def protect_position(
     if position is None:
         return PositionProtection(row.symbol, (), (), ())
     actions: list[PlanAction] = []
-    findings: list[str] = []
+    findings: list[Finding] = []
     covered = row.covered_qty
     if covered > position.qty:
         covered = _reduce_surplus(context, position, row, actions, findings)
@@ -80,16 +80,16 @@ def protect_position(
         position.current_price,
         context.settings.emergency_stop_pct,
     )
-    other_side = _other_side(position, orders)
-    blockers = other_side if stop_qty > 0 else ()
+    blockers = _other_side(position, orders) if stop_qty > 0 else ()
     actions.extend(_emergency_stops(context, position, uncovered, stop_qty, level, blockers))
-    actions.extend(
-        _oco_exit(context, position, take_profit, level, other_side) for take_profit in take_profits
-    )
+    actions.extend(_oco_exit(context, position, take_profit, level) for take_profit in take_profits)
     if held_by_others > 0:
         findings.append(
-            f"{position.symbol}: {held_by_others} of {position.qty} shares are held by "
-            f"{_listed(others)}; Alpaca takes no stop on them while it is open"
+            Finding(
+                position.symbol,
+                f"{position.symbol}: {held_by_others} of {position.qty} shares are held by "
+                f"{_listed(others)}; Alpaca takes no stop on them while it is open",
+            )
         )
     return PositionProtection(position.symbol, tuple(actions), blockers, tuple(findings))
 
@@ -219,17 +219,15 @@ def _oco_exit(
     position: BrokerPosition,
     take_profit: BrokerOrder,
     level: StopLevel,
-    other_side: tuple[BrokerOrder, ...],
 ) -> PlanAction:
     """The take-profit's shares cannot take a plain stop, so the take-profit is cancelled and
     placed again as an OCO exit at the same limit, the emergency stop its other leg. An OCO is
-    exempt from the wash-trade rule; its fallback, a plain stop, is not."""
+    exempt from the wash-trade rule."""
     snapshot = context.snapshot
     side = position.side.closing_side
     qty = take_profit.remaining_qty
     day = snapshot.trading_day
     oco_id = context.ids.next("oco", position.symbol, side, take_profit.time_in_force, day)
-    fallback_id = context.ids.next("stop", position.symbol, side, TimeInForce.GTC, day)
     return PlanAction(
         seq=0,
         phase=Phase.POSITIONS,
@@ -253,8 +251,6 @@ def _oco_exit(
         ),
         new_row=recon_stop_row(snapshot, oco_id, position, qty),
         exposure=qty * position.current_price,
-        fallback_stop=_stop_order(fallback_id, position, qty, TimeInForce.GTC, level),
-        blocked_by=other_side,
     )
 
 
@@ -263,7 +259,7 @@ def _reduce_surplus(
     position: BrokerPosition,
     row: PositionRow,
     actions: list[PlanAction],
-    findings: list[str],
+    findings: list[Finding],
 ) -> Decimal:
     """Stops for more shares than the position holds would, triggered, open a position the
     other way: the surplus comes off the newest stops first, by a replace with the smaller
@@ -289,9 +285,12 @@ def _reduce_surplus(
             actions.append(_surplus_action(context, position, row, stop, None))
     if surplus > 0:
         findings.append(
-            f"{position.symbol}: stops cover {row.covered_qty} of {position.qty} shares; "
-            f"{surplus} surplus shares sit on bracket or OCO legs, whose quantity Alpaca does "
-            "not replace; left for the operator"
+            Finding(
+                position.symbol,
+                f"{position.symbol}: stops cover {row.covered_qty} of {position.qty} shares; "
+                f"{surplus} surplus shares sit on bracket or OCO legs, whose quantity Alpaca "
+                "does not replace; left for the operator",
+            )
         )
     return position.qty + surplus
 

@@ -73,6 +73,8 @@ class RunResult:
     errors: tuple[str, ...] = ()
     aborted: str | None = None
     unfinished_runs: tuple[str, ...] = ()
+    # What each read after the first found changed: one entry per re-read of the broker.
+    rereads: tuple[tuple[str, ...], ...] = ()
 
     @property
     def decided_orders(self) -> frozenset[str]:
@@ -157,6 +159,7 @@ class RunResult:
             },
             "errors": list(self.errors),
             "unfinished_previous_runs": list(self.unfinished_runs),
+            "rereads": [list(found) for found in self.rereads],
             "actions": [_action_json(r) for r in results]
             if self.report
             else [
@@ -182,6 +185,16 @@ class RunResult:
         if self.diff is None:
             return 0
         return self.diff.order_counts()[Match.ORPHAN] + self.diff.position_counts()[Match.ORPHAN]
+
+
+@dataclass(frozen=True)
+class GuardOutcome:
+    """How a guard ended: the run it began with (or guarded after), whether every position
+    was covered when it was stopped, and the runs it journaled while guarding."""
+
+    first: RunResult
+    covered: bool
+    guard_runs: tuple[RunResult, ...]
 
 
 def tallies_of(summary: dict[str, Any]) -> list[str]:

@@ -1,10 +1,10 @@
-"""One reconciliation from start to end: fetch and validate the whole snapshot, diff, plan, then
-(unless dry) journal the plan, execute it and verify protection with the broker. Used alike by
-the headless command and the console; the caller holds the database lock."""
+"""One reconciliation, and each pass of the guard, as the same closed loop: read the whole book
+and validate it, plan, act phase by phase, read again after anything sent to the broker and plan
+what remains from what it says now, until a fresh read leaves nothing that can be done. Used
+alike by the headless command, the console and the guard; the caller holds the database lock."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,9 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from engine.broker.errors import BrokerError, StreamUnavailable
 from engine.broker.protocol import Broker
 from engine.broker.trade_updates import TradeUpdates
-from engine.reconcile.actions import STOP_PLACING_KINDS, Phase, Plan, PlanSettings
+from engine.reconcile.actions import Phase, Plan, PlanSettings
+from engine.reconcile.changes import changes_between
 from engine.reconcile.diff import Diff, diff
 from engine.reconcile.events import (
+    BookReread,
     DecisionCallback,
     Listener,
     PhaseFinished,
@@ -32,9 +34,9 @@ from engine.reconcile.local_book import StoreLocalBook
 from engine.reconcile.plan import plan
 from engine.reconcile.rate_limit_report import reporting_rate_limit
 from engine.reconcile.result import AccountSummary, RunResult, position_outcomes
+from engine.reconcile.rounds import MAX_READS, RunMemory
 from engine.reconcile.snapshot import InvalidSnapshot, Snapshot, validate
 from engine.store import CorruptRow, journal, session_factory
-from engine.store.journal import PlannedActionRecord
 
 # The snapshot's reads, as the Fetch pane counts them.
 FETCH_STEPS = 6
@@ -49,6 +51,10 @@ class RunRequest:
     settings: PlanSettings
 
 
+# Whatever makes a read of the book unusable: nothing is acted on from it.
+READ_FAILURES = (BrokerError, InvalidSnapshot, CorruptRow)
+
+
 async def reconcile(
     request: RunRequest,
     *,
@@ -61,111 +67,184 @@ async def reconcile(
 ) -> RunResult:
     """The run, what the rate limit holds back told to `emit` as it goes."""
     with reporting_rate_limit(broker, emit):
-        sessions = session_factory(engine)
+        cycle = Cycle(
+            request, broker=broker, sessions=session_factory(engine), decide=decide, emit=emit,
+            now=now,
+        )  # fmt: skip
         emit(PhaseStarted(Phase.FETCH, total=FETCH_STEPS))
         try:
-            snapshot = await fetch_snapshot(broker, StoreLocalBook(sessions), now=now)
-            validate(snapshot)
-        except (BrokerError, InvalidSnapshot, CorruptRow) as exc:
+            snapshot = await cycle.read()
+        except READ_FAILURES as exc:
             emit(PhaseFinished(Phase.FETCH, done=0, total=FETCH_STEPS, errors=1))
             return RunResult(run_id=run_id, dry_run=request.dry_run, aborted=str(exc))
         emit(PhaseFinished(Phase.FETCH, done=FETCH_STEPS, total=FETCH_STEPS, errors=0))
-
-        the_diff = diff(snapshot)
-        the_plan = plan(snapshot, the_diff, request.settings)
-        emit(SnapshotReady(the_diff, the_plan))
         if request.dry_run:
-            return RunResult(
-                run_id=run_id,
-                dry_run=True,
-                account=_account(request, snapshot),
-                market_open=snapshot.broker.clock.is_open,
-                diff=the_diff,
-                plan=the_plan,
-                positions=position_outcomes(snapshot.broker.positions, snapshot.broker.open_orders),
-                errors=(*the_plan.findings, *_breaker_errors(the_plan)),
-            )
-        # Only a run that places stops needs to hear them confirmed.
-        places_stops = any(a.kind in STOP_PLACING_KINDS for a in the_plan.actions)
-        updates = await _trade_updates(broker) if places_stops else None
-        try:
-            return await carry_out(
-                request,
-                snapshot,
-                the_diff,
-                the_plan,
-                broker=broker,
-                sessions=sessions,
-                decide=decide,
-                emit=emit,
-                now=now,
-                run_id=run_id,
-                updates=updates,
-            )
-        finally:
-            if updates is not None:
-                await updates.close()
+            return cycle.preview(snapshot, run_id)
+        return await cycle.settle(snapshot, run_id=run_id, memory=RunMemory(), own_stream=True)
 
 
-async def carry_out(
-    request: RunRequest,
-    snapshot: Snapshot,
-    the_diff: Diff,
-    the_plan: Plan,
-    *,
-    broker: Broker,
-    sessions: async_sessionmaker[AsyncSession],
-    decide: DecisionCallback,
-    emit: Listener,
-    now: Callable[[], datetime],
-    run_id: str,
-    updates: TradeUpdates | None,
-) -> RunResult:
-    """Journal the plan, execute it, confirm protection with the broker and close the journal.
-    Stops are heard confirmed on the caller's trade stream (Alpaca allows one per account), or
-    asked for one by one where there is none."""
-    account = _account(request, snapshot)
-    unfinished = await _open_journal(request, sessions, run_id, account.number, the_plan, now)
-    emit(RunStarted(run_id=run_id, dry_run=False, unfinished_runs=unfinished))
-    report = await Executor(
-        broker=broker,
-        ledger=StoreLedger(sessions, run_id, now),
-        decide=decide,
-        emit=emit,
-        now=now,
-        updates=updates,
-    ).run(the_plan)
+class Cycle:
+    """Read → plan → act, until a fresh read leaves nothing that can be done: a run, and each
+    pass of the guard that covers something."""
 
-    errors = [*the_plan.findings, *report.errors, *_breaker_errors(the_plan)]
-    try:
-        positions, open_orders = await asyncio.gather(
-            broker.get_positions(), broker.get_open_orders()
+    def __init__(
+        self,
+        request: RunRequest,
+        *,
+        broker: Broker,
+        sessions: async_sessionmaker[AsyncSession],
+        decide: DecisionCallback,
+        emit: Listener,
+        now: Callable[[], datetime],
+    ) -> None:
+        self._request = request
+        self._broker = broker
+        self._sessions = sessions
+        self._decide = decide
+        self._emit = emit
+        self._now = now
+
+    async def read(self) -> Snapshot:
+        """The whole book, validated; raises one of `READ_FAILURES`."""
+        snapshot = await fetch_snapshot(self._broker, StoreLocalBook(self._sessions), now=self._now)
+        validate(snapshot)
+        return snapshot
+
+    def plan_for(self, snapshot: Snapshot) -> tuple[Diff, Plan]:
+        the_diff = diff(snapshot)
+        return the_diff, plan(snapshot, the_diff, self._request.settings)
+
+    def preview(self, snapshot: Snapshot, run_id: str) -> RunResult:
+        """What a run would do from this read; nothing changes anywhere."""
+        the_diff, the_plan = self.plan_for(snapshot)
+        self._emit(SnapshotReady(the_diff, the_plan))
+        return RunResult(
+            run_id=run_id,
+            dry_run=True,
+            account=_account(self._request, snapshot),
+            market_open=snapshot.broker.clock.is_open,
+            diff=the_diff,
+            plan=the_plan,
+            positions=position_outcomes(snapshot.broker.positions, snapshot.broker.open_orders),
+            errors=(*map(str, the_plan.findings), *_breaker_errors(the_plan)),
         )
-        outcomes = position_outcomes(positions, open_orders)
-    except BrokerError as exc:
-        errors.append(f"could not confirm protection with the broker: {exc}")
-        outcomes = position_outcomes(snapshot.broker.positions, ())
-    result = RunResult(
-        run_id=run_id,
-        dry_run=False,
-        account=account,
-        market_open=snapshot.broker.clock.is_open,
-        diff=the_diff,
-        plan=the_plan,
-        report=report,
-        positions=outcomes,
-        errors=tuple(errors),
-        unfinished_runs=unfinished,
-    )
-    async with sessions.begin() as session:
-        await journal.finish_run(
-            session,
-            run_id,
-            outcome=f"exit {result.exit_code}",
-            finished_at=now(),
-            summary_json=json.dumps(result.to_json()),
+
+    async def settle(
+        self,
+        first: Snapshot,
+        *,
+        run_id: str,
+        memory: RunMemory,
+        updates: TradeUpdates | None = None,
+        own_stream: bool = False,
+        select: Callable[[Plan], Plan] = lambda plan: plan,
+    ) -> RunResult:
+        """Act on `first` and on every read after it until nothing is left that can be done,
+        journaled as run `run_id`. `select` keeps the part of each plan this pass is for;
+        `memory` carries what the operator answered and what the broker refused. Stops are
+        heard confirmed on the caller's trade stream `updates` (Alpaca allows one per account),
+        on one of its own while it acts where `own_stream`, or else asked for one by one."""
+        first_diff, the_plan = self.plan_for(first)
+        first_plan = select(the_plan)
+        if own_stream and not memory.remaining(first_plan).is_empty:
+            updates = await _trade_updates(self._broker)
+            try:
+                return await self._settle(
+                    first, first_diff, first_plan, run_id, memory, updates, select
+                )
+            finally:
+                if updates is not None:
+                    await updates.close()
+        return await self._settle(first, first_diff, first_plan, run_id, memory, updates, select)
+
+    async def _settle(
+        self,
+        first: Snapshot,
+        first_diff: Diff,
+        first_plan: Plan,
+        run_id: str,
+        memory: RunMemory,
+        updates: TradeUpdates | None,
+        select: Callable[[Plan], Plan],
+    ) -> RunResult:
+        request = self._request
+        account = _account(request, first)
+        the_plan = first_plan
+        todo = memory.remaining(first_plan)
+        self._emit(SnapshotReady(first_diff, todo))
+        unfinished = await _open_journal(request, self._sessions, run_id, account.number, self._now)
+        self._emit(RunStarted(run_id=run_id, dry_run=False, unfinished_runs=unfinished))
+        executor = Executor(
+            broker=self._broker,
+            ledger=StoreLedger(self._sessions, run_id, self._now),
+            decide=self._decide,
+            emit=self._emit,
+            now=self._now,
+            updates=updates,
         )
-    return result
+        snapshot, reads = first, 1
+        rereads: list[tuple[str, ...]] = []
+        lasting = [finding for finding in first_plan.findings if finding.lasting]
+        confirmed = True
+        while True:
+            memory.remember(await executor.run(todo))
+            if not executor.changed_broker:
+                break  # the last read is still the broker's word
+            try:
+                fresh = await self.read()
+            except READ_FAILURES as exc:
+                executor.report.errors.append(f"could not read the broker again: {exc}")
+                confirmed = False
+                break
+            reads += 1
+            found = changes_between(snapshot.broker, fresh.broker)
+            rereads.append(found)
+            self._emit(BookReread(reads, found))
+            snapshot = fresh
+            fresh_diff, full_plan = self.plan_for(snapshot)
+            the_plan = select(full_plan)
+            lasting.extend(finding for finding in the_plan.findings if finding.lasting)
+            todo = memory.remaining(the_plan)
+            self._emit(SnapshotReady(fresh_diff, todo))
+            if todo.is_empty:
+                break
+            if reads >= MAX_READS:
+                executor.report.errors.append(
+                    f"stopped after {reads} reads of the broker with {len(todo.actions)} "
+                    f"actions left: {'; '.join(action.reason for action in todo.actions[:3])}"
+                )
+                break
+        # The breaker is rebuilt from the day's trades with every plan: nothing to carry out.
+        self._emit(PhaseStarted(Phase.CIRCUIT_BREAKER, total=0))
+        self._emit(PhaseFinished(Phase.CIRCUIT_BREAKER, done=0, total=0, errors=0))
+        result = RunResult(
+            run_id=run_id,
+            dry_run=False,
+            account=account,
+            market_open=snapshot.broker.clock.is_open,
+            diff=first_diff,
+            plan=first_plan,
+            report=executor.report,
+            positions=position_outcomes(
+                snapshot.broker.positions, snapshot.broker.open_orders if confirmed else ()
+            ),
+            errors=(
+                *map(str, dict.fromkeys((*lasting, *the_plan.findings))),
+                *executor.report.errors,
+                *_breaker_errors(the_plan),
+            ),
+            unfinished_runs=unfinished,
+            rereads=tuple(rereads),
+        )
+        async with self._sessions.begin() as session:
+            await journal.finish_run(
+                session,
+                run_id,
+                outcome=f"exit {result.exit_code}",
+                finished_at=self._now(),
+                summary_json=json.dumps(result.to_json()),
+            )
+        return result
 
 
 async def _open_journal(
@@ -173,11 +252,10 @@ async def _open_journal(
     sessions: async_sessionmaker[AsyncSession],
     run_id: str,
     account_number: str,
-    the_plan: Plan,
     now: Callable[[], datetime],
 ) -> tuple[str, ...]:
-    """Record the run and its whole plan before the first change; report, and close, any
-    earlier run that was killed before it finished."""
+    """Record the run before its first change; report, and close, any earlier run that was
+    killed before it finished."""
     async with sessions.begin() as session:
         unfinished = await journal.find_unfinished_runs(session)
         for earlier in unfinished:
@@ -190,22 +268,6 @@ async def _open_journal(
             paper=request.paper,
             dry_run=False,
             started_at=now(),
-        )
-        await journal.record_planned_actions(
-            session,
-            run_id,
-            [
-                PlannedActionRecord(
-                    seq=action.seq,
-                    phase=action.phase,
-                    kind=action.kind,
-                    symbol=action.symbol,
-                    target=action.target,
-                    reason=action.reason,
-                    needs_decision=action.needs_decision,
-                )
-                for action in the_plan.actions
-            ],
         )
     return tuple(
         f"run {earlier.run_id} started {earlier.started_at:%Y-%m-%d %H:%M:%SZ} by "

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from engine.reconcile.actions import PlanAction
-from engine.reconcile.events import Decision, DecisionAnswer
+from engine.reconcile.actions import ActionKind
+from engine.reconcile.events import ActionStarted, Decision, Event
 from engine.reconcile.result import EXIT_COMPLETED, EXIT_COMPLETED_WITH_ERRORS, RunResult
 from engine.simulator.book import SimOrder
 from engine.simulator.local_seed import seed_local_database
@@ -96,26 +96,41 @@ async def test_a_kept_blocking_buy_leaves_the_position_unprotected_and_names_it(
         assert "1 blocking order kept" in result.tallies()
 
 
+class BuysAgainAsTheStopGoes(list[Event]):
+    """The events of a run, and the trading engine's hand: as recon's first emergency stop
+    starts, after the read it was planned from, the engine rests another buy."""
+
+    def __init__(self, simulator: Simulator) -> None:
+        super().__init__()
+        self._simulator = simulator
+
+    def append(self, event: Event) -> None:
+        super().append(event)
+        if _starts_a_stop(event) and sum(map(_starts_a_stop, self)) == 1:
+            self._simulator.broker.submit(
+                {"symbol": "AAPL", "qty": "10", "side": "buy", "type": "limit",
+                 "time_in_force": "day", "limit_price": "184.00"}
+            )  # fmt: skip
+
+
+def _starts_a_stop(event: Event) -> bool:
+    return isinstance(event, ActionStarted) and event.action.kind is ActionKind.EMERGENCY_STOP
+
+
 async def test_a_stop_refused_as_a_wash_trade_the_plan_could_not_foresee_sends_no_market_exit(
     db_url: str,
 ) -> None:
     async with situation("wash_trade", db_url) as simulator:
-
-        async def confirm_while_the_engine_buys_again(action: PlanAction) -> DecisionAnswer:
-            # Between the plan and the stop, another buy arrives: the stop meets the rule.
-            simulator.broker.submit(
-                {"symbol": "AAPL", "qty": "10", "side": "buy", "type": "limit",
-                 "time_in_force": "day", "limit_price": "184.00"}
-            )  # fmt: skip
-            return DecisionAnswer(Decision.CONFIRMED, "test-operator")
-
-        result = await run_reconcile(
-            simulator, db_url, operator=confirm_while_the_engine_buys_again
-        )
-        assert result.exit_code == EXIT_COMPLETED_WITH_ERRORS
-        assert any("no market exit" in error for error in result.errors)
+        events = BuysAgainAsTheStopGoes(simulator)
+        result = await run_reconcile(simulator, db_url, events=events)
+        assert any("potential wash trade" in error for error in result.errors)
         assert market_orders_sent(simulator) == []
         assert summary(result)["market_exits"] == 0
+        # The next read shows the new buy: it is put to the operator, and the stop goes in.
+        assert summary(result)["blocking_orders_canceled"] == 1
+        assert summary(result)["orphan_orders_canceled"] == 1
+        assert stop_cover(simulator) == held(simulator)
+        assert result.exit_code == EXIT_COMPLETED_WITH_ERRORS  # the refusal is reported
 
 
 # 2. A bracket placed by hand ---------------------------------------------------------------

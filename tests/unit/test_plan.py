@@ -88,7 +88,7 @@ def test_filled_without_fill_price_is_critical_but_still_forced() -> None:
     )  # fmt: skip
     result = plan_for(make_snapshot(recent_orders=(filled,), local_open=(local,)))
     assert result.actions[0].new_state is OrderState.FILLED
-    assert result.findings[0].startswith("CRITICAL")
+    assert result.findings[0].text.startswith("CRITICAL")
 
 
 def test_transient_broker_status_changes_nothing() -> None:
@@ -407,7 +407,7 @@ def test_local_order_the_broker_does_not_know_is_reported_not_changed() -> None:
         )
     )
     assert result.is_empty
-    assert ghost in result.findings[0]
+    assert ghost in result.findings[0].text
 
 
 def test_actions_are_numbered_in_execution_order() -> None:
