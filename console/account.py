@@ -1,7 +1,8 @@
-"""One account in the console: its engine, what its last preview and run said, its guard, its
-decisions and its main screen. `recon console` has one; `recon fleet console` one per account of
-the fleet file. An account's screen is built when it is first opened; until then what it would
-have drawn waits in order, so opening an account late loses nothing of its log."""
+"""One account in the console: its engine, what its last preview and run said, each position's
+protection, its guard, its decisions and its main screen. `recon console` has one; `recon fleet
+console` one per account of the fleet file. An account's screen is built when it is first opened;
+until then what it would have drawn waits in order, so opening an account late loses nothing of
+its log."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from textual.app import App
 from textual.worker import get_current_worker
 
 from console.messages import EngineEvent, PreviewReady, RunFinished
+from console.protection import ProtectionBook
 from console.screens.decision import DecisionScreen
 from console.screens.fleet import AccountState
 from console.screens.history import HistoryScreen
@@ -29,7 +31,7 @@ from engine.domain import OrderEvent
 from engine.errors import first_line
 from engine.private_files import private_folder, write_private
 from engine.reconcile.actions import ActionKind, PlanAction
-from engine.reconcile.diff import Diff, Protection
+from engine.reconcile.diff import Diff
 from engine.reconcile.events import (
     Decision,
     DecisionAnswer,
@@ -112,12 +114,14 @@ class AccountConsole:
         app: App[int],
         name: str,
         connect: BackendFactory,
-        screen: MainScreen,
         settings: Settings,
+        clock: Callable[[], float],
     ) -> None:
         self.app = app
         self.name = name  # empty for the lone account of `recon console`
-        self.screen = screen
+        # Fed here whether the screen is open or not: the fleet row reads it all the while.
+        self.protection = ProtectionBook(self._recolour)
+        self.screen = MainScreen(self.protection, clock)
         self.backend: Backend | None = None
         self.last_result: RunResult | None = None  # what the screen shows: a preview or a run
         self.last_run: RunResult | None = None
@@ -130,7 +134,6 @@ class AccountConsole:
         self._live_confirmed = False
         self._guard_stopping: asyncio.Event | None = None
         self._unseen: Unseen[MainScreen] | None = Unseen()  # None once the screen draws itself
-        self._protection: dict[str, Protection] = {}
         self._doing = "connecting"
         self._rate_limited = 0  # requests the broker's rate limit holds back
         self._trouble = ""
@@ -158,8 +161,8 @@ class AccountConsole:
         return AccountState(
             name=self.name,
             paper=self.backend.paper if self.backend else None,
-            positions=len(self._protection) if self.book is not None else None,
-            protected=sum(p is Protection.PROTECTED for p in self._protection.values()),
+            positions=self.protection.positions if self.book is not None else None,
+            protected=self.protection.protected,
             last_run=self.last_run,
             guard=self._guard,
             now=self._trouble or self._doing + self._waiting(),
@@ -187,6 +190,11 @@ class AccountConsole:
 
     def write_log(self, line: str) -> None:
         self.draw(lambda screen: screen.write_log(line))
+
+    def _recolour(self, symbols: frozenset[str]) -> None:
+        """The rows of positions whose protection moved, recoloured now or once the screen
+        opens."""
+        self.draw(lambda screen: screen.recolour(symbols))
 
     # Work ----------------------------------------------------------------------------------
 
@@ -363,6 +371,7 @@ class AccountConsole:
     # Engine news ---------------------------------------------------------------------------
 
     def show_event(self, event: Event) -> None:
+        self.protection.hear(event)  # before the draw, which may wait for the screen to open
         match event:
             case PhaseStarted(phase, total):
                 self._doing = f"{phase} 0/{total}"
@@ -371,7 +380,7 @@ class AccountConsole:
             case PhaseFinished(phase, done, total, errors):
                 self._doing = f"{phase} {done}/{total}" + (f", {errors} failed" if errors else "")
             case SnapshotReady(diff, _) | GuardChecked(diff, _, _):
-                self._read(diff)
+                self.book = diff
             case DecisionNeeded(action):
                 self._doing = f"waiting for your decision on {action.symbol}"
             case RateLimitWaiting(waiting, _):
@@ -389,7 +398,8 @@ class AccountConsole:
         self._doing = "idle"
         self.last_result = result
         if result.diff is not None:
-            self._read(result.diff)
+            self.book = result.diff
+            self.protection.read(result.diff, result.plan)
             self._trouble = ""
         if result.aborted is not None:
             self._trouble = f"aborted: {result.aborted}"
@@ -402,10 +412,7 @@ class AccountConsole:
         the report goes."""
         self._doing = "idle"
         self.last_result = self.last_run = result
-        self._protection.update(
-            (p.symbol, Protection.PROTECTED if p.protected else Protection.UNPROTECTED)
-            for p in result.positions
-        )
+        self.protection.run_ended(result.positions)
 
         def drawn(screen: MainScreen) -> None:
             screen.catch_up()
@@ -419,11 +426,6 @@ class AccountConsole:
             # The tables still hold the state from before the run; the broker says what it is now.
             self.refresh_preview(then_show_plan=False)
         return report
-
-    def _read(self, diff: Diff) -> None:
-        """The book as the broker and the database last told it, and each position's cover."""
-        self.book = diff
-        self._protection = {row.symbol: row.protection for row in diff.positions}
 
     def _cannot(self, what: str, error: Exception) -> None:
         self._doing = "idle"

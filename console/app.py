@@ -42,7 +42,7 @@ class _ConsoleApp(App[int]):
         super().__init__()
         settings = Settings(reports_dir, guard_settings, asyncio.Lock())
         self.accounts = [
-            AccountConsole(self, name, connect, MainScreen(clock), settings)
+            AccountConsole(self, name, connect, settings, clock)
             for name, connect in accounts.items()
         ]
 

@@ -66,7 +66,9 @@ async def _one_account(folder: Path) -> list[Path]:
             await camera.until(lambda: isinstance(app.screen, DecisionScreen))
             camera.save("3-orphan-decision")
             await pilot.press("y")
-            await camera.until(lambda: Protection.STOP_PENDING in app.main.protection.values())
+            await camera.until(
+                lambda: Protection.STOP_PENDING in app.main.protection.by_symbol.values()
+            )
             camera.save("4-stops-pending")
             # Finished, and the tables refreshed from the broker behind the summary.
             await camera.until(lambda: isinstance(app.screen, SummaryScreen) and app.settled)

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import gc
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -20,14 +19,15 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, Static
 
+from console.protection import ProtectionBook
 from console.slices import made_in_slices
 from console.views import order_line, position_line
 from console.widgets.account_bar import AccountBar
 from console.widgets.diff_tables import OrdersTable, PositionsTable
 from console.widgets.event_log import FAILED, SKIPPED, SUCCEEDED, EventLog
 from console.widgets.phase_pane import PhasePane
-from engine.reconcile.actions import STOP_PLACING_KINDS, Phase, Plan, PlanAction
-from engine.reconcile.diff import Diff, Match, Protection
+from engine.reconcile.actions import Phase, Plan, PlanAction
+from engine.reconcile.diff import Diff, Match
 from engine.reconcile.events import (
     ActionFailed,
     ActionSkipped,
@@ -44,8 +44,6 @@ from engine.reconcile.events import (
     RateLimitWaiting,
     RunStarted,
     SnapshotReady,
-    StopConfirmed,
-    StopSubmitted,
 )
 from engine.reconcile.result import RunResult
 
@@ -82,20 +80,20 @@ class MainScreen(Screen[None]):
             super().__init__()
             self.symbol = symbol
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, protection: ProtectionBook, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         super().__init__()
         self._clock = clock
         self.diff: Diff | None = None
         self.plan: Plan | None = None
         self.last_run: RunResult | None = None
-        self.protection: dict[str, Protection] = {}
+        # The account's: read here, fed by the account whether this screen is open or not.
+        self.protection = protection
         self.guard_status = ""  # what the guard says of itself, once it watches
         self._guard_stream = "connecting to the stream"
         self._preview_status = ""
         self._rate_limit_status = ""
-        self._protection_counts: Counter[Protection] = Counter()
-        self._stops_planned: Counter[str] = Counter()
-        self._stops_confirmed: Counter[str] = Counter()
         self._uncovered: dict[str, float] = {}
         self._pending_log: list[str] = []
         self._recount_pending = False
@@ -252,15 +250,10 @@ class MainScreen(Screen[None]):
         self._show_status()
 
     def run_starting(self) -> None:
-        self._stops_confirmed.clear()
         self.write_log("run started")
 
     def show_run(self, run: RunResult) -> None:
         self.last_run = run
-        for position in run.positions:
-            status = Protection.PROTECTED if position.protected else Protection.UNPROTECTED
-            if self.protection.get(position.symbol, status) is not status:
-                self._set_protection(position.symbol, status)
         self._preview_status = ""
         self._show_status()
         self.write_log(_how_it_ended(run))
@@ -310,13 +303,6 @@ class MainScreen(Screen[None]):
             case ActionFailed(action, error):
                 self.write_log(f"{FAILED} {_label(action)} {error}")
                 self._pane(action.phase).fail(error)
-            case StopSubmitted(symbol, _, _):
-                if self.protection.get(symbol) is not Protection.PROTECTED:
-                    self._set_protection(symbol, Protection.STOP_PENDING)
-            case StopConfirmed(symbol, _, _):
-                self._stops_confirmed[symbol] += 1
-                if self._stops_confirmed[symbol] >= self._stops_planned[symbol]:
-                    self._set_protection(symbol, Protection.PROTECTED)
             case GuardStreamStatus(up, detail):
                 self._guard_stream = "stream up" if up else f"polling ({escape(detail)})"
             case GuardChecked(diff, uncovered, at):
@@ -331,8 +317,9 @@ class MainScreen(Screen[None]):
                 )
 
     def _guarded(self, diff: Diff, uncovered: dict[str, float]) -> None:
-        """What the guard found: a position that lost its cover turns red at once, with why;
-        the tables are drawn again only when the positions themselves changed."""
+        """What the guard found: a position that lost its cover is logged with why (the account
+        has its row recoloured); the tables are drawn again only when the positions themselves
+        changed."""
         rows = {row.symbol: row for row in diff.positions}
         for symbol, wait in uncovered.items():
             row = rows.get(symbol)
@@ -344,23 +331,12 @@ class MainScreen(Screen[None]):
         self._uncovered = dict(uncovered)
         if self.diff is None or diff.positions != self.diff.positions:
             self.diff = diff
-            self.protection = {row.symbol: row.protection for row in diff.positions}
-            self._protection_counts = Counter(self.protection.values())
             self._draw_book()
-            return
-        for symbol, row in rows.items():
-            if self.protection.get(symbol) is not row.protection:
-                self._set_protection(symbol, row.protection)
 
     # Drawing -------------------------------------------------------------------------------
 
     def _adopt(self, diff: Diff, plan: Plan) -> None:
         self.diff, self.plan = diff, plan
-        self.protection = {row.symbol: row.protection for row in diff.positions}
-        self._protection_counts = Counter(self.protection.values())
-        self._stops_planned = Counter(
-            action.symbol for action in plan.actions if action.kind in STOP_PLACING_KINDS
-        )
         self._draw_book()
 
     @property
@@ -380,24 +356,26 @@ class MainScreen(Screen[None]):
                 position_line, [row for row in diff.positions if wanted in row.symbol]
             )
             await self._orders.show(orders)
-            await self._positions.show_positions(positions, self.protection)
+            await self._positions.show_positions(positions, self.protection.by_symbol)
         self._order_counts.update(_counts(diff.order_counts()))
         self._count_positions()
 
-    def _set_protection(self, symbol: str, status: Protection) -> None:
-        self._protection_counts[self.protection[symbol]] -= 1
-        self._protection_counts[status] += 1
-        self.protection[symbol] = status
-        self._positions.set_protection(symbol, status)
+    def recolour(self, symbols: Iterable[str]) -> None:
+        """These positions' protection moved: their rows take its colour in place, and the
+        tally follows at the next catch-up."""
+        for symbol in symbols:
+            status = self.protection.protection_of(symbol)
+            if status is not None:  # one gone goes with the next drawing of the book
+                self._positions.set_protection(symbol, status)
         self._recount_pending = True
 
     def _count_positions(self) -> None:
         self._recount_pending = False
         if self.diff is None:
             return
-        protected = self._protection_counts[Protection.PROTECTED]
+        book = self.protection
         self._position_counts.update(
-            f"{_counts(self.diff.position_counts())} · {protected} of {len(self.protection)} "
+            f"{_counts(self.diff.position_counts())} · {book.protected} of {book.positions} "
             "protected"
         )
 

@@ -6,7 +6,7 @@ where the sides agree (the broker is the truth), `local›broker` highlighted wh
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import NamedTuple, TypeVar
 
 from console.views import ORDER_FIELDS, OrderLine, PositionLine
@@ -216,7 +216,7 @@ class PositionsTable(BookTable[ShownPosition]):
         return line.line.symbol
 
     async def show_positions(
-        self, lines: list[PositionLine], protection: dict[str, Protection]
+        self, lines: list[PositionLine], protection: Mapping[str, Protection]
     ) -> None:
         await self.show(
             [ShownPosition(line, protection.get(line.symbol, line.protection)) for line in lines]

@@ -201,7 +201,7 @@ async def test_after_the_run_the_tables_show_the_brokers_state_whole(tmp_path: P
             main = app.main
     assert main.diff is not None
     assert {row.match for row in main.diff.orders} == {Match.MATCHED}
-    assert set(main.protection.values()) == {Protection.PROTECTED}
+    assert set(main.protection.by_symbol.values()) == {Protection.PROTECTED}
     assert "1,000 of 1,000" in covers  # SNDL, which read "0 of 1,000" before the run
     assert "1,000 of 1,000" in shown  # the column grew with it, nothing cut
 
@@ -287,7 +287,7 @@ async def test_a_blocking_order_dialog_says_why_it_blocks_and_keeping_it_leaves_
             assert "blocks AAPL's stop: Alpaca refuses a stop while this buy is open" in reason
             await pilot.press("n")
             await until_finished(app, pilot)
-            assert app.main.protection == {"AAPL": Protection.UNPROTECTED}
+            assert app.main.protection.by_symbol == {"AAPL": Protection.UNPROTECTED}
     # The kept buy limit is all that works: no stop the broker would refuse, no market exit.
     open_orders = [o for o in simulator.broker.orders.values() if o.is_open]
     assert [(o.side, o.type) for o in open_orders] == [("buy", "limit")]
@@ -299,7 +299,7 @@ async def test_a_bracket_placed_by_hand_reads_as_one_protection(tmp_path: Path) 
             await settle(pilot, lambda: ready(app))
             positions = app.query_one(PositionsTable)
             assert positions.column("stops") == ["10 of 10 · bracket tp 540.00"]
-            assert app.main.protection == {"NVDA": Protection.PROTECTED}
+            assert app.main.protection.by_symbol == {"NVDA": Protection.PROTECTED}
 
 
 async def test_after_a_run_a_lost_stop_goes_red_then_yellow_then_green(tmp_path: Path) -> None:
@@ -309,11 +309,11 @@ async def test_after_a_run_a_lost_stop_goes_red_then_yellow_then_green(tmp_path:
             # The broker confirms a new order a second after it came, and its clock stands still
             # until the test moves it on.
             simulator.broker.accept_delay = timedelta(seconds=1)
-            seen = [app.main.protection["NVDA"]]
+            seen = [app.main.protection.protection_of("NVDA")]
             simulator.broker.cancel(open_stop(simulator, "NVDA"))
             for _ in range(1000):
-                if seen[-1] is not app.main.protection["NVDA"]:
-                    seen.append(app.main.protection["NVDA"])
+                if seen[-1] is not app.main.protection.protection_of("NVDA"):
+                    seen.append(app.main.protection.protection_of("NVDA"))
                 if seen[-1] is Protection.STOP_PENDING:
                     simulator.broker.now = lambda: CRASH_TIME + timedelta(seconds=2)
                 if len(seen) > 1 and seen[-1] is Protection.PROTECTED:
@@ -341,7 +341,9 @@ async def test_a_decision_the_guard_needs_comes_as_a_dialog(tmp_path: Path) -> N
             reason = str(app.screen.query_one("#decision-reason").render())
             assert "blocks AAPL's stop" in reason
             await pilot.press("y")
-            await settle(pilot, lambda: app.main.protection.get("AAPL") is Protection.PROTECTED)
+            await settle(
+                pilot, lambda: app.main.protection.protection_of("AAPL") is Protection.PROTECTED
+            )
 
 
 async def test_h_lists_a_finished_run_and_opens_it(tmp_path: Path) -> None:
@@ -413,7 +415,7 @@ async def test_a_resize_mid_run_keeps_the_rows_and_the_selection(tmp_path: Path)
             # Too narrow for side by side: each pair on one line, nothing cut to fit a column.
             assert orders.compact and positions.compact
             assert positions.row_count == 12 and positions.cursor_key == chosen
-            assert set(app.main.protection.values()) == {Protection.PROTECTED}
+            assert set(app.main.protection.by_symbol.values()) == {Protection.PROTECTED}
 
 
 async def test_z_zooms_the_focused_table_and_back(tmp_path: Path) -> None:

@@ -74,7 +74,9 @@ def test_mid_run_with_a_stop_pending(snap_compare: SnapCompare, tmp_path: Path) 
             for _ in range(2):
                 await settle(pilot, lambda: isinstance(app.screen, DecisionScreen))
                 await pilot.press("y")
-            await settle(pilot, lambda: app.main.protection.get("NVDA") is Protection.STOP_PENDING)
+            await settle(
+                pilot, lambda: app.main.protection.protection_of("NVDA") is Protection.STOP_PENDING
+            )
 
         assert snap_compare(app, terminal_size=SIZE, run_before=pending)
 
@@ -85,7 +87,7 @@ def test_finished_with_every_position_protected(snap_compare: SnapCompare, tmp_p
         async def finished(pilot: Pilot[int]) -> None:
             # Finished, the tables refreshed from the broker, and the guard has read the book.
             await run_until_guarding(app, pilot)
-            assert set(app.main.protection.values()) == {Protection.PROTECTED}
+            assert set(app.main.protection.by_symbol.values()) == {Protection.PROTECTED}
 
         assert snap_compare(app, terminal_size=SIZE, run_before=finished)
 
@@ -99,8 +101,12 @@ def test_guarding_after_a_stop_was_lost_and_covered_again(
             await run_until_guarding(app, pilot)
             await pilot.press("escape")
             simulator.broker.cancel(open_stop(simulator, "NVDA"))
-            await settle(pilot, lambda: app.main.protection["NVDA"] is Protection.UNPROTECTED)
-            await settle(pilot, lambda: app.main.protection["NVDA"] is Protection.PROTECTED)
+            await settle(
+                pilot, lambda: app.main.protection.protection_of("NVDA") is Protection.UNPROTECTED
+            )
+            await settle(
+                pilot, lambda: app.main.protection.protection_of("NVDA") is Protection.PROTECTED
+            )
             await settle(pilot, lambda: app.settled and guarding(app))
 
         assert snap_compare(app, terminal_size=SIZE, run_before=covered_again)
