@@ -8,13 +8,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable
 from datetime import datetime, time, timedelta
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from engine.broker.errors import OrderNotFound
 from engine.broker.protocol import Broker
 from engine.domain import BrokerOrder, BrokerOrderStatus, LocalOrder, Trade
 from engine.reconcile.groups import resolve_groups
 from engine.reconcile.snapshot import MARKET_TIME_ZONE, BrokerSnapshot, LocalSnapshot, Snapshot
+
+T = TypeVar("T")
 
 RECENT_ORDERS_HOURS = 24
 # A replacement chain is followed this many hops through single lookups at most.
@@ -36,8 +38,14 @@ class LocalBook(Protocol):
 
 
 async def fetch_snapshot(
-    broker: Broker, book: LocalBook, *, now: Callable[[], datetime]
+    broker: Broker,
+    book: LocalBook,
+    *,
+    now: Callable[[], datetime],
+    since: Snapshot | None = None,
 ) -> Snapshot:
+    """The whole book; or, with `since` (an earlier read of the same run), the book read again
+    with that read's account, clock and day's trades, which nothing recon does changes."""
     (
         account,
         clock,
@@ -46,8 +54,8 @@ async def fetch_snapshot(
         recent_orders,
         local_open,
     ) = await asyncio.gather(
-        broker.get_account(),
-        broker.get_clock(),
+        broker.get_account() if since is None else _known(since.broker.account),
+        broker.get_clock() if since is None else _known(since.broker.clock),
         broker.get_positions(),
         broker.get_open_orders(),
         broker.get_recent_orders(RECENT_ORDERS_HOURS),
@@ -74,7 +82,9 @@ async def fetch_snapshot(
             [order.id for order in open_orders], [order.client_order_id for order in open_orders]
         ),
         book.round_trips_in([position.symbol for position in positions]),
-        book.trades_between(day_start, day_start + timedelta(days=1)),
+        book.trades_between(day_start, day_start + timedelta(days=1))
+        if since is None
+        else _known(since.local.trades_today),
     )
     return Snapshot(
         broker=broker_snapshot,
@@ -86,6 +96,10 @@ async def fetch_snapshot(
         ),
         taken_at=taken_at,
     )
+
+
+async def _known(value: T) -> T:
+    return value
 
 
 async def _look_up_missing(

@@ -104,9 +104,12 @@ class Cycle:
         self._emit = emit
         self._now = now
 
-    async def read(self) -> Snapshot:
-        """The whole book, validated; raises one of `READ_FAILURES`."""
-        snapshot = await fetch_snapshot(self._broker, StoreLocalBook(self._sessions), now=self._now)
+    async def read(self, since: Snapshot | None = None) -> Snapshot:
+        """The whole book, validated; raises one of `READ_FAILURES`. `since`, an earlier read
+        of this run, lends its account, clock and trades to a re-read."""
+        snapshot = await fetch_snapshot(
+            self._broker, StoreLocalBook(self._sessions), now=self._now, since=since
+        )
         validate(snapshot)
         return snapshot
 
@@ -191,7 +194,7 @@ class Cycle:
             if not executor.changed_broker:
                 break  # the last read is still the broker's word
             try:
-                fresh = await self.read()
+                fresh = await self.read(since=snapshot)
             except READ_FAILURES as exc:
                 executor.report.errors.append(f"could not read the broker again: {exc}")
                 confirmed = False

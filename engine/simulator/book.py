@@ -79,7 +79,8 @@ class SimulatedBroker:
                 self.account,
                 list(self.positions.values()),
                 self.prices,
-                account_id=self._uuid("account"),
+                # Named, not counted: how often the account is read must not move order ids.
+                account_id=str(uuid.uuid5(ID_NAMESPACE, f"{self.id_seed}:account")),
                 today=self.now().astimezone(NEW_YORK).date(),
             )
 
