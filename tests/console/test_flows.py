@@ -230,10 +230,10 @@ async def test_a_run_while_another_reconciliation_holds_the_database_says_so_and
     with console_app(tmp_path, small_day()) as (app, simulator):
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot, lambda: ready(app))
-            with (tmp_path / "engine.db.recon.lock").open("a+") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                lock.write("4242")
-                lock.flush()
+            # As `recon guard` would: the database file locked, its pid in the note beside it.
+            (tmp_path / "engine.db.recon.lock").write_text("4242")
+            with (tmp_path / "engine.db").open("rb") as database:
+                fcntl.flock(database, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 await pilot.press("r")
                 await settle(pilot, lambda: not app.running and app.settled)
                 status = str(app.query_one("#status", Static).render())
@@ -460,11 +460,11 @@ class LockWatchingApp(ReconApp):
     """The console, noting whether the database's lock is held as it hears its run ended."""
 
     CSS_PATH = Path(console.app.__file__).with_name("app.tcss")
-    lock_path: Path
+    database: Path
     locked_as_the_run_ended: bool | None = None
 
     def on_run_finished(self, message: RunFinished) -> None:
-        with self.lock_path.open("a+") as lock:
+        with self.database.open("rb") as lock:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -481,7 +481,7 @@ async def test_no_other_reconciliation_slips_in_between_the_run_and_its_guard(
     with SimulatorThread(small_day(), now=lambda: CRASH_TIME) as simulator:
         connect = seeded_backend(simulator, tmp_path / "engine.db", paper=True)
         app = LockWatchingApp(connect, clock=lambda: 0.0, guard_settings=FAST_GUARD)
-        app.lock_path = tmp_path / "engine.db.recon.lock"
+        app.database = tmp_path / "engine.db"
         async with app.run_test(size=SIZE) as pilot:
             await run_then_guard(app, pilot)
     assert app.locked_as_the_run_ended is True
