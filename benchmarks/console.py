@@ -41,7 +41,7 @@ from engine.reconcile.events import (
 from engine.reconcile.guard_settings import GuardSettings
 from engine.reconcile.history import RunHistoryEntry
 from engine.reconcile.plan import plan
-from engine.reconcile.result import GuardOutcome, RunResult
+from engine.reconcile.result import AccountSummary, GuardOutcome, RunResult
 from engine.store.journal import JournaledAction
 from tests.factories import SETTINGS
 
@@ -92,7 +92,6 @@ class StreamingBackend:
     result: RunResult
     database: str = "bench.db"
     masked_key_id: str = "PK…7Q"
-    paper: bool = True
     operator: str = "bench"
 
     async def preview(self, emit: Listener) -> RunResult:
@@ -161,7 +160,11 @@ def _large_result(orders: int) -> RunResult:
     )
     the_diff = diff(snapshot)
     return RunResult(
-        run_id="bench", dry_run=True, diff=the_diff, plan=plan(snapshot, the_diff, SETTINGS)
+        run_id="bench",
+        dry_run=True,
+        account=AccountSummary("PA3SIMRECON1", "PK…7Q", paper=True),
+        diff=the_diff,
+        plan=plan(snapshot, the_diff, SETTINGS),
     )
 
 

@@ -7,12 +7,12 @@ its log."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+import structlog
 from rich.markup import escape
 from textual.app import App
 from textual.worker import get_current_worker
@@ -27,6 +27,7 @@ from console.screens.main import MainScreen
 from console.screens.plan_preview import PlanScreen
 from console.screens.position import PositionScreen
 from console.unseen import Unseen
+from engine import secrets
 from engine.domain import OrderEvent
 from engine.errors import first_line
 from engine.private_files import private_folder, write_private
@@ -54,6 +55,9 @@ if TYPE_CHECKING:  # the journal comes through the engine; the console never loa
     from engine.reconcile.history import RunHistoryEntry
     from engine.store.journal import JournaledAction
 
+# The screen says each failure in one line; the log keeps its traceback.
+log = structlog.get_logger("recon.console")
+
 
 class Backend(Protocol):
     """What the console needs from the engine: a preview, a run and the guard after it, and
@@ -64,9 +68,6 @@ class Backend(Protocol):
 
     @property
     def masked_key_id(self) -> str: ...
-
-    @property
-    def paper(self) -> bool: ...
 
     @property
     def operator(self) -> str: ...
@@ -149,8 +150,15 @@ class AccountConsole:
         return not self.busy and self.backend is not None and self.book is not None
 
     @property
+    def paper(self) -> bool | None:
+        """Paper or live as the broker's account says, from the last read; None before one."""
+        result = self.last_result
+        return result.account.paper if result and result.account else None
+
+    @property
     def _needs_live_gate(self) -> bool:
-        return self.backend is not None and not self.backend.paper and not self._live_confirmed
+        # Unproven is live: an account not yet read passes the gate as a live one would.
+        return self.backend is not None and self.paper is not True and not self._live_confirmed
 
     @property
     def account_number(self) -> str:
@@ -160,7 +168,7 @@ class AccountConsole:
     def state(self) -> AccountState:
         return AccountState(
             name=self.name,
-            paper=self.backend.paper if self.backend else None,
+            paper=self.paper,
             positions=self.protection.positions if self.book is not None else None,
             protected=self.protection.protected,
             last_run=self.last_run,
@@ -207,6 +215,7 @@ class AccountConsole:
         try:
             self.backend = await self._connect()
         except Exception as exc:  # this account alone cannot start; the console stays up
+            log.exception("account_start_failed", account=self.label)
             self._cannot("could not start", exc)
             return
         finally:
@@ -225,6 +234,7 @@ class AccountConsole:
         try:
             result = await self.backend.preview(self._emit)
         except Exception as exc:  # the database unreachable or not set up: said, not raised
+            log.exception("preview_failed", account=self.label)
             self._cannot("could not read the book", exc)
             return
         finally:
@@ -288,6 +298,7 @@ class AccountConsole:
             await asyncio.wait({guarding})
             raise
         except Exception as exc:  # shown, not raised: the console stays up to say so
+            log.exception("guard_failed", account=self.label)
             if self.running:  # another reconciliation holds the database, say
                 self.running = self.busy = False
                 self._cannot("the run stopped", exc)
@@ -328,6 +339,7 @@ class AccountConsole:
         try:
             entries = await self.backend.history()
         except Exception as exc:  # the journal cannot be read: said, and the book stays
+            log.exception("history_failed", account=self.label)
             self.app.notify(f"Could not read the run history: {first_line(exc)}", severity="error")
             return
         await self.app.push_screen(
@@ -402,7 +414,7 @@ class AccountConsole:
             self.protection.read(result.diff, result.plan)
             self._trouble = ""
         if result.aborted is not None:
-            self._trouble = f"aborted: {result.aborted}"
+            self._trouble = secrets.scrub(f"aborted: {result.aborted}")
         if result.account is not None:  # a failed refresh keeps the account shown
             self._show_account()
         self.draw(lambda screen: screen.show_preview(result))
@@ -445,7 +457,6 @@ class AccountConsole:
             lambda screen: screen.show_account(
                 shown if shown and shown.account else None,
                 key=backend.masked_key_id,
-                paper=backend.paper,
                 db=backend.database,
             )
         )
@@ -473,7 +484,7 @@ class AccountConsole:
         path = reports / report_name(run_id)
         try:
             private_folder(reports)
-            write_private(path, json.dumps(summary, indent=2))
+            write_private(path, secrets.dumps(summary, indent=2))
         except OSError as exc:  # the run itself stands; only its report is missing
             self.app.notify(f"Could not write {path}: {exc.strerror}", severity="error")
             return None

@@ -12,13 +12,32 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from engine import secrets
 from engine.errors import UsageError
-from engine.store.database import DB_URL_SETTING, default_db_url, normalize_db_url
+from engine.store.database import (
+    DB_URL_SETTING,
+    database_passwords,
+    default_db_url,
+    normalize_db_url,
+    without_password,
+)
 from engine.store.errors import StoreConfigError
 
 ALPACA_PAPER_URL = "https://paper-api.alpaca.markets"
 ALPACA_PAPER_HOST = "paper-api.alpaca.markets"
 BROKER_URL_SETTING = "APCA_API_BASE_URL (--broker-url)"
+KEY_ID_SETTING = "APCA_API_KEY_ID"
+SECRET_KEY_SETTING = "APCA_API_SECRET_KEY"
+# Hosts plain http:// may reach: the secret key never leaves this machine in clear.
+LOOPBACK_NAMES = frozenset({"localhost"})
+# What an Alpaca key never holds, named for the operator; any other whitespace or control
+# character is refused too.
+_UNWANTED = (
+    ("\r", "a carriage return (was the file saved with Windows line endings?)"),
+    ("\n", "a line break"),
+    ("\t", "a tab"),
+    (" ", "a space"),
+)
 
 STOP_PCT_BOUNDS = (Decimal("0.005"), Decimal("0.10"))
 DAILY_LOSS_PCT_BOUNDS = (Decimal("0.001"), Decimal("0.50"))
@@ -63,20 +82,11 @@ class Config:
     http_timeout_seconds: float
 
     @property
-    def is_paper(self) -> bool:
-        """Alpaca's paper endpoint and a simulator on this machine are paper; anything else is
-        treated as live, so the live-account safeguards apply when in doubt."""
-        host = urlsplit(self.broker_url).hostname or ""
-        if host == ALPACA_PAPER_HOST or host == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            return False
-
-    @property
     def masked_key_id(self) -> str:
         return mask_key_id(self.key_id) if self.key_id else "(no key)"
+
+    def __repr__(self) -> str:
+        return secrets.dataclass_repr(self, db_url=without_password(self.db_url))
 
     def require_credentials(self) -> tuple[str, SecretStr]:
         if not self.key_id or self.secret_key is None or not self.secret_key.get_secret_value():
@@ -114,9 +124,11 @@ def load_config(
         env = _Environment(**overrides)
     except ValidationError as exc:
         raise ConfigError(_first_error_line(exc)) from None
+    secret = env.apca_api_secret_key.get_secret_value() if env.apca_api_secret_key else ""
+    secret_key = SecretStr(checked_secret(SECRET_KEY_SETTING, secret)) if secret else None
     return Config(
-        key_id=env.apca_api_key_id or None,
-        secret_key=env.apca_api_secret_key,
+        key_id=checked_key(KEY_ID_SETTING, env.apca_api_key_id),
+        secret_key=secret_key,
         broker_url=validated_broker_url(env.apca_api_base_url),
         db_url=validated_db_url(env.recon_db_url or default_db_url()),
         emergency_stop_pct=_bounded_decimal(
@@ -137,13 +149,53 @@ def load_config(
     )
 
 
+def checked_key(setting: str, value: str | None) -> str | None:
+    """A key id as read from `setting`, None if unset; refused if it could not be what Alpaca
+    issued (see `checked_secret`)."""
+    if not value:
+        return None
+    _refuse_unusable_key(setting, value)
+    return value
+
+
+def checked_secret(setting: str, value: str) -> str:
+    """A secret key as read from `setting`, registered at once so that nothing recon says can
+    show it, then refused if it holds whitespace, a control character or anything not ASCII:
+    Alpaca's keys hold none, and a `.env` file saved with Windows line endings gives a stray
+    carriage return that would otherwise surface later, inside an HTTP library's error. Never
+    stripped silently: the operator should know the file is wrong."""
+    secrets.register(value)
+    _refuse_unusable_key(setting, value)
+    return value
+
+
+def _refuse_unusable_key(setting: str, value: str) -> None:
+    """One line naming the variable and what is wrong with it, never its value."""
+    unwanted = next((name for character, name in _UNWANTED if character in value), None)
+    if unwanted is None and any(c.isspace() or not c.isprintable() for c in value):
+        unwanted = "whitespace or a control character"
+    if unwanted is not None:
+        raise ConfigError(f"{setting} contains {unwanted}; copy the key again without it")
+    if not value.isascii():
+        raise ConfigError(
+            f"{setting} contains a character that is not ASCII; copy the key again without it"
+        )
+
+
 def validated_broker_url(raw: str, *, setting: str = BROKER_URL_SETTING) -> str:
     """Accept what Alpaca's own tools accept (with or without a trailing `/v2`) and hand
-    alpaca-py the bare origin it appends `/v2` to."""
+    alpaca-py the bare origin it appends `/v2` to. Plain http:// only to this machine: anywhere
+    else the secret key would cross the network in clear."""
     parts = urlsplit(raw.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(
             f"{setting} must be an http(s) URL such as {ALPACA_PAPER_URL} (got {raw!r})"
+        )
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ConfigError(
+            f"{setting} must use https:// for {parts.hostname}: plain http:// would send the "
+            "secret key in clear, and is accepted only for this machine (127.0.0.1, ::1, "
+            "localhost)"
         )
     path = parts.path.rstrip("/")
     if path.endswith("/v2"):
@@ -151,7 +203,19 @@ def validated_broker_url(raw: str, *, setting: str = BROKER_URL_SETTING) -> str:
     return f"{parts.scheme}://{parts.netloc}{path}"
 
 
+def _is_loopback(host: str) -> bool:
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def validated_db_url(raw: str, *, setting: str = DB_URL_SETTING) -> str:
+    """A database URL normalised for its async driver; its password, if it has one, is
+    registered so that nothing recon says can show it."""
+    secrets.register(*database_passwords(raw))
     try:
         return normalize_db_url(raw, setting=setting)
     except StoreConfigError as exc:

@@ -4,9 +4,51 @@ frozen value objects, with Decimal for every price and quantity."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
+
+# What no real book holds, refused where the broker's answers and the trading engine's rows are
+# read. Within these bounds no date arithmetic recon does can leave datetime's range and no
+# Decimal arithmetic can overflow its context, so neither ever surfaces as a traceback.
+EARLIEST_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(9000, 1, 1, tzinfo=UTC)
+LARGEST_NUMBER = Decimal("1e18")
+# The trading engine's rows keep any number exactly as written, however large (what is
+# plausible is the validation's to say), but one this large could overflow even a sum of them.
+LARGEST_STORED_NUMBER = Decimal("1e1000")
+# How much of an unreadable value an error quotes: enough to recognise it, never a wall of text.
+QUOTED_CHARACTERS = 40
+
+
+def brief(text: str) -> str:
+    """Text read from outside as an error names it (an id, a symbol): on one line, cut short."""
+    if not text.isprintable():
+        text = repr(text)[1:-1]
+    return text if len(text) <= QUOTED_CHARACTERS else f"{text[:QUOTED_CHARACTERS]}…"
+
+
+def quoted(text: str) -> str:
+    """A value read from outside as an error quotes it: in quotes, on one line, cut short."""
+    return repr(text[:QUOTED_CHARACTERS]) + ("…" if len(text) > QUOTED_CHARACTERS else "")
+
+
+def implausible_time(moment: datetime) -> str | None:
+    """Why an aware time cannot be a real book's, or None if it can."""
+    if not EARLIEST_TIME <= moment < LATEST_TIME:
+        return f"outside {EARLIEST_TIME:%Y} to {LATEST_TIME:%Y}"
+    return None
+
+
+def implausible_number(number: Decimal, *, largest: Decimal = LARGEST_NUMBER) -> str | None:
+    """Why a Decimal cannot be a real book's price, quantity or amount, or None if it can."""
+    if not number.is_finite():
+        return "not a finite number"
+    # copy_abs, not abs(): it needs no context, so it cannot overflow on the very number
+    # being checked.
+    if number.copy_abs() >= largest:
+        return f"beyond {largest:E} in size"
+    return None
 
 
 class OrderState(StrEnum):
@@ -170,6 +212,10 @@ class BrokerPosition:
     current_price: Decimal
 
 
+# Alpaca numbers its paper accounts `PA…`; its live accounts never so.
+PAPER_ACCOUNT_PREFIX = "PA"
+
+
 @dataclass(frozen=True, slots=True)
 class Account:
     account_number: str
@@ -179,6 +225,13 @@ class Account:
     last_equity: Decimal
     cash: Decimal
     buying_power: Decimal
+
+    @property
+    def is_paper(self) -> bool:
+        """Paper only where the account Alpaca answers with says so, whatever host answered (a
+        live account reached through a tunnel or a proxy on this machine is still live);
+        anything else is live, so the live account's safeguards apply when in doubt."""
+        return self.account_number.startswith(PAPER_ACCOUNT_PREFIX)
 
 
 @dataclass(frozen=True, slots=True)

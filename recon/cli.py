@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -14,6 +15,9 @@ from typing import TYPE_CHECKING, NoReturn
 from engine.errors import UsageError
 from engine.private_files import keep_private
 from engine.reconcile.guard_settings import GuardSettings
+
+# Where `recon console`, `recon fleet console` and `recon demo` log, in the user's log folder.
+CONSOLE_LOG = "console.log"
 
 if TYPE_CHECKING:
     from engine.config import Config
@@ -188,6 +192,7 @@ def _fleet_reconcile(args: argparse.Namespace) -> int:
     from engine.logging import configure_logging
 
     accounts = load_fleet(Path(args.accounts))
+    _log_to_a_file()
     configure_logging(json_lines=args.json)
     return asyncio.run(
         run_fleet(accounts, yes=args.yes, dry_run=args.dry_run, json_output=args.json)
@@ -207,11 +212,26 @@ def _seconds(flag: str, least: float) -> Callable[[str], float]:
     return parse
 
 
+def _log_to_a_file() -> None:
+    """A console owns the terminal: its log lines — the tracebacks of what it caught among
+    them, scrubbed as every log line is — go to a file of the operator's alone."""
+    from platformdirs import user_log_dir
+
+    from engine.logging import configure_logging
+    from engine.private_files import PRIVATE_FILE, private_folder
+
+    path = private_folder(Path(user_log_dir("recon"))) / CONSOLE_LOG
+    log_file = path.open("a", encoding="utf-8")  # open for the life of the process
+    os.fchmod(log_file.fileno(), PRIVATE_FILE)
+    configure_logging(to=log_file)
+
+
 def _console(args: argparse.Namespace) -> int:
     from console.app import Backend, ReconApp
 
     config = _config(args)
     config.require_credentials()
+    _log_to_a_file()
 
     async def connect() -> Backend:
         # Imported here, after the console's first frame: alpaca-py and SQLAlchemy are heavy.
@@ -230,6 +250,7 @@ def _fleet_console(args: argparse.Namespace) -> int:
     from engine.fleet.accounts import FleetAccount, load_fleet
 
     accounts = load_fleet(Path(args.accounts))
+    _log_to_a_file()
 
     def connector(account: FleetAccount) -> BackendFactory:
         async def connect() -> Backend:
@@ -251,6 +272,7 @@ def _demo(*, fleet: bool) -> int:
     from console.app import FleetApp, ReconApp
     from engine.simulator.demo import DemoEnvironment
 
+    _log_to_a_file()
     demo = DemoEnvironment(fleet=fleet)
     try:
         if fleet:
@@ -326,7 +348,9 @@ def _sim(args: argparse.Namespace) -> int:
 
 
 def _say(line: str) -> None:
-    print(line, file=sys.stderr)
+    from engine.secrets import scrub  # light: the standard library only
+
+    print(scrub(line), file=sys.stderr)
 
 
 if __name__ == "__main__":

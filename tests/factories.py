@@ -43,9 +43,9 @@ def broker_id(n: int | None = None) -> str:
     return f"00000000-0000-4000-8000-{(n if n is not None else next(_ids)):012d}"
 
 
-def make_account(last_equity: str = "100000") -> Account:
+def make_account(last_equity: str = "100000", account_number: str = "PA3RECON0001") -> Account:
     return Account(
-        account_number="PA3RECON0001",
+        account_number=account_number,
         status="ACTIVE",
         currency="USD",
         equity=D(last_equity),

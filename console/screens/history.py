@@ -15,6 +15,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
 
+from engine.secrets import scrub
+
 if TYPE_CHECKING:  # the console reads the journal through the engine, never the store itself
     from engine.reconcile.history import RunHistoryEntry
     from engine.store.journal import JournaledAction
@@ -126,7 +128,7 @@ class RunScreen(Screen[None]):
                 Text(
                     action.outcome or "not done", style=OUTCOME_STYLES.get(action.outcome or "", "")
                 ),
-                Text(action.outcome_detail or action.reason),
+                Text(scrub(action.outcome_detail or action.reason)),
             )
         table.focus()
 

@@ -46,6 +46,7 @@ from engine.reconcile.events import (
     SnapshotReady,
 )
 from engine.reconcile.result import RunResult
+from engine.secrets import scrub
 
 TALLY_SECONDS = 0.25
 # Below this a terminal is laid out for what matters most: the positions and their cover.
@@ -205,12 +206,12 @@ class MainScreen(Screen[None]):
 
     # What the app hands over ---------------------------------------------------------------
 
-    def show_account(self, result: RunResult | None, *, key: str, paper: bool, db: str) -> None:
+    def show_account(self, result: RunResult | None, *, key: str, db: str) -> None:
         account = result.account if result else None
         self.query_one(AccountBar).show(
             account=account.number if account else "…",
             masked_key_id=account.masked_key_id if account else key,
-            paper=account.paper if account else paper,
+            paper=account.paper if account else None,
             market_open=result.market_open if result else None,
             database=db,
         )
@@ -227,7 +228,7 @@ class MainScreen(Screen[None]):
                 else "Aborted before any change"
             )
             self._preview_status = (
-                f"[b red]{trouble}:[/] {escape(result.aborted)} — [b]p[/] to try again"
+                f"[b red]{trouble}:[/] {escape(scrub(result.aborted))} — [b]p[/] to try again"
             )
         else:
             actions = len(result.plan.actions) if result.plan else 0
@@ -272,7 +273,8 @@ class MainScreen(Screen[None]):
             self.guard_status,
             self._preview_status,
         ]
-        self.query_one("#status", Static).update(" · ".join(part for part in parts if part))
+        # Scrubbed: the broker's and the libraries' words are drawn here as they came.
+        self.query_one("#status", Static).update(scrub(" · ".join(part for part in parts if part)))
 
     # Engine news ---------------------------------------------------------------------------
 
@@ -304,7 +306,7 @@ class MainScreen(Screen[None]):
                 self.write_log(f"{FAILED} {_label(action)} {error}")
                 self._pane(action.phase).fail(error)
             case GuardStreamStatus(up, detail):
-                self._guard_stream = "stream up" if up else f"polling ({escape(detail)})"
+                self._guard_stream = "stream up" if up else f"polling ({escape(scrub(detail))})"
             case GuardChecked(diff, uncovered, at):
                 self._guarded(diff, uncovered)
                 self.show_guard(f"{self._guard_stream} · book read {at:%H:%M:%S}Z")
@@ -313,7 +315,8 @@ class MainScreen(Screen[None]):
                 self._show_status()
             case GuardCheckFailed(error):
                 self.show_guard(
-                    f"{self._guard_stream} · [b red]could not read the book:[/] {escape(error)}"
+                    f"{self._guard_stream} · [b red]could not read the book:[/] "
+                    f"{escape(scrub(error))}"
                 )
 
     def _guarded(self, diff: Diff, uncovered: dict[str, float]) -> None:
@@ -383,7 +386,7 @@ class MainScreen(Screen[None]):
         return self._panes[phase]
 
     def write_log(self, line: str) -> None:
-        self._pending_log.append(line)
+        self._pending_log.append(scrub(line))
 
     def catch_up(self) -> None:
         """The log and the position tally brought up to what has happened."""

@@ -17,6 +17,7 @@ from console.views import order_line, short_id
 from engine.domain import BrokerOrder, OrderEvent
 from engine.reconcile.actions import PlanAction
 from engine.reconcile.diff import Diff, PositionRow
+from engine.secrets import scrub
 
 LoadHistory = Callable[[str], Awaitable[list[OrderEvent]]]
 
@@ -73,7 +74,7 @@ class PositionScreen(Screen[None]):
             actions.add_row(
                 Text(str(action.seq)),
                 Text(str(action.kind).replace("_", " ")),
-                Text(outcome),
+                Text(scrub(outcome)),
                 Text(action.reason),
             )
         events = self.query_one("#position-events", DataTable)
@@ -85,7 +86,7 @@ class PositionScreen(Screen[None]):
                 Text(event.order_local_id),
                 Text(event.event_type),
                 Text(f"{old}{event.new_state}"),
-                Text(event.detail or ""),
+                Text(scrub(event.detail or "")),
             )
 
 

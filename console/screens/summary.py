@@ -14,6 +14,7 @@ from textual.widgets import Label, Static
 
 from engine.reconcile.circuit_breaker import describe
 from engine.reconcile.result import RunResult
+from engine.secrets import scrub
 
 # A dialog lists this many positions at most: a 10,000-position summary held the screen still
 # while it was laid out.
@@ -41,11 +42,10 @@ class SummaryScreen(ModalScreen[None]):
                 if result.circuit_breaker is not None:
                     yield Static(describe(result.circuit_breaker), id="summary-breaker")
                 for error in result.errors:
-                    yield Static(Text(f"error: {error}", style="bold red"))
+                    yield Static(Text(scrub(f"error: {error}"), style="bold red"))
                 if result.aborted:
-                    yield Static(
-                        Text(f"aborted before any change: {result.aborted}", style="bold red")
-                    )
+                    aborted = scrub(f"aborted before any change: {result.aborted}")
+                    yield Static(Text(aborted, style="bold red"))
             where = f"Report written to {self.report_path}" if self.report_path else ""
             yield Static(f"{where}\n[b]escape[/] close", classes="dialog-keys")
 

@@ -12,15 +12,18 @@ class AccountBar(Static):
         *,
         account: str,
         masked_key_id: str,
-        paper: bool,
+        paper: bool | None,
         market_open: bool | None,
         database: str,
     ) -> None:
+        """`paper` as the broker's account says; None before it has been read, which is
+        treated as live."""
         line = Text()
-        line.append(
-            " PAPER " if paper else " LIVE — REAL MONEY ",
-            style="bold black on green" if paper else "bold white on red",
-        )
+        if paper:
+            line.append(" PAPER ", style="bold black on green")
+        else:
+            shown = " LIVE — REAL MONEY " if paper is False else " NOT YET READ: TREATED AS LIVE "
+            line.append(shown, style="bold white on red")
         line.append(f"  account {account}", style="bold")
         line.append(f"   key {masked_key_id}")
         market = "unknown" if market_open is None else ("open" if market_open else "closed")

@@ -9,6 +9,7 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from engine.reconcile.actions import Phase
+from engine.secrets import scrub
 
 PHASE_TITLES = {
     Phase.FETCH: "Fetch",
@@ -47,7 +48,7 @@ class PhasePane(Static):
 
     def fail(self, error: str) -> None:
         self.errors += 1
-        self.current = error
+        self.current = scrub(error)
 
     def render(self) -> Text:
         # Text, not markup: the current action's words and errors come from the broker as they

@@ -5,6 +5,7 @@ repeated blindly."""
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +17,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 import requests
+import urllib3.exceptions
 from alpaca.common.enums import Sort
 from alpaca.common.exceptions import APIError
 from alpaca.trading.client import TradingClient
@@ -34,6 +36,7 @@ from alpaca.trading.requests import (
     StopOrderRequest,
     TakeProfitRequest,
 )
+from pydantic import SecretStr
 from requests.adapters import HTTPAdapter
 
 from engine.broker.errors import (
@@ -41,6 +44,7 @@ from engine.broker.errors import (
     BrokerRejected,
     MalformedBrokerResponse,
     OrderNotFound,
+    RequestNotSendable,
 )
 from engine.broker.rate_limit import RateLimit, RateQueueListener
 from engine.broker.retry import RetryPolicy, TransientFailure, with_retries
@@ -75,6 +79,27 @@ MAX_CONCURRENT_REQUESTS = 32
 RATE_LIMIT_PERIOD_SECONDS = 60.0
 # Alpaca answers these when it may succeed on another try; everything else 4xx is final.
 TRANSIENT_STATUS_CODES = frozenset({408, 429})
+# How much of an error body a message quotes.
+ERROR_BODY_CHARACTERS = 200
+
+# requests refuses these before anything is sent, and the text of a refused header quotes its
+# value: for the key pair, the secret. They become one fixed line instead.
+UNSENDABLE_HEADER = (requests.exceptions.InvalidHeader, UnicodeEncodeError)
+UNSENDABLE_URL = (
+    requests.exceptions.InvalidURL,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.URLRequired,
+)
+# Everything else that can go wrong between recon and the broker's answer: a timeout, a dropped
+# connection, a body cut short or undecodable, a redirect loop. Another try may cure it, and a
+# submission it interrupts may have reached the broker. urllib3's and http.client's own errors
+# are meant to come wrapped in requests', but some escape.
+TRANSPORT_FAILURES = (
+    requests.RequestException,
+    urllib3.exceptions.HTTPError,
+    http.client.HTTPException,
+)
 
 _REQUEST_CLASSES: dict[OrderType, type[OrderRequest]] = {
     OrderType.MARKET: MarketOrderRequest,
@@ -105,7 +130,7 @@ class AlpacaBroker:
         self,
         *,
         key_id: str,
-        secret_key: str,
+        secret_key: SecretStr | str,
         base_url: str,
         timeout_seconds: float,
         rate_limit_per_minute: int,
@@ -115,9 +140,14 @@ class AlpacaBroker:
     ) -> None:
         """`rate_limit_period_seconds` is Alpaca's minute; a test shrinks it to see the queue
         form and drain in a second or two."""
+        if isinstance(secret_key, str):
+            secret_key = SecretStr(secret_key)
         self._base_url, self._key_id, self._secret_key = base_url, key_id, secret_key
         self._client = TradingClient(
-            api_key=key_id, secret_key=secret_key, raw_data=True, url_override=base_url
+            api_key=key_id,
+            secret_key=secret_key.get_secret_value(),
+            raw_data=True,
+            url_override=base_url,
         )
         # alpaca-py sleeps 3 s and retries 429/504 on its own, and its constructor treats 0 as
         # "use the default", so the attribute is the only way to hand retries to our policy.
@@ -131,6 +161,9 @@ class AlpacaBroker:
         self._limiter = RateLimit(rate_limit_per_minute, rate_limit_period_seconds, now=now)
         self._retry_policy = retry_policy or RetryPolicy()
         self._now = now
+
+    def __repr__(self) -> str:
+        return f"AlpacaBroker(base_url={self._base_url!r})"  # never the key pair
 
     async def get_account(self) -> Account:
         return account_from_wire(await self._read("get account", self._client.get_account))
@@ -196,7 +229,9 @@ class AlpacaBroker:
         request = _order_request(order)
         operation = f"submit {order.client_order_id}"
         try:
-            raw = await self._call(operation, lambda: self._client.submit_order(request))
+            raw = await self._call(
+                operation, _parsed(operation, lambda: self._client.submit_order(request))
+            )
         except TransientFailure as exc:
             # The request may have reached the broker; only a lookup can tell.
             raise AmbiguousSubmit(order.client_order_id, str(exc)) from exc
@@ -210,7 +245,8 @@ class AlpacaBroker:
         operation = f"replace {broker_id} by {order.client_order_id}"
         try:
             raw = await self._call(
-                operation, lambda: self._client.replace_order_by_id(broker_id, request)
+                operation,
+                _parsed(operation, lambda: self._client.replace_order_by_id(broker_id, request)),
             )
         except TransientFailure as exc:
             raise AmbiguousSubmit(order.client_order_id, str(exc)) from exc
@@ -267,8 +303,9 @@ class AlpacaBroker:
 
     async def _read(self, operation: str, call: Callable[[], T]) -> T:
         """A call that changes nothing, or changes nothing twice: safe to retry."""
+        parsed = _parsed(operation, call)
         return await with_retries(
-            operation, self._retry_policy, lambda: self._call(operation, call)
+            operation, self._retry_policy, lambda: self._call(operation, parsed)
         )
 
     async def _call(self, operation: str, call: Callable[[], T]) -> T:
@@ -278,10 +315,39 @@ class AlpacaBroker:
                 return await loop.run_in_executor(self._executor, call)
             except APIError as exc:
                 raise _classified(operation, exc) from exc
-            except (requests.Timeout, requests.ConnectionError) as exc:
-                raise TransientFailure(f"{operation}: {type(exc).__name__}") from exc
-            except ValueError as exc:  # requests' JSONDecodeError is a ValueError
+            except UNSENDABLE_HEADER as exc:
+                raise RequestNotSendable(
+                    f"{operation}: the key pair cannot be sent as an HTTP header "
+                    "(APCA_API_KEY_ID or APCA_API_SECRET_KEY holds a character HTTP cannot carry)"
+                ) from exc
+            except UNSENDABLE_URL as exc:
+                raise RequestNotSendable(
+                    f"{operation}: the broker URL cannot be requested ({type(exc).__name__})"
+                ) from exc
+            except requests.JSONDecodeError as exc:
                 raise MalformedBrokerResponse(f"{operation}: unreadable answer ({exc})") from exc
+            except TRANSPORT_FAILURES as exc:
+                # The type alone: the text of these may quote the request, headers and all.
+                raise TransientFailure(f"{operation}: {type(exc).__name__}") from exc
+            except ValueError as exc:  # the body is not what alpaca-py can read
+                raise MalformedBrokerResponse(
+                    f"{operation}: unreadable answer ({type(exc).__name__})"
+                ) from exc
+
+
+def _parsed(operation: str, call: Callable[[], T]) -> Callable[[], T]:
+    """`call`, with an answer nested too deeply to parse made a malformed answer: requests
+    parses JSON recursively, and its RecursionError is no answer recon can read."""
+
+    def parse() -> T:
+        try:
+            return call()
+        except RecursionError:
+            raise MalformedBrokerResponse(
+                f"{operation}: unreadable answer (JSON nested too deeply)"
+            ) from None
+
+    return parse
 
 
 def _classified(operation: str, error: APIError) -> Exception:
@@ -298,12 +364,15 @@ def _alpaca_error_body(text: str) -> tuple[int | None, str]:
     """Alpaca's error bodies are `{"code": ..., "message": ...}`; a proxy's may be anything."""
     try:
         body = json.loads(text)
-    except ValueError:
-        return None, text.strip()[:200]
+    except (ValueError, RecursionError):  # not JSON, or nested past parsing
+        return None, text.strip()[:ERROR_BODY_CHARACTERS]
     if not isinstance(body, dict):
-        return None, text.strip()[:200]
-    code = body.get("code")
-    return (code if isinstance(code, int) else None), str(body.get("message", text))
+        return None, text.strip()[:ERROR_BODY_CHARACTERS]
+    code, message = body.get("code"), body.get("message")
+    return (
+        code if isinstance(code, int) and not isinstance(code, bool) else None,
+        (message if isinstance(message, str) else text.strip())[:ERROR_BODY_CHARACTERS],
+    )
 
 
 def _require_order_id(broker_id: str) -> None:
@@ -356,7 +425,10 @@ def _whole_shares(qty: Decimal) -> int:
 
 def _wire_number(value: Decimal, field: str) -> float:
     """alpaca-py types prices and quantities as float; refuse any value the float would alter
-    rather than send the broker a different number than the one decided."""
+    rather than send the broker a different number than the one decided, and any that is not
+    above zero (a stop at 0.0000 protects nothing; planning never sends one)."""
+    if not value > 0:
+        raise ValueError(f"{field} {value} is not above zero; not sent")
     number = float(value)
     if Decimal(repr(number)) != value:
         raise ValueError(f"{field} {value} cannot be sent exactly through alpaca-py")

@@ -49,6 +49,12 @@ class AmbiguousSubmit(BrokerError):
         self.cause = cause
 
 
+class RequestNotSendable(BrokerError):
+    """The request could not be sent at all: a header (the key pair) or the URL holds what HTTP
+    cannot carry. Nothing reached the broker, and another try would fail the same way. The
+    message is fixed: the HTTP library's own quotes the header's value, which is the secret."""
+
+
 class MalformedBrokerResponse(BrokerError):
     """The broker answered something recon cannot read: a missing field, a bad number."""
 

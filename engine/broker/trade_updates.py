@@ -1,26 +1,30 @@
 """The broker's `trade_updates` websocket: orders as the broker reports them, the moment it
 does. Used to confirm stops without waiting on a poll, and by the guard to hear at once that
-something changed; when the stream cannot be had, callers fall back to asking."""
+something changed; when the stream cannot be had, callers fall back to asking. A frame that
+cannot be read is logged and skipped: it never ends the listening."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import structlog
+from pydantic import SecretStr
 
 from engine.broker.errors import MalformedBrokerResponse, StreamUnavailable
-from engine.broker.wire import order_from_wire
+from engine.broker.wire import trade_update_from_wire
 from engine.domain import BrokerOrder
 
 log = structlog.get_logger("recon.trade_updates")
 
 CONNECT_TIMEOUT_SECONDS = 5.0
+# How much of the broker's refusal a message quotes.
+REFUSAL_CHARACTERS = 200
 
 
 def stream_url(base_url: str) -> str:
@@ -34,15 +38,18 @@ class TradeUpdates:
     """One listening connection; `wait_until(order_id, …)` reads what it heard, `changed` is set
     on every update heard, and `ended` completes when the broker closes the connection."""
 
-    def __init__(self, *, url: str, key_id: str, secret_key: str) -> None:
+    def __init__(self, *, url: str, key_id: str, secret_key: SecretStr | str) -> None:
         self._url = url
         self._key_id = key_id
-        self._secret_key = secret_key
+        self._secret_key = SecretStr(secret_key) if isinstance(secret_key, str) else secret_key
         self._orders: dict[str, BrokerOrder] = {}
         self._heard = asyncio.Condition()
         self._session: aiohttp.ClientSession | None = None
         self._task: asyncio.Task[None] | None = None
         self.changed = asyncio.Event()
+
+    def __repr__(self) -> str:
+        return f"TradeUpdates(url={self._url!r})"  # never the key pair
 
     async def start(self) -> None:
         """Connect, authenticate and listen; `StreamUnavailable`, saying why, if the broker
@@ -54,14 +61,24 @@ class TradeUpdates:
                 await ws.send_json(
                     {
                         "action": "authenticate",
-                        "data": {"key_id": self._key_id, "secret_key": self._secret_key},
+                        "data": {
+                            "key_id": self._key_id,
+                            "secret_key": self._secret_key.get_secret_value(),
+                        },
                     }
                 )
-                answer = await _receive(ws)
+                frame = await _receive(ws)
+                answer = None if frame is None else message_from_frame(frame)
                 if _status(answer) != "authorized":
                     raise ConnectionRefusedError(_refusal(answer))
                 await ws.send_json({"action": "listen", "data": {"streams": ["trade_updates"]}})
-        except (OSError, TimeoutError, aiohttp.ClientError, ValueError) as exc:
+        except (
+            OSError,
+            TimeoutError,
+            aiohttp.ClientError,
+            ValueError,
+            MalformedBrokerResponse,
+        ) as exc:
             reason = str(exc) or type(exc).__name__
             log.warning("trade_updates_unavailable", url=self._url, error=reason)
             await self.close()
@@ -100,18 +117,26 @@ class TradeUpdates:
             return self._orders[order_id]
 
     async def _listen(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        try:
+            await self._hear_all(ws)
+        except Exception:
+            # A fault of recon's own in reading the stream ends this connection as a drop would,
+            # and the caller reconnects; it never leaves the listening dead for good.
+            log.exception("trade_updates_failed", url=self._url)
+
+    async def _hear_all(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         while True:
-            message = await _receive(ws)
-            if message is None:
+            frame = await _receive(ws)
+            if frame is None:
                 log.warning("trade_updates_closed", url=self._url)
                 return
-            data = message.get("data")
-            if message.get("stream") != "trade_updates" or not isinstance(data, dict):
-                continue
             try:
-                order = order_from_wire(data.get("order"))
+                order = order_from_frame(frame)
             except MalformedBrokerResponse as exc:
+                # The sweep reads the book over REST anyway; one bad frame costs nothing more.
                 log.warning("trade_update_unreadable", error=str(exc))
+                continue
+            if order is None:
                 continue
             async with self._heard:
                 self._orders[order.id] = order
@@ -119,27 +144,51 @@ class TradeUpdates:
             self.changed.set()
 
 
-async def _receive(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any] | None:
-    """Alpaca sends JSON in binary frames, the simulator in text ones; both are read."""
+def order_from_frame(frame: str | bytes) -> BrokerOrder | None:
+    """The order a frame of the stream reports, None for a frame about something else;
+    `MalformedBrokerResponse` for anything that cannot be read."""
+    return trade_update_from_wire(message_from_frame(frame))
+
+
+def message_from_frame(frame: str | bytes) -> Mapping[str, Any]:
+    """A frame's JSON object, or `MalformedBrokerResponse`: not UTF-8, not JSON, nested past
+    parsing, a number past converting, or not an object."""
+    try:
+        message = json.loads(frame)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise MalformedBrokerResponse(
+            f"trade_updates: a frame that is not JSON ({type(exc).__name__})"
+        ) from None
+    if not isinstance(message, dict):
+        raise MalformedBrokerResponse(
+            f"trade_updates: a frame that is not an object ({type(message).__name__})"
+        )
+    return message
+
+
+async def _receive(ws: aiohttp.ClientWebSocketResponse) -> str | bytes | None:
+    """The next frame's data, None once the connection has closed. Alpaca sends JSON in binary
+    frames, the simulator in text ones; both are read."""
     frame = await ws.receive()
     if frame.type not in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
         return None
-    decoded = json.loads(frame.data)
-    return decoded if isinstance(decoded, dict) else None
+    data: str | bytes = frame.data
+    return data
 
 
-def _refusal(message: dict[str, Any] | None) -> str:
+def _refusal(message: Mapping[str, Any] | None) -> str:
     """What the broker said instead of authorizing: its error text where it gave one."""
     data = message.get("data") if message else None
     if isinstance(data, dict):
         for key in ("error_message", "msg", "message"):
             if isinstance(data.get(key), str):
-                return str(data[key])
+                return str(data[key])[:REFUSAL_CHARACTERS]
         if data.get("status") == "unauthorized":
             return "the broker refused the stream's credentials"
     return "the broker did not authorize the stream"
 
 
-def _status(message: dict[str, Any] | None) -> str | None:
+def _status(message: Mapping[str, Any] | None) -> str | None:
     data = message.get("data") if message else None
-    return data.get("status") if isinstance(data, dict) else None
+    status = data.get("status") if isinstance(data, dict) else None
+    return status if isinstance(status, str) else None

@@ -1,5 +1,6 @@
 """Turns Alpaca's JSON answers into frozen domain objects, Decimal for every number; anything
-missing, unreadable or unknown raises a typed error naming the object and the field."""
+missing, unreadable, unknown or beyond what a real book holds (a date in year 1, a number of a
+million digits, legs nested in legs) raises a typed error naming the object and the field."""
 
 from __future__ import annotations
 
@@ -22,23 +23,38 @@ from engine.domain import (
     PositionSide,
     Side,
     TimeInForce,
+    brief,
+    implausible_number,
+    implausible_time,
+    quoted,
 )
 
 Raw = Mapping[str, Any]
 E = TypeVar("E", bound=StrEnum)
+TRADE_UPDATES = "trade_updates"
+# Every event Alpaca documents on the trade_updates stream, and alpaca-py's `restated`.
+TRADE_UPDATE_EVENTS = frozenset(
+    {
+        "new", "fill", "partial_fill", "canceled", "expired", "done_for_day", "replaced",
+        "accepted", "rejected", "pending_new", "stopped", "pending_cancel", "pending_replace",
+        "calculated", "suspended", "order_replace_rejected", "order_cancel_rejected", "restated",
+    }
+)  # fmt: skip
 
 
 def order_from_wire(raw: Any, *, group_id: str | None = None) -> BrokerOrder:
     """One order, with its legs when the broker nested them under it. A leg carries its
-    parent's id as `group_id`, as does a parent that has legs."""
+    parent's id as `group_id`, as does a parent that has legs. Alpaca nests one level only, so
+    a leg with legs of its own is malformed (and no nesting however deep can exhaust the
+    stack)."""
     obj = _mapping(raw, "order")
     order_id = _text(obj, "id", "order")
-    what = f"order {order_id}"
+    what = f"order {brief(order_id)}"
     status_text = _text(obj, "status", what)
     try:
         status = BrokerOrderStatus(status_text)
     except ValueError:
-        raise UnknownOrderStatus(order_id, status_text) from None
+        raise UnknownOrderStatus(brief(order_id), brief(status_text)) from None
     filled_qty = _decimal(obj, "filled_qty", what)
     # A notional (dollar-amount) order has no share quantity until it fills.
     qty = (
@@ -46,7 +62,9 @@ def order_from_wire(raw: Any, *, group_id: str | None = None) -> BrokerOrder:
     )
     raw_legs = obj.get("legs") or []
     if not isinstance(raw_legs, list):
-        raise MalformedBrokerResponse(f"{what}: legs is {raw_legs!r}, expected a list")
+        raise MalformedBrokerResponse(f"{what}: legs is {_shown(raw_legs)}, expected a list")
+    if raw_legs and group_id is not None:
+        raise MalformedBrokerResponse(f"{what}: a leg with legs of its own")
     # Alpaca reports a simple order's class as "simple" or as an empty string.
     order_class = (
         _enum(OrderClass, obj, "order_class", what) if obj.get("order_class") else OrderClass.SIMPLE
@@ -67,12 +85,26 @@ def order_from_wire(raw: Any, *, group_id: str | None = None) -> BrokerOrder:
         created_at=_timestamp(obj, "created_at", what),
         updated_at=_timestamp(obj, "updated_at", what),
         submitted_at=_timestamp(obj, "submitted_at", what),
-        replaced_by=_optional_text(obj, "replaced_by"),
-        replaces=_optional_text(obj, "replaces"),
+        replaced_by=_optional_text(obj, "replaced_by", what),
+        replaces=_optional_text(obj, "replaces", what),
         order_class=order_class,
         group_id=order_id if raw_legs else group_id,
         legs=tuple(order_from_wire(leg, group_id=order_id) for leg in raw_legs),
     )
+
+
+def trade_update_from_wire(raw: Any) -> BrokerOrder | None:
+    """The order a trade_updates stream message reports; None for a message of another stream
+    (the authorization, the listening acknowledgement). An event Alpaca does not document is
+    malformed, as an unknown order status is: recon acts on nothing it cannot read."""
+    message = _mapping(raw, "stream message")
+    if message.get("stream") != TRADE_UPDATES:
+        return None
+    update = _mapping(message.get("data"), "trade update")
+    event = _text(update, "event", "trade update")
+    if event not in TRADE_UPDATE_EVENTS:
+        raise MalformedBrokerResponse(f"trade update: event is {_shown(event)}, not a known one")
+    return order_from_wire(update.get("order"))
 
 
 def orders_from_wire(raw: Any, what: str) -> list[BrokerOrder]:
@@ -89,13 +121,17 @@ def group_members(raw: Any) -> tuple[BrokerOrder, ...]:
 def position_from_wire(raw: Any) -> BrokerPosition:
     obj = _mapping(raw, "position")
     symbol = _text(obj, "symbol", "position")
-    what = f"position {symbol}"
+    what = f"position {brief(symbol)}"
     # Alpaca reports a short as side "short" with a negative qty; recon keeps qty positive.
+    # A sign that disagrees with the side leaves which way the position goes unknown, and
+    # a stop on the wrong side would double it rather than close it: never read by side alone.
+    side = _enum(PositionSide, obj, "side", what)
+    qty = _signed(obj, "qty", side, what)
     return BrokerPosition(
         symbol=symbol,
-        side=_enum(PositionSide, obj, "side", what),
-        qty=abs(_decimal(obj, "qty", what)),
-        qty_available=abs(_decimal(obj, "qty_available", what)),
+        side=side,
+        qty=qty,
+        qty_available=_signed(obj, "qty_available", side, what),
         avg_entry_price=_decimal(obj, "avg_entry_price", what),
         current_price=_decimal(obj, "current_price", what),
     )
@@ -118,7 +154,9 @@ def clock_from_wire(raw: Any) -> MarketClock:
     obj = _mapping(raw, "clock")
     is_open = obj.get("is_open")
     if not isinstance(is_open, bool):
-        raise MalformedBrokerResponse(f"clock: is_open is {is_open!r}, expected true or false")
+        raise MalformedBrokerResponse(
+            f"clock: is_open is {_shown(is_open)}, expected true or false"
+        )
     return MarketClock(
         timestamp=_timestamp(obj, "timestamp", "clock"),
         is_open=is_open,
@@ -142,13 +180,17 @@ def _mapping(raw: Any, what: str) -> Raw:
 def _text(obj: Raw, field: str, what: str) -> str:
     value = obj.get(field)
     if not isinstance(value, str) or not value:
-        raise MalformedBrokerResponse(f"{what}: {field} is {value!r}, expected text")
+        raise MalformedBrokerResponse(f"{what}: {field} is {_shown(value)}, expected text")
     return value
 
 
-def _optional_text(obj: Raw, field: str) -> str | None:
+def _optional_text(obj: Raw, field: str, what: str) -> str | None:
     value = obj.get(field)
-    return str(value) if value else None
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise MalformedBrokerResponse(f"{what}: {field} is {_shown(value)}, expected text")
+    return value
 
 
 def _decimal(obj: Raw, field: str, what: str) -> Decimal:
@@ -163,16 +205,29 @@ def _optional_decimal(obj: Raw, field: str, what: str) -> Decimal | None:
     return None if value is None else _parse_decimal(value, field, what)
 
 
+def _signed(obj: Raw, field: str, side: PositionSide, what: str) -> Decimal:
+    """A position's quantity, positive, once its sign has been found to agree with `side`."""
+    number = _decimal(obj, field, what)
+    disagrees = number < 0 if side is PositionSide.LONG else number > 0
+    if disagrees:
+        raise MalformedBrokerResponse(
+            f"{what}: {field} is {_shown(obj.get(field))} on a {side} position; "
+            "the sign and the side disagree"
+        )
+    return number.copy_abs()
+
+
 def _parse_decimal(value: object, field: str, what: str) -> Decimal:
     # bool is an int subclass; a true/false where a number belongs is malformed, not 1/0.
     if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
-        raise MalformedBrokerResponse(f"{what}: {field} is {value!r}, expected a number")
+        raise MalformedBrokerResponse(f"{what}: {field} is {_shown(value)}, expected a number")
     try:
         number = Decimal(value)
     except InvalidOperation:
-        raise MalformedBrokerResponse(f"{what}: {field} is {value!r}, not a number") from None
-    if not number.is_finite():
-        raise MalformedBrokerResponse(f"{what}: {field} is {value!r}, not a finite number")
+        raise MalformedBrokerResponse(f"{what}: {field} is {_shown(value)}, not a number") from None
+    problem = implausible_number(number)
+    if problem is not None:
+        raise MalformedBrokerResponse(f"{what}: {field} is {_shown(value)}, {problem}")
     return number
 
 
@@ -181,10 +236,22 @@ def _timestamp(obj: Raw, field: str, what: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise MalformedBrokerResponse(f"{what}: {field} is {value!r}, not a timestamp") from None
+        raise MalformedBrokerResponse(
+            f"{what}: {field} is {_shown(value)}, not a timestamp"
+        ) from None
     if parsed.tzinfo is None:
-        raise MalformedBrokerResponse(f"{what}: {field} is {value!r}, without a time zone")
-    return parsed.astimezone(UTC)
+        raise MalformedBrokerResponse(f"{what}: {field} is {_shown(value)}, without a time zone")
+    try:
+        # Year 1 an hour east of UTC is year 0 in UTC, which datetime cannot hold.
+        moment = parsed.astimezone(UTC)
+    except OverflowError:
+        raise MalformedBrokerResponse(
+            f"{what}: {field} is {_shown(value)}, beyond any time recon can hold"
+        ) from None
+    problem = implausible_time(moment)
+    if problem is not None:
+        raise MalformedBrokerResponse(f"{what}: {field} is {_shown(value)}, {problem}")
+    return moment
 
 
 def _enum(kind: type[E], obj: Raw, field: str, what: str) -> E:
@@ -192,4 +259,22 @@ def _enum(kind: type[E], obj: Raw, field: str, what: str) -> E:
     try:
         return kind(value)
     except ValueError:
-        raise MalformedBrokerResponse(f"{what}: {field} is {value!r}, not a known value") from None
+        raise MalformedBrokerResponse(
+            f"{what}: {field} is {_shown(value)}, not a known value"
+        ) from None
+
+
+def _shown(value: object) -> str:
+    """A value as an error quotes it: short, and never failing itself, as repr() does on a
+    list nested a thousand deep or an int of ten thousand digits."""
+    if isinstance(value, str):
+        return quoted(value)
+    if value is None or isinstance(value, bool | float):
+        return repr(value)
+    if isinstance(value, int | Decimal):
+        # A Decimal's str never fails; an int's does past 4300 digits.
+        text = str(value) if isinstance(value, Decimal) or value.bit_length() < 128 else None
+        return "a number too long to show" if text is None else brief(text)
+    if isinstance(value, Mapping):
+        return "an object"
+    return f"a {type(value).__name__}"

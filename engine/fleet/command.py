@@ -5,12 +5,12 @@ stops or changes another; the fleet's exit code is the highest of theirs."""
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from typing import Any
 
 import structlog
 
+from engine import secrets
 from engine.errors import UsageError, first_line
 from engine.fleet.accounts import FleetAccount
 from engine.reconcile.command import EXIT_UNCOVERED, EXIT_USAGE, Finished, reconcile_once
@@ -30,12 +30,12 @@ async def run_fleet(
             "exit_code": exit_code,
             "accounts": [_account_json(account, outcome) for account, outcome in ended],
         }
-        print(json.dumps(report, indent=2))
+        print(secrets.dumps(report, indent=2))
         return exit_code
     for account, outcome in ended:
         print(f"== {account.name}: exit {outcome.exit_code}")
         if outcome.result is None:
-            print(f"recon: {outcome.trouble}")
+            print(secrets.scrub(f"recon: {outcome.trouble}"))
         else:
             print_summary(outcome.result, sys.stdout)
     codes = " · ".join(f"{account.name} {outcome.exit_code}" for account, outcome in ended)

@@ -4,13 +4,13 @@ can end mapped to SPEC §1's exit codes."""
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 import sys
 from dataclasses import dataclass
 
 import structlog
 
+from engine import secrets
 from engine.config import Config
 from engine.reconcile.guard_settings import GuardSettings
 from engine.reconcile.headless import HeadlessLog, decision_callback, print_summary
@@ -43,7 +43,7 @@ async def run_headless(config: Config, *, yes: bool, dry_run: bool, json_output:
     if finished.result is None:
         _say(f"recon: {finished.trouble}")
     elif json_output:
-        print(json.dumps(finished.result.to_json(), indent=2))
+        print(secrets.dumps(finished.result.to_json(), indent=2))
     else:
         print_summary(finished.result, sys.stdout)
     return finished.exit_code
@@ -96,4 +96,4 @@ def _could_not_start(error: StoreError | ReconciliationLocked) -> Finished:
 
 
 def _say(line: str) -> None:
-    print(line, file=sys.stderr)
+    print(secrets.scrub(line), file=sys.stderr)

@@ -11,6 +11,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol, TypeVar
 
+import structlog
+
 from engine.broker.errors import (
     AmbiguousSubmit,
     BrokerError,
@@ -56,6 +58,7 @@ from engine.reconcile.outcomes import (
 )
 
 T = TypeVar("T")
+log = structlog.get_logger("recon.execute")
 
 AMBIGUOUS_SUBMIT_ATTEMPTS = 3  # lost answers tolerated for one submission
 CONFIRMATION_POLLS = 20
@@ -203,6 +206,11 @@ class Executor:
         try:
             result = await self._perform(action)
         except Exception as exc:  # collected, not raised: the next position still gets its turn
+            # The report keeps one line; the log keeps the traceback, so a bug is never
+            # reduced to that line alone.
+            log.exception(
+                "action_failed", seq=action.seq, kind=str(action.kind), symbol=action.symbol
+            )
             result = ActionResult(action, Outcome.FAILED, _one_line(exc))
         await self._finish(result)
 
@@ -221,6 +229,7 @@ class Executor:
         try:
             await self._ledger.record_outcome(result.journal_entry)
         except Exception as exc:
+            log.exception("journal_outcome_failed", seq=result.action.seq)
             self.report.errors.append(f"journal: outcome of action {result.action.seq}: {exc}")
 
     async def _perform(self, action: PlanAction) -> ActionResult:

@@ -5,12 +5,14 @@ printed for a person or, with `--json`, for a program."""
 from __future__ import annotations
 
 import asyncio
+import io
 import sys
 from datetime import UTC, datetime
 from typing import TextIO
 
 import structlog
 
+from engine import secrets
 from engine.reconcile.actions import Plan, PlanAction
 from engine.reconcile.circuit_breaker import describe
 from engine.reconcile.events import (
@@ -126,7 +128,7 @@ def decision_callback(*, confirm_all: bool, operator: str, prompt: bool) -> Deci
 
 
 def _ask(question: str) -> str:
-    print(question, end="", file=sys.stderr, flush=True)
+    print(secrets.scrub(question), end="", file=sys.stderr, flush=True)
     return sys.stdin.readline().strip().lower()
 
 
@@ -145,6 +147,14 @@ def print_plan(plan: Plan, out: TextIO) -> None:
 
 
 def print_summary(result: RunResult, out: TextIO) -> None:
+    """The result for a person, scrubbed of every registered secret: an error's text is the
+    broker's or a library's, and may quote what recon sent."""
+    text = io.StringIO()
+    _write_summary(result, text)
+    out.write(secrets.scrub(text.getvalue()))
+
+
+def _write_summary(result: RunResult, out: TextIO) -> None:
     if result.aborted is not None:
         print(f"ABORTED before any change: {result.aborted}", file=out)
         return

@@ -80,6 +80,17 @@ def protect_position(
         position.current_price,
         context.settings.emergency_stop_pct,
     )
+    if level.price <= 0:
+        # A long priced under a hundredth of a cent rounds its stop down to nothing: such a
+        # stop protects nothing, and no price recon could choose would be the one asked for.
+        findings.append(
+            Finding(
+                position.symbol,
+                f"{position.symbol}: its emergency stop would be {level.price}; priced too "
+                "low to protect; left for the operator",
+            )
+        )
+        return PositionProtection(position.symbol, tuple(actions), (), tuple(findings))
     blockers = _other_side(position, orders) if stop_qty > 0 else ()
     actions.extend(_emergency_stops(context, position, uncovered, stop_qty, level, blockers))
     actions.extend(_oco_exit(context, position, take_profit, level) for take_profit in take_profits)

@@ -5,13 +5,13 @@ alike by the headless command, the console and the guard; the caller holds the d
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from engine import secrets
 from engine.broker.errors import BrokerError, StreamUnavailable
 from engine.broker.protocol import Broker
 from engine.broker.trade_updates import TradeUpdates
@@ -47,7 +47,6 @@ class RunRequest:
     dry_run: bool
     operator: str  # the OS user, recorded in the journal
     masked_key_id: str
-    paper: bool
     settings: PlanSettings
 
 
@@ -175,7 +174,7 @@ class Cycle:
         the_plan = first_plan
         todo = memory.remaining(first_plan)
         self._emit(SnapshotReady(first_diff, todo))
-        unfinished = await _open_journal(request, self._sessions, run_id, account.number, self._now)
+        unfinished = await _open_journal(request, self._sessions, run_id, account, self._now)
         self._emit(RunStarted(run_id=run_id, dry_run=False, unfinished_runs=unfinished))
         executor = Executor(
             broker=self._broker,
@@ -245,7 +244,7 @@ class Cycle:
                 run_id,
                 outcome=f"exit {result.exit_code}",
                 finished_at=self._now(),
-                summary_json=json.dumps(result.to_json()),
+                summary_json=secrets.dumps(result.to_json()),
             )
         return result
 
@@ -254,7 +253,7 @@ async def _open_journal(
     request: RunRequest,
     sessions: async_sessionmaker[AsyncSession],
     run_id: str,
-    account_number: str,
+    account: AccountSummary,
     now: Callable[[], datetime],
 ) -> tuple[str, ...]:
     """Record the run before its first change; report, and close, any earlier run that was
@@ -267,8 +266,8 @@ async def _open_journal(
             session,
             run_id=run_id,
             operator=request.operator,
-            account_number=account_number,
-            paper=request.paper,
+            account_number=account.number,
+            paper=account.paper,
             dry_run=False,
             started_at=now(),
         )
@@ -289,7 +288,7 @@ def _account(request: RunRequest, snapshot: Snapshot) -> AccountSummary:
     return AccountSummary(
         number=snapshot.broker.account.account_number,
         masked_key_id=request.masked_key_id,
-        paper=request.paper,
+        paper=snapshot.broker.account.is_paper,
     )
 
 

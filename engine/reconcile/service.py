@@ -12,8 +12,10 @@ from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from engine import secrets
 from engine.broker.alpaca import AlpacaBroker
 from engine.broker.retry import RetryPolicy
 from engine.config import Config
@@ -34,6 +36,7 @@ from engine.store import (
     require_current_schema,
     session_factory,
 )
+from engine.store.database import database_passwords, without_password
 from engine.store.journal import JournaledAction
 
 # A position's detail shows this many of its orders' events: the day's story, in one query.
@@ -42,12 +45,18 @@ SYMBOL_HISTORY_EVENTS = 200
 
 @dataclass(frozen=True)
 class BrokerAccess:
+    """How to reach one account. The secret stays wrapped, its repr masked, until the broker
+    client puts it on the wire; whoever built this, it is registered with the scrubber."""
+
     key_id: str
-    secret_key: str
+    secret_key: SecretStr
     base_url: str
     timeout_seconds: float
     rate_limit_per_minute: int
     retry_policy: RetryPolicy | None = None
+
+    def __post_init__(self) -> None:
+        secrets.register(self.secret_key.get_secret_value())
 
 
 @dataclass(frozen=True)
@@ -56,10 +65,15 @@ class ReconcileService:
     db_url: str
     settings: PlanSettings
     masked_key_id: str
-    paper: bool
     operator: str
     now: Callable[[], datetime]
     new_run_id: Callable[[], str]
+
+    def __post_init__(self) -> None:
+        secrets.register(*database_passwords(self.db_url))
+
+    def __repr__(self) -> str:
+        return secrets.dataclass_repr(self, db_url=without_password(self.db_url))
 
     @property
     def database(self) -> str:
@@ -196,7 +210,6 @@ class ReconcileService:
             dry_run=dry_run,
             operator=self.operator,
             masked_key_id=self.masked_key_id,
-            paper=self.paper,
             settings=self.settings,
         )
 
@@ -212,7 +225,7 @@ def service_from_config(
     return ReconcileService(
         broker=BrokerAccess(
             key_id=key_id,
-            secret_key=secret.get_secret_value(),
+            secret_key=secret,
             base_url=config.broker_url,
             timeout_seconds=config.http_timeout_seconds,
             rate_limit_per_minute=config.rate_limit_per_minute,
@@ -224,7 +237,6 @@ def service_from_config(
             consecutive_loss_pause=config.consecutive_loss_pause,
         ),
         masked_key_id=config.masked_key_id,
-        paper=config.is_paper,
         operator=getpass.getuser(),
         now=now or (lambda: datetime.now(UTC)),
         new_run_id=lambda: uuid.uuid4().hex[:12],

@@ -47,16 +47,13 @@ class StreamWatch:
         self.updates: TradeUpdates | None = None  # the live connection, for confirmations
 
     async def run(self) -> None:
-        """Until cancelled."""
+        """Until cancelled. A stream refused, dropped, or failing in recon's own code is tried
+        again after a pause; the guard's sweeps carry on meanwhile."""
         attempt = 0
         while True:
-            try:
-                updates = await self._broker.open_trade_updates()
-            except StreamUnavailable as exc:
-                delay = retry_delay(attempt, self._jitter())
+            updates = await self._opened(attempt)
+            if updates is None:
                 attempt += 1
-                self._say(GuardStreamStatus(False, f"{exc}; polling, next try in {delay:.0f}s"))
-                await self._pause(delay)
                 continue
             attempt = 0
             self.updates = updates
@@ -64,6 +61,8 @@ class StreamWatch:
             self._on_change()  # whatever happened while it was down, the sweep now reads
             try:
                 await self._relay(updates)
+            except Exception:  # a fault of recon's own: logged in full, then reconnected
+                log.exception("guard_stream_failed")
             finally:
                 self.updates = None
                 await updates.close()
@@ -72,6 +71,22 @@ class StreamWatch:
                 GuardStreamStatus(False, f"stream dropped; polling, reconnecting in {delay:.1f}s")
             )
             await self._pause(delay)
+
+    async def _opened(self, attempt: int) -> TradeUpdates | None:
+        """A new connection; or None, said and waited out, when none can be had."""
+        try:
+            return await self._broker.open_trade_updates()
+        except StreamUnavailable as exc:
+            trouble = str(exc)
+        except Exception:
+            # Not the broker's refusal but a fault of recon's own: logged in full, and tried
+            # again as a refusal is, so the guard never stops listening for good.
+            log.exception("guard_stream_failed")
+            trouble = "trade_updates stream failed"
+        delay = retry_delay(attempt, self._jitter())
+        self._say(GuardStreamStatus(False, f"{trouble}; polling, next try in {delay:.0f}s"))
+        await self._pause(delay)
+        return None
 
     async def _relay(self, updates: TradeUpdates) -> None:
         """Pass each update on until the broker closes the connection."""

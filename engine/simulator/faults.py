@@ -1,6 +1,7 @@
 """Fault injection for the simulator: answer with an error status, answer late, apply a request
-and lose the answer, drop the connection, or rewrite an answer — each for the next N matching
-requests — plus a latency added to every request and a log of what was asked."""
+and lose the answer, drop the connection, rewrite an answer or replace its body with any text —
+each for the next N matching requests — plus a latency added to every request and a log of what
+was asked."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ class FaultKind(StrEnum):
     LOSE_ANSWER = "lose_answer"  # do it, then drop the connection: accepted but answer lost
     DROP_CONNECTION = "drop_connection"  # drop the connection without doing anything
     REWRITE = "rewrite"  # do it, then pass the JSON answer through `rewrite`
+    # Do it, then answer `body` as the JSON text, however unreadable: an answer nested past
+    # parsing, or with a number no parser converts, which no rewrite of a value could write.
+    RAW_BODY = "raw_body"
 
 
 @dataclass
@@ -34,6 +38,7 @@ class Fault:
     status: int = 500
     delay: float = 0.0
     rewrite: Callable[[Any], Any] | None = None
+    body: str = ""
     exact: bool = False
     # What a STATUS fault below 500 (and not 429) says, as Alpaca's message would.
     message: str = "injected fault"

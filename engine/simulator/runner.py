@@ -34,6 +34,11 @@ DEMO_SECRET_KEY = "simulator-demo-secret-not-a-real-key"
 SHUTDOWN_GRACE_SECONDS = 0.25
 
 
+class SimulatorInternalError(AssertionError):
+    """The simulator failed requests with errors of its own: the test that caused them fails,
+    rather than passing on a client's retry past the 500."""
+
+
 class Simulator:
     """One simulated broker behind one HTTP server: point alpaca-py's `TradingClient` at `url`
     and its `TradingStream` at `stream_url`. A test moves the book through `broker`, spoils
@@ -67,6 +72,9 @@ class Simulator:
         self.key_id = key_id
         self.secret_key = secret_key
         self.latency = 0.0
+        # Requests a route failed with an error of the simulator's own (not an injected
+        # fault), each with its traceback.
+        self.internal_errors: list[str] = []
         self.url = ""
         self.stream_url = ""
         self._runner: web.AppRunner | None = None
@@ -111,7 +119,11 @@ class Simulator:
         return account
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        context = SimulatorContext(accounts=self._by_key_id, latency=lambda: self.latency)
+        context = SimulatorContext(
+            accounts=self._by_key_id,
+            latency=lambda: self.latency,
+            internal_errors=self.internal_errors,
+        )
         self._runner = web.AppRunner(
             build_app(context),
             access_log=None,
@@ -132,6 +144,16 @@ class Simulator:
             await self._runner.cleanup()
             self._runner = None
 
+    def assert_no_internal_errors(self) -> None:
+        """`SimulatorInternalError`, with the first traceback, if any request failed with an
+        error of the simulator's own. Injected faults are not such errors."""
+        if self.internal_errors:
+            count = len(self.internal_errors)
+            raise SimulatorInternalError(
+                f"the simulator failed {count} request(s) with its own error, answered 500; "
+                f"the first:\n{self.internal_errors[0]}"
+            )
+
 
 @asynccontextmanager
 async def running_simulator(
@@ -141,17 +163,22 @@ async def running_simulator(
     key_id: str = DEMO_KEY_ID,
     secret_key: str = DEMO_SECRET_KEY,
 ) -> AsyncIterator[Simulator]:
+    """The simulator in this loop; on leaving, `SimulatorInternalError` if it failed any
+    request with an error of its own (unless the body already raised)."""
     simulator = Simulator(_scenario(scenario), now=now, key_id=key_id, secret_key=secret_key)
     await simulator.start()
     try:
         yield simulator
     finally:
         await simulator.stop()
+    simulator.assert_no_internal_errors()
 
 
 class SimulatorThread:
     """The simulator on its own event loop in a daemon thread, for code that blocks (alpaca-py
-    called directly) or runs elsewhere (a `recon` subprocess)."""
+    called directly) or runs elsewhere (a `recon` subprocess). On leaving, as
+    `running_simulator`, `SimulatorInternalError` if it failed any request with an error of its
+    own — unless `fail_on_internal_errors` is off, as for the demo, which has no test to fail."""
 
     def __init__(
         self,
@@ -160,10 +187,12 @@ class SimulatorThread:
         now: Callable[[], datetime] | None = None,
         key_id: str = DEMO_KEY_ID,
         secret_key: str = DEMO_SECRET_KEY,
+        fail_on_internal_errors: bool = True,
     ) -> None:
         self.simulator = Simulator(
             _scenario(scenario), now=now, key_id=key_id, secret_key=secret_key
         )
+        self._fail_on_internal_errors = fail_on_internal_errors
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 
@@ -182,6 +211,8 @@ class SimulatorThread:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
         self._loop.close()
+        if exc is None and self._fail_on_internal_errors:
+            self.simulator.assert_no_internal_errors()
 
 
 def serve(

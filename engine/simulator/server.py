@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import traceback
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -38,10 +39,13 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 @dataclass(frozen=True)
 class SimulatorContext:
     """Everything the routes share: every account by its key id, accounts added while serving
-    included, and the latency every request waits."""
+    included, the latency every request waits, and the simulator's own failures — a route
+    that raised, answered 500 — each with its traceback, for the test that caused it to fail
+    on (a client retries a 500 and may never tell)."""
 
     accounts: Mapping[str, SimulatedAccount]
     latency: Callable[[], float]
+    internal_errors: list[str] = field(default_factory=list)
 
     def streams_for(self, key_id: str, secret_key: str) -> TradeStreams | None:
         account = self.accounts.get(key_id)
@@ -104,7 +108,10 @@ async def _alpaca_middleware(request: web.Request, handler: Handler) -> web.Stre
             return early
     response = await _answer(request, handler)
     if fault is not None:
-        return _after(fault, request, response)
+        try:
+            return _after(fault, request, response)
+        except Exception:  # a test's rewrite that cannot take the answer
+            return _internal_error(request)
     return response
 
 
@@ -117,8 +124,17 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
     except web.HTTPException as exc:  # no such route, or not this method
         return _error(exc.status, _code_for(exc.status), exc.reason.lower())
     except Exception:
-        log.exception("simulator_route_failed method=%s path=%s", request.method, request.path)
-        return _error(500, CODE_INTERNAL, "internal server error")
+        return _internal_error(request)
+
+
+def _internal_error(request: web.Request) -> web.Response:
+    """The exception being handled, a fault of the simulator's own and not one a test asked
+    for: logged, kept for the test to fail on, and answered as Alpaca answers its own."""
+    log.exception("simulator_route_failed method=%s path=%s", request.method, request.path)
+    request.app[CONTEXT].internal_errors.append(
+        f"{request.method} {request.path}: {traceback.format_exc()}"
+    )
+    return _error(500, CODE_INTERNAL, "internal server error")
 
 
 async def _before(fault: Fault, request: web.Request) -> web.StreamResponse | None:
@@ -135,6 +151,10 @@ async def _before(fault: Fault, request: web.Request) -> web.StreamResponse | No
 def _after(fault: Fault, request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
     if fault.kind is FaultKind.LOSE_ANSWER:
         return _dropped(request)
+    if fault.kind is FaultKind.RAW_BODY:
+        return web.Response(
+            text=fault.body, status=response.status, content_type="application/json"
+        )
     if (
         fault.kind is FaultKind.REWRITE
         and fault.rewrite is not None

@@ -31,7 +31,7 @@ _ASYNC_DRIVERS = {
     "postgresql": "postgresql+asyncpg",
     "postgresql+psycopg2": "postgresql+asyncpg",
 }
-_PASSWORD_IN_URL = re.compile(r"(://[^:/@]*:)[^@]*@")
+_PASSWORD_IN_URL = re.compile(r"(://[^:/@]*:)(?P<password>[^@]*)@")
 # Where a database URL came from, as error messages name it.
 DB_URL_SETTING = "RECON_DB_URL (--db)"
 _URL_EXAMPLE = "expected e.g. sqlite:///path/to/recon.db or postgresql://user@host/recon"
@@ -114,6 +114,28 @@ def database_label(raw_url: str) -> str:
     if url.get_backend_name() == "sqlite":
         return url.database or ":memory:"
     return url.render_as_string(hide_password=True)
+
+
+def without_password(raw_url: str) -> str:
+    """The URL as written, its password (if any) shown as `***`: what a repr may show."""
+    try:
+        return make_url(raw_url.strip()).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return _without_password(raw_url)
+
+
+def database_passwords(raw_url: str) -> tuple[str, ...]:
+    """The URL's password as written in it and as it decodes (`p%40ss` is `p@ss`), for the
+    scrubber; none for a URL without one, or one that is not a URL."""
+    written = _PASSWORD_IN_URL.search(raw_url.strip())
+    found = [written.group("password")] if written else []
+    try:
+        password = make_url(raw_url.strip()).password
+    except (ArgumentError, ValueError):
+        password = None
+    if password:
+        found.append(str(password))
+    return tuple(dict.fromkeys(found))
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:

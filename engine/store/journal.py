@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from engine.secrets import scrub
 from engine.store.errors import StoreError
 from engine.store.models import Base, ReconAction, ReconRun
 
@@ -165,7 +166,7 @@ async def record_outcome(
             "the_run": run_id,
             "the_seq": seq,
             "outcome": outcome,
-            "outcome_detail": detail,
+            "outcome_detail": scrub(detail),  # an error's text may quote a secret
             "finished_at": finished_at,
         },
     )

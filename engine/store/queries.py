@@ -4,7 +4,8 @@ state change written together with its `order_event` row."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -12,9 +13,11 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from sqlalchemy import Row, Select, Text, insert, or_, select, type_coerce, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine.domain import (
+    LARGEST_STORED_NUMBER,
     TERMINAL_STATES,
     LocalOrder,
     OrderEvent,
@@ -24,6 +27,10 @@ from engine.domain import (
     PositionSide,
     Side,
     Trade,
+    brief,
+    implausible_number,
+    implausible_time,
+    quoted,
 )
 from engine.store.errors import ConcurrentChange, CorruptRow
 from engine.store.models import Base, OrderEventRow, OrderStateRow, TradeRow
@@ -43,6 +50,8 @@ _ENDED_ENTRY_STATES = [OrderState.CANCELED.value, OrderState.EXPIRED.value]
 CREATED_EVENT = "created"
 _INSERT_ORDER = insert(Base.metadata.tables[OrderStateRow.__tablename__])
 _INSERT_EVENT = insert(Base.metadata.tables[OrderEventRow.__tablename__])
+# How SQLite says a TEXT value is not UTF-8: the whole read fails, naming only the column.
+_NOT_UTF8 = re.compile(r"Could not decode to UTF-8 column '(?P<column>[^']*)'")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +117,7 @@ async def load_trades_between(session: AsyncSession, start: datetime, end: datet
         .where(exit_text >= _second_prefix(start))
         .where(exit_text < _second_prefix(end + timedelta(seconds=1)))
     )
-    rows = (await session.execute(_as_text(query))).all()
+    rows = await _rows(session, query, "trade")
     trades = [trade for trade in map(_trade, rows) if start <= trade.exit_at < end]
     return sorted(trades, key=lambda trade: (trade.exit_at, trade.trade_id))
 
@@ -126,7 +135,7 @@ async def load_symbol_history(
         .order_by(events.c.id.desc())
         .limit(limit)
     )
-    rows = (await session.execute(_as_text(query))).all()
+    rows = await _rows(session, query, "order_event")
     return [_order_event(row) for row in rows]
 
 
@@ -282,12 +291,24 @@ def _as_text(query: AnySelect) -> AnySelect:
 
 
 async def _orders(session: AsyncSession, query: AnySelect) -> list[LocalOrder]:
-    rows = (await session.execute(_as_text(query))).all()
+    rows = await _rows(session, query, "order_state")
     return [_local_order(row) for row in rows]
 
 
+async def _rows(session: AsyncSession, query: AnySelect, table: str) -> Sequence[Row[Any]]:
+    """The query's rows, every column as stored; a TEXT value that is not UTF-8, which SQLite
+    will not hand over at all, is a corrupt row like any other value that cannot be read."""
+    try:
+        return (await session.execute(_as_text(query))).all()
+    except OperationalError as exc:
+        not_utf8 = _NOT_UTF8.search(str(exc.orig))
+        if not_utf8 is None:
+            raise
+        raise CorruptRow(table, "a row", not_utf8["column"], "is not UTF-8 text") from None
+
+
 def _local_order(row: Row[Any]) -> LocalOrder:
-    key = f"local_id {row.local_id}" if row.local_id else f"id {row.id}, no local_id"
+    key = _row_key("local_id", row.local_id, row.id)
     reader = _Reader("order_state", key, row)
     return LocalOrder(
         local_id=reader.text("local_id"),
@@ -313,7 +334,7 @@ def _local_order(row: Row[Any]) -> LocalOrder:
 
 
 def _order_event(row: Row[Any]) -> OrderEvent:
-    reader = _Reader("order_event", f"id {row.id}", row)
+    reader = _Reader("order_event", f"id {brief(str(row.id))}", row)
     return OrderEvent(
         order_local_id=reader.text("order_local_id"),
         event_type=reader.text("event_type"),
@@ -328,8 +349,7 @@ def _order_event(row: Row[Any]) -> OrderEvent:
 
 
 def _trade(row: Row[Any]) -> Trade:
-    key = f"trade_id {row.trade_id}" if row.trade_id else f"id {row.id}, no trade_id"
-    reader = _Reader("trade", key, row)
+    reader = _Reader("trade", _row_key("trade_id", row.trade_id, row.id), row)
     return Trade(
         trade_id=reader.text("trade_id"),
         correlation_id=reader.text("correlation_id"),
@@ -348,24 +368,37 @@ def _trade(row: Row[Any]) -> Trade:
     )
 
 
+def _row_key(name: str, value: object, row_id: object) -> str:
+    """How an error names a row: by its key if it has one, else by its id."""
+    if isinstance(value, str) and value:
+        return f"{name} {brief(value)}"
+    return f"id {brief(str(row_id))}, no {name}"
+
+
 class _Reader:
+    """One row's columns, read as stored and turned into what they promise; anything they
+    cannot be, or that no real book holds (a date in year 1, a number of a million digits),
+    is a `CorruptRow` naming the row and the column."""
+
     def __init__(self, table: str, key: str, row: Row[Any]) -> None:
         self._table, self._key, self._values = table, key, row._mapping
 
     def text(self, column: str) -> str:
         value = self._values[column]
         if not isinstance(value, str) or not value:
-            raise self._corrupt(column, f"is {value!r}, expected text")
+            raise self._corrupt(column, f"is {_quoted(value)}, expected text")
         return value
 
     def optional_text(self, column: str) -> str | None:
         value = self._values[column]
-        return None if value is None else str(value)
+        if value is not None and not isinstance(value, str):  # a BLOB where text belongs
+            raise self._corrupt(column, f"is {_quoted(value)}, expected text")
+        return value
 
     def integer(self, column: str) -> int:
         value = self._values[column]
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self._corrupt(column, f"is {value!r}, expected a whole number")
+            raise self._corrupt(column, f"is {_quoted(value)}, expected a whole number")
         return value
 
     def decimal(self, column: str) -> Decimal:
@@ -375,12 +408,21 @@ class _Reader:
         return value
 
     def optional_decimal(self, column: str) -> Decimal | None:
-        return self._converted(column, parse_decimal)
+        value = self._converted(column, parse_decimal)
+        if value is None:
+            return None
+        problem = implausible_number(value, largest=LARGEST_STORED_NUMBER)
+        if problem is not None:
+            raise self._corrupt(column, f"is {_quoted(str(value))}, {problem}")
+        return value
 
     def timestamp(self, column: str) -> datetime:
         value = self._converted(column, parse_utc)
         if value is None:
             raise self._corrupt(column, "is empty, expected a timestamp")
+        problem = implausible_time(value)
+        if problem is not None:
+            raise self._corrupt(column, f"is {_quoted(self._values[column])}, {problem}")
         return value
 
     def enum(self, kind: type[E], column: str) -> E:
@@ -388,12 +430,14 @@ class _Reader:
         try:
             return kind(value)
         except ValueError:
-            raise self._corrupt(column, f"is {value!r}, not a known value") from None
+            raise self._corrupt(column, f"is {_quoted(value)}, not a known value") from None
 
     def _converted(self, column: str, convert: Callable[[str], V]) -> V | None:
         value = self._values[column]
         if value is None:
             return None
+        if isinstance(value, bytes):  # a BLOB: its str() would read as text it never held
+            raise self._corrupt(column, f"is {_quoted(value)}, expected text")
         try:
             return convert(str(value))
         except CorruptValue as exc:
@@ -401,3 +445,8 @@ class _Reader:
 
     def _corrupt(self, column: str, problem: str) -> CorruptRow:
         return CorruptRow(self._table, self._key, column, problem)
+
+
+def _quoted(value: object) -> str:
+    """A stored value as an error quotes it: short, whatever it is."""
+    return quoted(value) if isinstance(value, str) else brief(repr(value))

@@ -10,6 +10,8 @@ from typing import Any
 from sqlalchemy import Dialect, Text
 from sqlalchemy.types import TypeDecorator
 
+from engine.domain import quoted
+
 
 class CorruptValue(ValueError):
     """A stored value is not what its column promises."""
@@ -56,9 +58,9 @@ def parse_decimal(text: str) -> Decimal:
     try:
         number = Decimal(text)
     except InvalidOperation:
-        raise CorruptValue(f"{text!r} is not a number") from None
+        raise CorruptValue(f"{quoted(text)} is not a number") from None
     if not number.is_finite():
-        raise CorruptValue(f"{text!r} is not a finite number")
+        raise CorruptValue(f"{quoted(text)} is not a finite number")
     return number
 
 
@@ -72,7 +74,10 @@ def parse_utc(text: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        raise CorruptValue(f"{text!r} is not an ISO-8601 timestamp") from None
+        raise CorruptValue(f"{quoted(text)} is not an ISO-8601 timestamp") from None
     if parsed.tzinfo is None:
-        raise CorruptValue(f"{text!r} has no time zone")
-    return parsed.astimezone(UTC)
+        raise CorruptValue(f"{quoted(text)} has no time zone")
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # year 1 east of UTC is year 0 in UTC, which datetime cannot hold
+        raise CorruptValue(f"{quoted(text)} is beyond any time recon can hold") from None

@@ -23,7 +23,7 @@ from engine.domain import OrderEvent
 from engine.reconcile.events import DecisionCallback, Listener
 from engine.reconcile.guard_settings import GuardSettings
 from engine.reconcile.history import RunHistoryEntry
-from engine.reconcile.result import GuardOutcome, RunResult
+from engine.reconcile.result import AccountSummary, GuardOutcome, RunResult
 from engine.reconcile.service import ReconcileService
 from engine.simulator.book import SimulatedBroker
 from engine.simulator.demo import demo_service
@@ -35,6 +35,10 @@ from engine.store.journal import JournaledAction
 CRASH_TIME = datetime(2026, 11, 24, 15, 31, tzinfo=UTC)
 SIZE = (160, 50)
 FAST_RETRIES = RetryPolicy(delays=(0.01, 0.01, 0.01), jitter=0.0)
+# Alpaca numbers paper accounts `PA…`; a live account's number is any other.
+LIVE_ACCOUNT_NUMBER = "912345678"
+# How a stand-in's preview names its account: paper, so no live gate stands before its run.
+PAPER_ACCOUNT = AccountSummary("PA3SIMRECON1", "PK…7Q", paper=True)
 FAST_GUARD = GuardSettings(grace_seconds=0.3, sweep_seconds=1.0)
 D = Decimal
 
@@ -49,10 +53,6 @@ class LabelledBackend:
     @property
     def masked_key_id(self) -> str:
         return self.service.masked_key_id
-
-    @property
-    def paper(self) -> bool:
-        return self.service.paper
 
     @property
     def operator(self) -> str:
@@ -90,7 +90,6 @@ class StandInBackend:
 
     database: str = "stand-in.db"
     masked_key_id: str = "PK…7Q"
-    paper: bool = True
     operator: str = "ops"
 
     async def run(self, decide: DecisionCallback, emit: Listener) -> RunResult:
@@ -179,7 +178,10 @@ def fleet_console_app(
 
 def seeded_backend(simulator: Simulator, db_path: Path, *, paper: bool) -> BackendFactory:
     """A database seeded with the scenario's local rows, and the real service over it and the
-    simulator, with fast retries and run ids that read the same every time."""
+    simulator, with fast retries and run ids that read the same every time. Not `paper`, the
+    simulated account is numbered as a live one is, which is what makes it live to recon."""
+    if not paper:
+        simulator.broker.account.account_number = LIVE_ACCOUNT_NUMBER
     db_url = f"sqlite:///{db_path}"
     # Its own thread and loop: the pilot's tests already run inside one.
     with ThreadPoolExecutor(max_workers=1) as seeder:
@@ -187,7 +189,6 @@ def seeded_backend(simulator: Simulator, db_path: Path, *, paper: bool) -> Backe
     run_ids = (f"run-{n}" for n in itertools.count(1))
     service = replace(
         demo_service(simulator, db_url),
-        paper=paper,
         operator="ops",
         now=lambda: CRASH_TIME,
         new_run_id=lambda: next(run_ids),

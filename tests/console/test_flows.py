@@ -25,6 +25,7 @@ from engine.simulator.runner import Simulator, SimulatorThread
 from tests.console.harness import (
     CRASH_TIME,
     FAST_GUARD,
+    LIVE_ACCOUNT_NUMBER,
     SIZE,
     LabelledBackend,
     console_app,
@@ -133,18 +134,19 @@ async def test_quit_during_a_run_asks_first(tmp_path: Path) -> None:
 
 
 async def test_live_account_requires_typing_the_account_number(tmp_path: Path) -> None:
+    """The simulator answers on loopback; its account, numbered as a live one, makes it live."""
     with console_app(tmp_path, small_day(), paper=False) as (app, simulator):
         async with app.run_test(size=SIZE) as pilot:
             await start_run(app, pilot)
             await settle(pilot, lambda: isinstance(app.screen, LiveGateScreen))
             gate = app.screen
-            gate.query_one(Input).value = "PA-WRONG"
+            gate.query_one(Input).value = "912345670"
             await pilot.press("enter")
             await pilot.pause()
             assert isinstance(app.screen, LiveGateScreen)
             assert not app.running
             assert simulator.requests.count("POST") == simulator.requests.count("DELETE") == 0
-            gate.query_one(Input).value = "PA3SIMRECON1"
+            gate.query_one(Input).value = LIVE_ACCOUNT_NUMBER
             await pilot.press("enter")
             await until_asked(app, pilot)
             assert app.running

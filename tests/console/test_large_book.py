@@ -6,7 +6,7 @@ from engine.reconcile.diff import diff
 from engine.reconcile.events import DecisionCallback, Listener
 from engine.reconcile.plan import plan
 from engine.reconcile.result import RunResult
-from tests.console.harness import SIZE, StandInBackend, settle
+from tests.console.harness import PAPER_ACCOUNT, SIZE, StandInBackend, settle
 from tests.factories import SETTINGS, make_local_order, make_snapshot
 
 ORDERS = 5_000  # ten slices of lines, and ten more of measuring them
@@ -15,7 +15,11 @@ LARGE = make_snapshot(
 )
 LARGE_DIFF = diff(LARGE)
 PREVIEW = RunResult(
-    run_id="large", dry_run=True, diff=LARGE_DIFF, plan=plan(LARGE, LARGE_DIFF, SETTINGS)
+    run_id="large",
+    dry_run=True,
+    account=PAPER_ACCOUNT,
+    diff=LARGE_DIFF,
+    plan=plan(LARGE, LARGE_DIFF, SETTINGS),
 )
 
 

@@ -8,7 +8,7 @@ from engine.reconcile.diff import diff
 from engine.reconcile.events import ActionSucceeded, DecisionCallback, Listener, SnapshotReady
 from engine.reconcile.plan import plan
 from engine.reconcile.result import RunResult
-from tests.console.harness import SIZE, StandInBackend, settle
+from tests.console.harness import PAPER_ACCOUNT, SIZE, StandInBackend, settle
 from tests.factories import SETTINGS, make_snapshot
 
 BURST = 250
@@ -16,6 +16,7 @@ NOTHING_TO_DO = diff(make_snapshot())
 EMPTY = RunResult(
     run_id="burst",
     dry_run=True,
+    account=PAPER_ACCOUNT,
     diff=NOTHING_TO_DO,
     plan=plan(make_snapshot(), NOTHING_TO_DO, SETTINGS),
 )

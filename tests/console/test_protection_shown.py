@@ -25,7 +25,14 @@ from engine.reconcile.outcomes import Outcome
 from engine.reconcile.plan import plan
 from engine.reconcile.result import PositionOutcome, RunResult
 from engine.reconcile.snapshot import Snapshot
-from tests.console.harness import SIZE, StandInBackend, fleet_console_app, settle, small_day
+from tests.console.harness import (
+    PAPER_ACCOUNT,
+    SIZE,
+    StandInBackend,
+    fleet_console_app,
+    settle,
+    small_day,
+)
 from tests.factories import SETTINGS, D, make_broker_order, make_position, make_snapshot
 
 POSITIONS = (make_position("AAPL"), make_position("NVDA"))
@@ -33,7 +40,13 @@ POSITIONS = (make_position("AAPL"), make_position("NVDA"))
 
 def preview_of(snapshot: Snapshot) -> RunResult:
     read = diff(snapshot)
-    return RunResult("preview", dry_run=True, diff=read, plan=plan(snapshot, read, SETTINGS))
+    return RunResult(
+        "preview",
+        dry_run=True,
+        account=PAPER_ACCOUNT,
+        diff=read,
+        plan=plan(snapshot, read, SETTINGS),
+    )
 
 
 # AAPL's stop works; NVDA has none, so the plan places one.
@@ -46,6 +59,7 @@ AFTER = preview_of(
 RUN = RunResult(
     "run-1",
     dry_run=False,
+    account=PAPER_ACCOUNT,
     diff=BEFORE.diff,
     plan=BEFORE.plan,
     positions=tuple(PositionOutcome(p.symbol, p.qty, "long", True, ()) for p in POSITIONS),

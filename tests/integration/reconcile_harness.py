@@ -63,7 +63,6 @@ async def run_reconcile(
                 dry_run=dry_run,
                 operator="test-operator",
                 masked_key_id="PK…7Q",
-                paper=True,
                 settings=SETTINGS,
             ),
             broker=broker,
@@ -114,7 +113,7 @@ async def guarding(
     stopping = asyncio.Event()
     run_ids = (f"{n}" for n in itertools.count(1))
     guard = Guard(
-        RunRequest(False, "test-operator", "PK…7Q", True, SETTINGS),
+        RunRequest(False, "test-operator", "PK…7Q", SETTINGS),
         GuardSettings(grace_seconds=grace, sweep_seconds=sweep),
         broker=broker,
         sessions=session_factory(engine),

@@ -82,9 +82,16 @@ def recon_sim(*args: str) -> Iterator[subprocess.Popen[str]]:
     )
     try:
         yield process
-    finally:
+    except BaseException:
         process.kill()
         process.wait()
+        raise
+    process.kill()
+    process.wait()
+    # Its own errors are on its stderr; a client that retried past the 500 never said.
+    assert process.stderr is not None
+    unread = "" if process.stderr.closed else process.stderr.read()
+    assert "simulator_route_failed" not in unread, unread
 
 
 def seeded_rows(db: Path) -> tuple[set[str], int]:

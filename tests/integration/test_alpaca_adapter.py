@@ -1,6 +1,7 @@
 """recon's Alpaca adapter — the real alpaca-py over real HTTP — against the simulator's faults:
 every page read, transient failures retried, submissions never blindly repeated."""
 
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -200,3 +201,71 @@ async def test_submitted_stop_round_trips_exactly(broker: AlpacaBroker) -> None:
 async def test_alpaca_py_internal_retry_is_switched_off(broker: AlpacaBroker) -> None:
     # alpaca-py would otherwise sleep 3 s per 429 before recon's own policy saw it.
     assert broker._client._retry == 0
+
+
+# Hostile answers: each the typed error a run aborts on, never a traceback -----------------
+
+DEEP = "[" * 5_000 + "]" * 5_000
+
+
+@pytest.mark.parametrize(
+    ("body", "complaint"),
+    [
+        (DEEP, r"unreadable answer \(JSON nested too deeply\)"),
+        ('{"equity": ' + "1" * 10_000 + "}", "unreadable answer"),
+    ],
+    ids=["nested-5000-deep", "int-of-10000-digits"],
+)
+async def test_an_answer_no_parser_reads_is_malformed(
+    simulator: Simulator, broker: AlpacaBroker, body: str, complaint: str
+) -> None:
+    simulator.faults.add(Fault(FaultKind.RAW_BODY, path="/v2/account", body=body))
+    with pytest.raises(MalformedBrokerResponse, match=f"get account: {complaint}"):
+        await broker.get_account()
+    assert simulator.requests.count("GET", "/v2/account") == 1  # not retried: it will not heal
+
+
+async def test_a_submission_answered_too_deep_to_parse_is_malformed(
+    simulator: Simulator, broker: AlpacaBroker
+) -> None:
+    simulator.faults.add(Fault(FaultKind.RAW_BODY, path="/v2/orders", method="POST", body=DEEP))
+    with pytest.raises(MalformedBrokerResponse, match="JSON nested too deeply"):
+        await broker.submit_order(stop_order())
+
+
+async def test_a_refusal_whose_body_is_nested_too_deep_is_still_a_refusal(
+    simulator: Simulator, broker: AlpacaBroker
+) -> None:
+    simulator.faults.add(Fault(FaultKind.RAW_BODY, path="/v2/orders/", method="GET", body=DEEP))
+    with pytest.raises(OrderNotFound):
+        await broker.get_order("00000000-0000-4000-8000-000000000000")
+
+
+async def test_an_order_listed_at_the_dawn_of_time_is_malformed(
+    simulator: Simulator, broker: AlpacaBroker
+) -> None:
+    await broker.submit_order(stop_order())
+
+    def year_zero(orders: Any) -> Any:
+        return [{**order, "created_at": "0001-01-01T00:00:00+01:00"} for order in orders]
+
+    simulator.faults.add(Fault(FaultKind.REWRITE, path="/v2/orders", rewrite=year_zero))
+    with pytest.raises(MalformedBrokerResponse, match=r"created_at .*beyond any time"):
+        await broker.get_open_orders()
+
+
+async def test_a_short_reported_with_a_positive_qty_is_malformed(
+    simulator: Simulator, broker: AlpacaBroker
+) -> None:
+    def unsigned(positions: Any) -> Any:
+        return [{**p, "side": "short"} for p in positions]
+
+    simulator.faults.add(Fault(FaultKind.REWRITE, path="/v2/positions", rewrite=unsigned))
+    with pytest.raises(MalformedBrokerResponse, match="position AAPL: qty is '100' on a short"):
+        await broker.get_positions()
+
+
+async def test_a_stop_at_zero_is_never_sent(simulator: Simulator, broker: AlpacaBroker) -> None:
+    with pytest.raises(ValueError, match=r"stop_price 0\.0000 is not above zero"):
+        await broker.submit_order(replace(stop_order(), stop_price=D("0.0000")))
+    assert simulator.requests.count("POST") == 0

@@ -42,6 +42,7 @@ def fleet_file(folder: Path, desk: dict[str, Simulator], dbs: dict[str, str]) ->
             for name, simulator in desk.items()
         )
     )
+    path.chmod(0o600)  # whatever the umask: a file others can write is refused
     return path
 
 
@@ -176,6 +177,7 @@ def test_a_fleet_file_holding_a_secret_is_refused_with_its_line(
         'secret_key_env = "ALPHA_SECRET"\nbase_url = "https://paper-api.alpaca.markets"\n'
         'db = "sqlite:///alpha.db"\n'
     )
+    path.chmod(0o600)
     done = subprocess.run(
         [sys.executable, "-m", "recon", "fleet", command, "--accounts", str(path)],
         capture_output=True,
@@ -188,3 +190,41 @@ def test_a_fleet_file_holding_a_secret_is_refused_with_its_line(
         "a fleet file never holds a secret"
     )
     assert "PKABCDEFGHIJKLMNOPQR" not in done.stderr
+
+
+@pytest.mark.parametrize("command", ["reconcile", "console"])
+@pytest.mark.parametrize("mode", [0o620, 0o602, 0o666], ids=oct)
+def test_a_fleet_file_others_can_write_is_refused_naming_its_mode(
+    tmp_path: Path, command: str, mode: int
+) -> None:
+    path = tmp_path / "fleet.toml"
+    path.write_text(
+        '[[account]]\nname = "alpha"\nkey_id_env = "ALPHA_KEY_ID"\n'
+        'secret_key_env = "ALPHA_SECRET_KEY"\nbase_url = "https://paper-api.alpaca.markets"\n'
+        'db = "sqlite:///alpha.db"\n'
+    )
+    path.chmod(mode)
+    done = subprocess.run(
+        [sys.executable, "-m", "recon", "fleet", command, "--accounts", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 64
+    [line] = done.stderr.splitlines()
+    assert line.startswith(f"recon: {path}: writable by group or others (mode 0{mode:o});")
+    assert "Traceback" not in done.stderr
+
+
+def test_a_fleet_file_that_is_not_utf8_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "fleet.toml"
+    path.write_bytes(b'[[account]]\nname = "al\xffpha"\n')
+    path.chmod(0o600)
+    done = subprocess.run(
+        [sys.executable, "-m", "recon", "fleet", "reconcile", "--accounts", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 64
+    assert done.stderr.splitlines() == [f"recon: {path}:2: not UTF-8 text (TOML is UTF-8)"]

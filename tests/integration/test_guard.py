@@ -6,10 +6,18 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
-from engine.reconcile.events import Decision, Event, GuardStreamStatus
+from engine.reconcile.events import (
+    Decision,
+    Event,
+    GuardChecked,
+    GuardCheckFailed,
+    GuardStreamStatus,
+)
+from engine.simulator.faults import Fault, FaultKind
 from engine.simulator.local_seed import seed_local_database
 from engine.simulator.orders import STOP_TYPES
 from engine.simulator.runner import Simulator, running_simulator
@@ -267,3 +275,34 @@ async def test_an_order_the_operator_kept_in_the_run_is_not_asked_about_again(db
     assert guard_operator.asked == []
     assert book.covered_at_stop is False  # the kept buy still blocks the stop
     assert any("stays UNPROTECTED" in error for error in book.guard.runs[0].errors)
+
+
+async def test_an_answer_from_before_time_began_is_logged_and_the_guard_keeps_covering(
+    protected_day: Simulator, db_url: str
+) -> None:
+    """Year 1 an hour east of UTC is year 0 in UTC: reading it once killed the guard."""
+    simulator = protected_day
+    events: list[Event] = []
+
+    def year_zero(answer: Any) -> Any:
+        if isinstance(answer, list):
+            return [{**order, "created_at": "0001-01-01T00:00:00+01:00"} for order in answer]
+        return {**answer, "created_at": "0001-01-01T00:00:00+01:00"}
+
+    def failures() -> list[str]:
+        return [event.error for event in events if isinstance(event, GuardCheckFailed)]
+
+    async with guarding(simulator, db_url, grace=0.3, events=events) as book:
+        await until(lambda: any(isinstance(e, GuardChecked) for e in events), seconds=5)
+        simulator.faults.add(
+            Fault(FaultKind.REWRITE, path="/v2/orders", method="GET", rewrite=year_zero, times=1)
+        )
+        await until(lambda: failures() != [], seconds=5)
+        (nvda_stop,) = open_stop_ids(simulator, "NVDA")
+        simulator.broker.cancel(nvda_stop)
+        await until(lambda: exactly_covered(simulator), seconds=5)
+        assert not book.watching.done()
+    assert book.covered_at_stop is True
+    [failure] = failures()
+    assert "created_at is '0001-01-01T00:00:00+01:00', beyond any time recon can hold" in failure
+    assert market_orders_by_recon(simulator) == []

@@ -16,7 +16,12 @@ from alpaca.trading.enums import OrderSide, TimeInForce
 from alpaca.trading.requests import StopOrderRequest
 
 from engine.simulator.faults import Fault, FaultKind
-from engine.simulator.runner import Simulator, running_simulator
+from engine.simulator.runner import (
+    Simulator,
+    SimulatorInternalError,
+    SimulatorThread,
+    running_simulator,
+)
 from engine.simulator.scenarios import CRASH_TIME
 
 D = Decimal
@@ -190,3 +195,55 @@ async def test_latency_is_added_to_every_request() -> None:
         for _ in range(3):
             await asyncio.to_thread(trading.get_clock)
         assert time.monotonic() - started >= 0.15
+
+
+# The simulator's own errors: the test that caused them fails ------------------------------
+
+
+def a_route_with_a_bug(simulator: Simulator) -> None:
+    def account_wire() -> dict[str, Any]:
+        raise KeyError("a bug in the simulator")
+
+    simulator.broker.account_wire = account_wire  # type: ignore[method-assign]
+
+
+async def test_a_route_that_raises_is_kept_and_fails_the_test_on_leaving() -> None:
+    with pytest.raises(SimulatorInternalError, match="GET /v2/account: Traceback") as failed:
+        async with running_simulator("empty") as sim:
+            a_route_with_a_bug(sim)
+            with pytest.raises(APIError) as answered:
+                await asyncio.to_thread(client(sim).get_account)
+            assert answered.value.status_code == 500
+            assert len(sim.internal_errors) == 1
+    assert "KeyError: 'a bug in the simulator'" in str(failed.value)
+
+
+def test_a_route_that_raises_fails_the_test_leaving_the_simulator_thread() -> None:
+    with (
+        pytest.raises(SimulatorInternalError, match="failed 1 request"),
+        SimulatorThread("empty") as sim,
+    ):
+        a_route_with_a_bug(sim)
+        with pytest.raises(APIError):
+            client(sim).get_account()
+
+
+async def test_an_injected_500_is_a_fault_not_an_error_of_the_simulators_own() -> None:
+    async with running_simulator("empty") as sim:
+        sim.faults.add(Fault(FaultKind.STATUS, path="/v2/account", status=500, times=2))
+        for _ in range(2):
+            with pytest.raises(APIError):
+                await asyncio.to_thread(client(sim).get_account)
+        assert sim.internal_errors == []
+
+
+async def test_a_raw_body_fault_answers_text_no_encoder_would_write() -> None:
+    async with running_simulator("empty") as sim:
+        sim.faults.add(Fault(FaultKind.RAW_BODY, path="/v2/clock", body="[" * 100_000))
+        headers = {"APCA-API-KEY-ID": sim.key_id, "APCA-API-SECRET-KEY": sim.secret_key}
+        async with (
+            aiohttp.ClientSession(headers=headers) as session,
+            session.get(f"{sim.url}/v2/clock") as answer,
+        ):
+            assert (answer.status, await answer.text()) == (200, "[" * 100_000)
+        assert sim.internal_errors == []

@@ -221,6 +221,18 @@ async def test_naive_datetime_is_refused_and_nothing_is_written(
         ("order_type", "iceberg", "order_type is 'iceberg', not a known value"),
         ("created_at", "yesterday", "created_at 'yesterday' is not an ISO-8601 timestamp"),
         ("updated_at", "2026-11-24T15:31:00", "updated_at '2026-11-24T15:31:00' has no time zone"),
+        # Year 1 an hour east of UTC is year 0 in UTC: converting it overflowed.
+        (
+            "created_at",
+            "0001-01-01T00:00:00+01:00",
+            "created_at '0001-01-01T00:00:00+01:00' is beyond any time recon can hold",
+        ),
+        (
+            "updated_at",
+            "0001-01-01T00:00:00Z",
+            "updated_at is '0001-01-01T00:00:00Z', outside 1970 to 9000",
+        ),
+        ("qty_filled", "1e999999", "qty_filled is '1E+999999', beyond 1E+1000 in size"),
     ],
 )
 async def test_corrupt_order_row_is_reported_with_its_local_id_and_column(
@@ -275,6 +287,31 @@ async def test_corrupt_trade_row_is_reported_with_its_trade_id_and_column(
     with pytest.raises(CorruptRow, match=r"^corrupt row in trade \(trade_id t-AAPL-10\): pnl"):
         async with sessions() as session:
             await load_trades_between(session, NOW - timedelta(hours=1), NOW)
+
+
+async def test_a_trade_amount_too_large_to_add_up_is_a_corrupt_row(
+    sessions: Sessions, db_url: str
+) -> None:
+    async with sessions.begin() as session:
+        await insert_trade(session, make_trade("5", 10))
+    engine_writes(db_url, "UPDATE trade SET pnl = '-9e999999'", [()])
+    with pytest.raises(CorruptRow, match=r"trade \(trade_id t-AAPL-10\): pnl .* in size"):
+        async with sessions() as session:
+            await load_trades_between(session, NOW - timedelta(hours=1), NOW)
+
+
+async def test_text_that_is_not_utf8_is_a_corrupt_row_naming_its_column(
+    sessions: Sessions, db_url: str
+) -> None:
+    if not db_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL refuses text that is not valid in its encoding on write")
+    insert_engine_orders(db_url, [engine_order("good"), engine_order("bad")])
+    engine_writes(
+        db_url, "UPDATE order_state SET symbol = CAST(x'ff41' AS TEXT) WHERE local_id = 'bad'", [()]
+    )
+    with pytest.raises(CorruptRow, match=r"^corrupt row in order_state \(a row\): symbol is not"):
+        async with sessions() as session:
+            await load_open_orders(session)
 
 
 async def test_order_row_without_a_local_id_is_reported_by_its_row_id(

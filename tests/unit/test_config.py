@@ -33,7 +33,6 @@ def test_defaults_are_the_spec_defaults() -> None:
     assert config.max_daily_loss_pct == Decimal("0.03")
     assert config.consecutive_loss_pause == 3
     assert config.rate_limit_per_minute == 200
-    assert config.is_paper
 
 
 def test_missing_key_is_one_clear_line() -> None:
@@ -63,20 +62,6 @@ def test_bad_broker_url_is_refused(url: str) -> None:
 def test_trailing_v2_is_accepted_and_stripped() -> None:
     config = load_config(broker_url="https://paper-api.alpaca.markets/v2/")
     assert config.broker_url == "https://paper-api.alpaca.markets"
-
-
-@pytest.mark.parametrize(
-    ("url", "paper"),
-    [
-        ("https://paper-api.alpaca.markets", True),
-        ("http://127.0.0.1:8123", True),
-        ("http://localhost:8123", True),
-        ("https://api.alpaca.markets", False),
-        ("https://broker.example.com", False),
-    ],
-)
-def test_anything_but_paper_or_loopback_counts_as_live(url: str, paper: bool) -> None:
-    assert load_config(broker_url=url).is_paper is paper
 
 
 def test_key_id_is_masked() -> None:

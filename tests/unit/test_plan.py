@@ -276,6 +276,31 @@ def test_sub_dollar_stop_rounds_to_the_hundredth_of_a_cent_away_from_market() ->
     assert order.stop_price == D("0.8589")  # 0.8765 × 0.98 = 0.85897 → down to 0.8589
 
 
+def test_a_long_priced_below_a_hundredth_of_a_cent_gets_a_finding_not_a_stop_at_zero() -> None:
+    snapshot = make_snapshot(
+        positions=(
+            make_position("DUST", "1000000", entry="0.00005"),
+            make_position("SNDL", "1000", entry="0.8765", current="0.88"),
+        ),
+        position_orders=(
+            make_filled_entry("DUST", "1000000", price="0.00005"),
+            make_filled_entry("SNDL", "1000", price="0.8765"),
+        ),
+    )
+    result = plan_for(snapshot)
+    assert [(action.kind, action.symbol) for action in result.actions] == [
+        (ActionKind.EMERGENCY_STOP, "SNDL")
+    ]
+    [finding] = result.findings
+    assert (finding.symbol, finding.text) == (
+        "DUST",
+        "DUST: its emergency stop would be 0.0000; priced too low to protect; left for the "
+        "operator",
+    )
+    dust = next(row for row in diff(snapshot).positions if row.symbol == "DUST")
+    assert dust.protection is Protection.UNPROTECTED
+
+
 def test_emergency_stops_equally_near_their_stop_level_go_largest_exposure_first() -> None:
     result = plan_for(
         make_snapshot(

@@ -82,7 +82,18 @@ def test_stored_timestamps_read_as_aware_utc(text: str) -> None:
     assert read is not None and read.tzinfo is UTC
 
 
-@pytest.mark.parametrize("text", ["yesterday", "", "2026-11-24T15:31:00", "2026-13-01T00:00:00Z"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "yesterday",
+        "",
+        "2026-11-24T15:31:00",
+        "2026-13-01T00:00:00Z",
+        # Year 1 an hour east of UTC is year 0 in UTC, which datetime cannot hold.
+        "0001-01-01T00:00:00+01:00",
+        "9999-12-31T23:59:59-01:00",
+    ],
+)
 def test_stored_timestamp_that_is_unparsable_or_has_no_zone_is_corrupt(text: str) -> None:
     with pytest.raises(CorruptValue) as raised:
         TIMESTAMP.process_result_value(text, DIALECT)

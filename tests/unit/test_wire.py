@@ -13,6 +13,7 @@ from engine.broker.wire import (
     list_from_wire,
     order_from_wire,
     position_from_wire,
+    trade_update_from_wire,
 )
 from engine.domain import BrokerOrderStatus, PositionSide, Side
 
@@ -135,3 +136,99 @@ def test_a_list_where_an_object_belongs_is_malformed() -> None:
         order_from_wire(["not", "an", "order"])
     with pytest.raises(MalformedBrokerResponse, match="expected a list"):
         list_from_wire({"orders": []}, "orders")
+
+
+# Hostile answers: each a typed one-line error, never an exception of Python's own -----------
+
+
+def nested(depth: int) -> Any:
+    value: Any = "deep"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "complaint"),
+    [
+        # Year 1 an hour east of UTC is year 0 in UTC: astimezone overflowed.
+        ("created_at", "0001-01-01T00:00:00+01:00", "beyond any time recon can hold"),
+        ("updated_at", "9999-12-31T23:59:59-01:00", "beyond any time recon can hold"),
+        ("submitted_at", "0001-01-01T00:00:00Z", "outside 1970 to 9000"),
+        ("submitted_at", "9999-12-31T00:00:00Z", "outside 1970 to 9000"),
+        ("qty", "1e999999", "beyond 1E\\+18 in size"),
+        pytest.param("qty", "9" * 10_000, "beyond 1E\\+18 in size", id="qty-of-10000-digits"),
+        pytest.param("stop_price", 10**10_000, "beyond 1E\\+18 in size", id="int-of-10001-digits"),
+        ("filled_qty", "-1e9999999999999999999", "not a number"),
+        pytest.param("replaced_by", nested(5_000), "expected text", id="list-nested-5000-deep"),
+        ("replaced_by", {"id": "x"}, "expected text"),
+        ("legs", "legs", "expected a list"),
+    ],
+)
+def test_a_hostile_order_field_is_a_typed_error(field: str, value: object, complaint: str) -> None:
+    with pytest.raises(MalformedBrokerResponse, match=f"{field} .*{complaint}") as raised:
+        order_from_wire(wire_order(**{field: value}))
+    assert len(str(raised.value)) < 200 and "\n" not in str(raised.value)
+
+
+def test_legs_nested_in_legs_are_malformed_however_deep() -> None:
+    deepest = wire_order()
+    for n in range(5_000):
+        deepest = wire_order(id=f"0b9e7a2c-1111-4c1e-9a55-{n:012d}", legs=[deepest])
+    with pytest.raises(MalformedBrokerResponse, match="a leg with legs of its own"):
+        order_from_wire(deepest)
+
+
+def test_one_level_of_legs_is_read_as_alpaca_nests_a_bracket() -> None:
+    leg = wire_order(id="0b9e7a2c-1111-4c1e-9a55-000000000002", legs=None)
+    parent = order_from_wire(wire_order(order_class="bracket", legs=[leg]))
+    assert [order.group_id for order in (parent, *parent.legs)] == [parent.id, parent.id]
+
+
+def test_a_huge_unreadable_value_is_quoted_short() -> None:
+    with pytest.raises(MalformedBrokerResponse) as raised:
+        order_from_wire(wire_order(side="x" * 1_000_000))
+    assert len(str(raised.value)) < 200
+
+
+@pytest.mark.parametrize(
+    ("side", "qty", "qty_available"),
+    [("short", "50", "-50"), ("long", "-50", "-50"), ("short", "-50", "50"), ("long", "50", "-1")],
+)
+def test_a_position_whose_qty_sign_disagrees_with_its_side_is_malformed(
+    side: str, qty: str, qty_available: str
+) -> None:
+    raw = wire_position(side=side, qty=qty, qty_available=qty_available)
+    with pytest.raises(MalformedBrokerResponse, match="the sign and the side disagree"):
+        position_from_wire(raw)
+
+
+def test_a_short_with_nothing_available_reads_its_negative_zero() -> None:
+    position = position_from_wire(wire_position(qty_available="-0"))
+    assert position.qty_available == 0
+
+
+def test_a_clock_with_an_extreme_time_is_malformed() -> None:
+    with pytest.raises(MalformedBrokerResponse, match="clock: next_open"):
+        clock_from_wire(
+            {
+                "timestamp": "2026-11-24T15:31:00Z",
+                "is_open": False,
+                "next_open": "0001-01-01T00:00:00+00:01",
+                "next_close": "2026-11-24T21:00:00Z",
+            }
+        )
+
+
+def test_a_trade_update_with_an_unknown_event_is_malformed() -> None:
+    message = {"stream": "trade_updates", "data": {"event": "teleported", "order": wire_order()}}
+    with pytest.raises(MalformedBrokerResponse, match="event is 'teleported', not a known one"):
+        trade_update_from_wire(message)
+
+
+def test_a_trade_update_reads_as_its_order_and_other_streams_as_nothing() -> None:
+    message = {"stream": "trade_updates", "data": {"event": "new", "order": wire_order()}}
+    order = trade_update_from_wire(message)
+    assert order is not None and order.status is BrokerOrderStatus.NEW
+    listening = {"stream": "listening", "data": {"streams": ["trade_updates"]}}
+    assert trade_update_from_wire(listening) is None
