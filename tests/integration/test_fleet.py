@@ -59,6 +59,16 @@ def fleet(path: Path, desk: dict[str, Simulator], *flags: str) -> list[str]:
             *flags]  # fmt: skip
 
 
+def refused(path: Path, command: str) -> subprocess.CompletedProcess[str]:
+    """`recon fleet COMMAND` on a fleet file it should refuse before reading any account."""
+    return subprocess.run(
+        [sys.executable, "-m", "recon", "fleet", command, "--accounts", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def seeded(desk: dict[str, Simulator], dbs: dict[str, str]) -> None:
     for name, simulator in desk.items():
         asyncio.run(seed_local_database(dbs[name], simulator.local_book))
@@ -178,12 +188,7 @@ def test_a_fleet_file_holding_a_secret_is_refused_with_its_line(
         'db = "sqlite:///alpha.db"\n'
     )
     path.chmod(0o600)
-    done = subprocess.run(
-        [sys.executable, "-m", "recon", "fleet", command, "--accounts", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = refused(path, command)
     assert done.returncode == 64
     assert done.stderr.strip() == (
         f"recon: {path}:3: key_id_env must name an environment variable, not hold the key: "
@@ -204,12 +209,7 @@ def test_a_fleet_file_others_can_write_is_refused_naming_its_mode(
         'db = "sqlite:///alpha.db"\n'
     )
     path.chmod(mode)
-    done = subprocess.run(
-        [sys.executable, "-m", "recon", "fleet", command, "--accounts", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = refused(path, command)
     assert done.returncode == 64
     [line] = done.stderr.splitlines()
     assert line.startswith(f"recon: {path}: writable by group or others (mode 0{mode:o});")
@@ -220,11 +220,6 @@ def test_a_fleet_file_that_is_not_utf8_is_one_line_not_a_traceback(tmp_path: Pat
     path = tmp_path / "fleet.toml"
     path.write_bytes(b'[[account]]\nname = "al\xffpha"\n')
     path.chmod(0o600)
-    done = subprocess.run(
-        [sys.executable, "-m", "recon", "fleet", "reconcile", "--accounts", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = refused(path, "reconcile")
     assert done.returncode == 64
     assert done.stderr.splitlines() == [f"recon: {path}:2: not UTF-8 text (TOML is UTF-8)"]
