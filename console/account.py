@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-import structlog
 from rich.markup import escape
 from textual.app import App
 from textual.worker import get_current_worker
@@ -56,7 +55,14 @@ if TYPE_CHECKING:  # the journal comes through the engine; the console never loa
     from engine.store.journal import JournaledAction
 
 # The screen says each failure in one line; the log keeps its traceback.
-log = structlog.get_logger("recon.console")
+
+
+def _log_failure(event: str, **fields: object) -> None:
+    """The traceback of what the console caught, to its log. structlog is imported here, not
+    before the first frame, which waits for every module-level import."""
+    import structlog
+
+    structlog.get_logger("recon.console").exception(event, **fields)
 
 
 class Backend(Protocol):
@@ -215,7 +221,7 @@ class AccountConsole:
         try:
             self.backend = await self._connect()
         except Exception as exc:  # this account alone cannot start; the console stays up
-            log.exception("account_start_failed", account=self.label)
+            _log_failure("account_start_failed", account=self.label)
             self._cannot("could not start", exc)
             return
         finally:
@@ -234,7 +240,7 @@ class AccountConsole:
         try:
             result = await self.backend.preview(self._emit)
         except Exception as exc:  # the database unreachable or not set up: said, not raised
-            log.exception("preview_failed", account=self.label)
+            _log_failure("preview_failed", account=self.label)
             self._cannot("could not read the book", exc)
             return
         finally:
@@ -298,7 +304,7 @@ class AccountConsole:
             await asyncio.wait({guarding})
             raise
         except Exception as exc:  # shown, not raised: the console stays up to say so
-            log.exception("guard_failed", account=self.label)
+            _log_failure("guard_failed", account=self.label)
             if self.running:  # another reconciliation holds the database, say
                 self.running = self.busy = False
                 self._cannot("the run stopped", exc)
@@ -339,7 +345,7 @@ class AccountConsole:
         try:
             entries = await self.backend.history()
         except Exception as exc:  # the journal cannot be read: said, and the book stays
-            log.exception("history_failed", account=self.label)
+            _log_failure("history_failed", account=self.label)
             self.app.notify(f"Could not read the run history: {first_line(exc)}", severity="error")
             return
         await self.app.push_screen(

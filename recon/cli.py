@@ -8,7 +8,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Callable, Sequence
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -20,6 +20,7 @@ from engine.reconcile.guard_settings import GuardSettings
 CONSOLE_LOG = "console.log"
 
 if TYPE_CHECKING:
+    from console.app import Backend, BackendFactory
     from engine.config import Config
 
 EXIT_OK = 0
@@ -192,7 +193,6 @@ def _fleet_reconcile(args: argparse.Namespace) -> int:
     from engine.logging import configure_logging
 
     accounts = load_fleet(Path(args.accounts))
-    _log_to_a_file()
     configure_logging(json_lines=args.json)
     return asyncio.run(
         run_fleet(accounts, yes=args.yes, dry_run=args.dry_run, json_output=args.json)
@@ -212,9 +212,11 @@ def _seconds(flag: str, least: float) -> Callable[[str], float]:
     return parse
 
 
+@cache
 def _log_to_a_file() -> None:
     """A console owns the terminal: its log lines — the tracebacks of what it caught among
-    them, scrubbed as every log line is — go to a file of the operator's alone."""
+    them, scrubbed as every log line is — go to a file of the operator's alone. Once per
+    process, as its first account connects: after the first frame, which waits for nothing."""
     from platformdirs import user_log_dir
 
     from engine.logging import configure_logging
@@ -226,12 +228,19 @@ def _log_to_a_file() -> None:
     configure_logging(to=log_file)
 
 
+def _logging_first(connect: BackendFactory) -> BackendFactory:
+    async def connected() -> Backend:
+        _log_to_a_file()
+        return await connect()
+
+    return connected
+
+
 def _console(args: argparse.Namespace) -> int:
-    from console.app import Backend, ReconApp
+    from console.app import ReconApp
 
     config = _config(args)
     config.require_credentials()
-    _log_to_a_file()
 
     async def connect() -> Backend:
         # Imported here, after the console's first frame: alpaca-py and SQLAlchemy are heavy.
@@ -242,15 +251,14 @@ def _console(args: argparse.Namespace) -> int:
     from platformdirs import user_data_dir
 
     reports = Path(user_data_dir("recon")) / "reports"
-    return ReconApp(connect, reports_dir=reports).run() or 0
+    return ReconApp(_logging_first(connect), reports_dir=reports).run() or 0
 
 
 def _fleet_console(args: argparse.Namespace) -> int:
-    from console.app import Backend, BackendFactory, FleetApp
+    from console.app import FleetApp
     from engine.fleet.accounts import FleetAccount, load_fleet
 
     accounts = load_fleet(Path(args.accounts))
-    _log_to_a_file()
 
     def connector(account: FleetAccount) -> BackendFactory:
         async def connect() -> Backend:
@@ -259,7 +267,7 @@ def _fleet_console(args: argparse.Namespace) -> int:
 
             return service_from_config(account.config())
 
-        return connect
+        return _logging_first(connect)
 
     from platformdirs import user_data_dir
 
@@ -272,13 +280,12 @@ def _demo(*, fleet: bool) -> int:
     from console.app import FleetApp, ReconApp
     from engine.simulator.demo import DemoEnvironment
 
-    _log_to_a_file()
     demo = DemoEnvironment(fleet=fleet)
     try:
         if fleet:
-            accounts = {name: partial(demo.connect, name) for name in demo.accounts}
+            accounts = {name: _logging_first(partial(demo.connect, name)) for name in demo.accounts}
             return FleetApp(accounts, reports_dir=demo.reports_dir).run() or 0
-        return ReconApp(demo.start, reports_dir=demo.reports_dir).run() or 0
+        return ReconApp(_logging_first(demo.start), reports_dir=demo.reports_dir).run() or 0
     finally:
         demo.close()
 
