@@ -153,6 +153,7 @@ class Guard:
                 memory=memory,
                 updates=stream.updates,
                 select=lambda plan: plan.only_for(due),
+                planned=(the_diff, full_plan),
             )
         except (BrokerError, StoreError) as exc:
             # The journal or the broker failed around the actions; the guard keeps watching.

@@ -140,30 +140,36 @@ class Cycle:
         updates: TradeUpdates | None = None,
         own_stream: bool = False,
         select: Callable[[Plan], Plan] = lambda plan: plan,
+        planned: tuple[Diff, Plan] | None = None,
     ) -> RunResult:
         """Act on `first` and on every read after it until nothing is left that can be done,
         journaled as run `run_id`. `select` keeps the part of each plan this pass is for;
         `memory` carries what the operator answered and what the broker refused. Stops are
         heard confirmed on the caller's trade stream `updates` (Alpaca allows one per account),
-        on one of its own while it acts where `own_stream`, or else asked for one by one."""
-        first_diff, the_plan = self.plan_for(first)
+        on one of its own while it acts where `own_stream`, or else asked for one by one.
+        `planned` is `first`'s diff and plan where the caller has made them already."""
+        first_diff, the_plan = planned or self.plan_for(first)
         first_plan = select(the_plan)
-        if own_stream and not memory.remaining(first_plan).is_empty:
+        todo = memory.remaining(first_plan)
+        if own_stream and not todo.is_empty:
             updates = await _trade_updates(self._broker)
             try:
                 return await self._settle(
-                    first, first_diff, first_plan, run_id, memory, updates, select
+                    first, first_diff, first_plan, todo, run_id, memory, updates, select
                 )
             finally:
                 if updates is not None:
                     await updates.close()
-        return await self._settle(first, first_diff, first_plan, run_id, memory, updates, select)
+        return await self._settle(
+            first, first_diff, first_plan, todo, run_id, memory, updates, select
+        )
 
     async def _settle(
         self,
         first: Snapshot,
         first_diff: Diff,
         first_plan: Plan,
+        todo: Plan,
         run_id: str,
         memory: RunMemory,
         updates: TradeUpdates | None,
@@ -172,7 +178,6 @@ class Cycle:
         request = self._request
         account = _account(request, first)
         the_plan = first_plan
-        todo = memory.remaining(first_plan)
         self._emit(SnapshotReady(first_diff, todo))
         unfinished = await _open_journal(request, self._sessions, run_id, account, self._now)
         self._emit(RunStarted(run_id=run_id, dry_run=False, unfinished_runs=unfinished))
