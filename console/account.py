@@ -33,6 +33,7 @@ from engine.private_files import private_folder, write_private
 from engine.reconcile.actions import ActionKind, PlanAction
 from engine.reconcile.diff import Diff
 from engine.reconcile.events import (
+    AccountOrderState,
     Decision,
     DecisionAnswer,
     DecisionNeeded,
@@ -145,6 +146,9 @@ class AccountConsole:
         self._rate_limited = 0  # requests the broker's rate limit holds back
         self._trouble = ""
         self._guard = ""
+        # Why the broker refuses orders on the account, as last read or heard; None while it
+        # takes them.
+        self._order_refusal: str | None = None
 
     @property
     def label(self) -> str | None:
@@ -179,9 +183,13 @@ class AccountConsole:
             protected=self.protection.protected,
             last_run=self.last_run,
             guard=self._guard,
-            now=self._trouble or self._doing + self._waiting(),
-            trouble=bool(self._trouble),
+            now=self._trouble or self._refused() or self._doing + self._waiting(),
+            trouble=bool(self._trouble or self._order_refusal),
         )
+
+    def _refused(self) -> str:
+        refusal = self._order_refusal
+        return "" if refusal is None else f"orders refused: {refusal}"
 
     def _waiting(self) -> str:
         held = self._rate_limited
@@ -407,6 +415,9 @@ class AccountConsole:
                 self._guard = "watching, stream up" if up else "watching, polling"
             case GuardCheckFailed(_):
                 self._guard = "watching, could not read the book"
+            case AccountOrderState(refusal):
+                self._order_refusal = refusal
+                self._show_account()
         # A quiet book's re-reads, one after another, matter only as the newest of them.
         quiet_read = "guard check" if isinstance(event, GuardChecked) else ""
         self.draw(lambda screen: screen.show_event(event), superseded_by_next=quiet_read)
@@ -422,6 +433,7 @@ class AccountConsole:
         if result.aborted is not None:
             self._trouble = secrets.scrub(f"aborted: {result.aborted}")
         if result.account is not None:  # a failed refresh keeps the account shown
+            self._order_refusal = result.account.order_refusal
             self._show_account()
         self.draw(lambda screen: screen.show_preview(result))
 
@@ -431,6 +443,9 @@ class AccountConsole:
         self._doing = "idle"
         self.last_result = self.last_run = result
         self.protection.run_ended(result.positions)
+        if result.account is not None:
+            self._order_refusal = result.account.order_refusal
+            self._show_account()
 
         def drawn(screen: MainScreen) -> None:
             screen.catch_up()
@@ -456,7 +471,7 @@ class AccountConsole:
         self.draw(lambda screen: screen.show_guard(state))
 
     def _show_account(self) -> None:
-        backend, shown = self.backend, self.last_result
+        backend, shown, refusal = self.backend, self.last_result, self._order_refusal
         if backend is None:
             return
         self.draw(
@@ -464,6 +479,7 @@ class AccountConsole:
                 shown if shown and shown.account else None,
                 key=backend.masked_key_id,
                 db=backend.database,
+                order_refusal=refusal,
             )
         )
 

@@ -35,6 +35,7 @@ class OrderLine:
 @dataclass(frozen=True, slots=True)
 class PositionLine:
     symbol: str
+    instrument: str  # the symbol, or what it is where not a share: `BTC/USD crypto`
     match: Match
     local: tuple[str, str]  # side, qty
     broker: tuple[str, str, str, str]  # side, qty, avg entry, current price
@@ -99,6 +100,7 @@ def position_line(row: PositionRow) -> PositionLine:
     stops = f"{_qty(row.covered_qty)} of {_qty(broker.qty)}{_groups(row)}" if broker else BLANK
     return PositionLine(
         symbol=row.symbol,
+        instrument=broker.instrument() if broker else row.symbol,
         match=row.match,
         local=local_cells,
         broker=broker_cells,

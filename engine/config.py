@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from engine import secrets
 from engine.errors import UsageError
+from engine.reconcile.actions import DEFAULT_CRYPTO_STOP_LIMIT_PCT
 from engine.store.database import (
     DB_URL_SETTING,
     database_passwords,
@@ -40,6 +41,9 @@ _UNWANTED = (
 )
 
 STOP_PCT_BOUNDS = (Decimal("0.005"), Decimal("0.10"))
+# A limit nearer its stop than this rarely fills in the fall that triggers it; one further than
+# this is a market order by another name.
+CRYPTO_STOP_LIMIT_PCT_BOUNDS = (Decimal("0.001"), Decimal("0.10"))
 DAILY_LOSS_PCT_BOUNDS = (Decimal("0.001"), Decimal("0.50"))
 RATE_LIMIT_BOUNDS = (1, 10_000)
 HTTP_TIMEOUT_BOUNDS = (Decimal("0.1"), Decimal("120"))
@@ -60,6 +64,7 @@ class _Environment(BaseSettings):
     apca_api_base_url: str = ALPACA_PAPER_URL
     recon_db_url: str | None = None
     recon_emergency_stop_pct: str = "0.02"
+    recon_crypto_stop_limit_pct: str = str(DEFAULT_CRYPTO_STOP_LIMIT_PCT)
     recon_max_daily_loss_pct: str = "0.03"
     recon_consecutive_loss_pause: int = Field(default=3, ge=1, le=100)
     recon_rate_limit_per_minute: int = 200
@@ -76,6 +81,7 @@ class Config:
     broker_url: str
     db_url: str
     emergency_stop_pct: Decimal
+    crypto_stop_limit_pct: Decimal
     max_daily_loss_pct: Decimal
     consecutive_loss_pause: int
     rate_limit_per_minute: int
@@ -133,6 +139,11 @@ def load_config(
         db_url=validated_db_url(env.recon_db_url or default_db_url()),
         emergency_stop_pct=_bounded_decimal(
             "RECON_EMERGENCY_STOP_PCT (--stop-pct)", env.recon_emergency_stop_pct, STOP_PCT_BOUNDS
+        ),
+        crypto_stop_limit_pct=_bounded_decimal(
+            "RECON_CRYPTO_STOP_LIMIT_PCT",
+            env.recon_crypto_stop_limit_pct,
+            CRYPTO_STOP_LIMIT_PCT_BOUNDS,
         ),
         max_daily_loss_pct=_bounded_decimal(
             "RECON_MAX_DAILY_LOSS_PCT", env.recon_max_daily_loss_pct, DAILY_LOSS_PCT_BOUNDS

@@ -3,8 +3,9 @@ frozen value objects, with Decimal for every price and quantity."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -200,9 +201,80 @@ class BrokerOrder:
         return f"{shown} @ {price}" if price is not None else shown
 
 
+class AssetClass(StrEnum):
+    """The asset classes Alpaca trades, as it names them: each takes different orders."""
+
+    US_EQUITY = "us_equity"
+    CRYPTO = "crypto"
+    US_OPTION = "us_option"
+
+
+def compact_symbol(symbol: str) -> str:
+    """A crypto pair as Alpaca lists its position (`BTCUSD` for `BTC/USD`), and as an id or a
+    URL path carries it; any other symbol as it is."""
+    return symbol.replace("/", "")
+
+
+class OptionRight(StrEnum):
+    CALL = "call"
+    PUT = "put"
+
+
+# An OCC option symbol: the root, the expiry as YYMMDD, C or P, and the strike in thousandths.
+_OCC_SYMBOL = re.compile(r"^(?P<root>[A-Z]{1,6})(?P<expiry>\d{6})(?P<right>[CP])(?P<strike>\d{8})$")
+
+
+@dataclass(frozen=True, slots=True)
+class OptionContract:
+    """What an option's OCC symbol says: its underlying, expiry, strike and right."""
+
+    underlying: str
+    expiry: date
+    strike: Decimal
+    right: OptionRight
+
+    @classmethod
+    def from_symbol(cls, symbol: str) -> OptionContract | None:
+        """The contract an OCC symbol names (`AAPL261218C00200000`), or None if it names none."""
+        match = _OCC_SYMBOL.match(symbol)
+        if match is None:
+            return None
+        digits = match["expiry"]
+        try:
+            expiry = date(2000 + int(digits[:2]), int(digits[2:4]), int(digits[4:]))
+        except ValueError:  # a month or day no calendar has
+            return None
+        return cls(
+            underlying=match["root"],
+            expiry=expiry,
+            strike=Decimal(match["strike"]) / 1000,
+            right=OptionRight.CALL if match["right"] == "C" else OptionRight.PUT,
+        )
+
+    def describe(self) -> str:
+        """As an operator reads it: `AAPL 2026-12-18 200 call`."""
+        return f"{self.underlying} {self.expiry:%Y-%m-%d} {self.strike.normalize():f} {self.right}"
+
+
+@dataclass(frozen=True, slots=True)
+class AssetTerms:
+    """What the broker says about an asset that shapes an order in it: the price and quantity
+    steps it takes (None where the class's own rule applies: equities' and options' ticks), the
+    smallest order, and how many units one contract of it moves."""
+
+    symbol: str
+    asset_class: AssetClass
+    price_increment: Decimal | None = None
+    qty_increment: Decimal | None = None
+    min_order_qty: Decimal | None = None
+    multiplier: Decimal = Decimal(1)
+    contract: OptionContract | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class BrokerPosition:
-    """An open position as the broker reports it: `qty` always positive, `side` says which way."""
+    """An open position as the broker reports it: `qty` always positive, `side` says which way.
+    A crypto position's symbol is its pair (`BTC/USD`), as its orders name it."""
 
     symbol: str
     side: PositionSide
@@ -210,10 +282,33 @@ class BrokerPosition:
     qty_available: Decimal
     avg_entry_price: Decimal
     current_price: Decimal
+    # As Alpaca names it: a class recon does not know is kept by its name, to be reported.
+    asset_class: str = AssetClass.US_EQUITY
+
+    @property
+    def known_asset_class(self) -> AssetClass | None:
+        try:
+            return AssetClass(self.asset_class)
+        except ValueError:
+            return None
+
+    def instrument(self) -> str:
+        """What is held, as an operator reads it: `AAPL`, `BTC/USD crypto`, or an option's
+        contract (`AAPL 2026-12-18 200 call`)."""
+        if self.asset_class == AssetClass.US_EQUITY:
+            return self.symbol
+        if self.asset_class == AssetClass.US_OPTION:
+            contract = OptionContract.from_symbol(self.symbol)
+            return self.symbol if contract is None else contract.describe()
+        return f"{self.symbol} {self.asset_class}"
 
 
 # Alpaca numbers its paper accounts `PA…`; its live accounts never so.
 PAPER_ACCOUNT_PREFIX = "PA"
+
+
+# The one account status in which Alpaca takes orders.
+ACTIVE_ACCOUNT_STATUS = "ACTIVE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +320,23 @@ class Account:
     last_equity: Decimal
     cash: Decimal
     buying_power: Decimal
+    trading_blocked: bool = False
+    account_blocked: bool = False
+    trade_suspended_by_user: bool = False
+
+    @property
+    def order_refusal(self) -> str | None:
+        """Why Alpaca refuses every new order on this account, naming the flag that says so,
+        or None while it takes orders."""
+        if self.status != ACTIVE_ACCOUNT_STATUS:
+            return f"status {brief(self.status)} (not {ACTIVE_ACCOUNT_STATUS})"
+        if self.account_blocked:
+            return "account_blocked (the account is blocked)"
+        if self.trading_blocked:
+            return "trading_blocked (trading is blocked on the account)"
+        if self.trade_suspended_by_user:
+            return "trade_suspended_by_user (the owner has switched trading off)"
+        return None
 
     @property
     def is_paper(self) -> bool:
@@ -257,6 +369,7 @@ class NewOrder:
     stop_price: Decimal | None = None
     limit_price: Decimal | None = None
     order_class: OrderClass = OrderClass.SIMPLE
+    asset_class: AssetClass = AssetClass.US_EQUITY
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,11 +9,14 @@ from itertools import count
 
 from engine.domain import (
     Account,
+    AssetClass,
+    AssetTerms,
     BrokerOrder,
     BrokerOrderStatus,
     BrokerPosition,
     LocalOrder,
     MarketClock,
+    OptionContract,
     OrderClass,
     OrderRole,
     OrderState,
@@ -70,6 +73,7 @@ def make_position(
     side: PositionSide = PositionSide.LONG,
     entry: str = "100",
     current: str | None = None,
+    asset_class: str = AssetClass.US_EQUITY,
 ) -> BrokerPosition:
     return BrokerPosition(
         symbol=symbol,
@@ -78,6 +82,30 @@ def make_position(
         qty_available=D(qty),
         avg_entry_price=D(entry),
         current_price=D(current or entry),
+        asset_class=asset_class,
+    )
+
+
+def make_crypto_terms(
+    symbol: str = "BTC/USD", price_increment: str = "1", min_order_qty: str = "0.0001"
+) -> AssetTerms:
+    return AssetTerms(
+        symbol=symbol,
+        asset_class=AssetClass.CRYPTO,
+        price_increment=D(price_increment),
+        qty_increment=D("0.000000001"),
+        min_order_qty=D(min_order_qty),
+    )
+
+
+def make_option_terms(symbol: str = "AAPL261218C00200000") -> AssetTerms:
+    return AssetTerms(
+        symbol=symbol,
+        asset_class=AssetClass.US_OPTION,
+        qty_increment=D(1),
+        min_order_qty=D(1),
+        multiplier=D(100),
+        contract=OptionContract.from_symbol(symbol),
     )
 
 
@@ -213,6 +241,7 @@ def make_snapshot(
     position_orders: tuple[LocalOrder, ...] = (),
     trades: tuple[Trade, ...] = (),
     last_equity: str = "100000",
+    assets: tuple[AssetTerms, ...] = (),
 ) -> Snapshot:
     return Snapshot(
         broker=BrokerSnapshot(
@@ -223,6 +252,7 @@ def make_snapshot(
             recent_orders=recent_orders,
             looked_up_orders=looked_up,
             unknown_broker_ids=unknown_broker_ids,
+            assets={terms.symbol: terms for terms in assets},
         ),
         local=LocalSnapshot(
             open_orders=local_open,

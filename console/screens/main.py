@@ -29,6 +29,7 @@ from console.widgets.phase_pane import PhasePane
 from engine.reconcile.actions import Phase, Plan, PlanAction
 from engine.reconcile.diff import Diff, Match
 from engine.reconcile.events import (
+    AccountOrderState,
     ActionFailed,
     ActionSkipped,
     ActionSucceeded,
@@ -206,7 +207,9 @@ class MainScreen(Screen[None]):
 
     # What the app hands over ---------------------------------------------------------------
 
-    def show_account(self, result: RunResult | None, *, key: str, db: str) -> None:
+    def show_account(
+        self, result: RunResult | None, *, key: str, db: str, order_refusal: str | None
+    ) -> None:
         account = result.account if result else None
         self.query_one(AccountBar).show(
             account=account.number if account else "…",
@@ -214,6 +217,7 @@ class MainScreen(Screen[None]):
             paper=account.paper if account else None,
             market_open=result.market_open if result else None,
             database=db,
+            order_refusal=order_refusal,
         )
 
     def show_preview(self, result: RunResult) -> None:
@@ -313,6 +317,12 @@ class MainScreen(Screen[None]):
             case RateLimitWaiting(waiting, last_goes_at):
                 self._rate_limit_status = _rate_limited(waiting, last_goes_at)
                 self._show_status()
+            case AccountOrderState(refusal):
+                self.write_log(
+                    "the account takes orders again: covering what needs it"
+                    if refusal is None
+                    else f"the account refuses orders: {refusal}; nothing is sent until it clears"
+                )
             case GuardCheckFailed(error):
                 self.show_guard(
                     f"{self._guard_stream} · [b red]could not read the book:[/] "

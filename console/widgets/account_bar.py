@@ -1,4 +1,5 @@
-"""The line at the top: which account, which key, paper or live, market, database."""
+"""The line at the top: which account, which key, paper or live, market, database — and, in red,
+an account the broker refuses orders on."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ class AccountBar(Static):
         paper: bool | None,
         market_open: bool | None,
         database: str,
+        order_refusal: str | None = None,
     ) -> None:
         """`paper` as the broker's account says; None before it has been read, which is
-        treated as live."""
+        treated as live. `order_refusal` names the flag on which the broker refuses orders."""
         line = Text()
         if paper:
             line.append(" PAPER ", style="bold black on green")
@@ -29,5 +31,7 @@ class AccountBar(Static):
         market = "unknown" if market_open is None else ("open" if market_open else "closed")
         line.append(f"   market {market}")
         line.append(f"   db {database}", style="dim")
+        if order_refusal is not None:
+            line.append(f"   ORDERS REFUSED: {order_refusal} ", style="bold white on red")
         self.set_class(not paper, "-live")
         self.update(line)

@@ -167,7 +167,7 @@ def _folded_position(field: str, n: int) -> Column[ShownPosition]:
 
 
 _SYMBOL: Column[ShownPosition] = Column(
-    "symbol", "symbol", lambda shown: shown.line.symbol, lambda shown: f"bold {shown.style}"
+    "symbol", "symbol", lambda shown: shown.line.instrument, lambda shown: f"bold {shown.style}"
 )
 _PROTECTION: Column[ShownPosition] = Column(
     "protection",

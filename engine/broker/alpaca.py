@@ -10,6 +10,7 @@ import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import partial
@@ -53,20 +54,25 @@ from engine.broker.trade_updates import TradeUpdates, stream_url
 from engine.broker.wire import (
     account_from_wire,
     clock_from_wire,
+    crypto_asset_from_wire,
     group_members,
     list_from_wire,
+    option_contract_from_wire,
     order_from_wire,
     orders_from_wire,
     position_from_wire,
 )
 from engine.domain import (
     Account,
+    AssetClass,
+    AssetTerms,
     BrokerOrder,
     BrokerPosition,
     MarketClock,
     NewOrder,
     OrderClass,
     OrderType,
+    compact_symbol,
 )
 
 T = TypeVar("T")
@@ -161,6 +167,8 @@ class AlpacaBroker:
         self._limiter = RateLimit(rate_limit_per_minute, rate_limit_period_seconds, now=now)
         self._retry_policy = retry_policy or RetryPolicy()
         self._now = now
+        # What an asset is does not change while recon runs: each is asked for once.
+        self._assets: dict[tuple[AssetClass, str], AssetTerms] = {}
 
     def __repr__(self) -> str:
         return f"AlpacaBroker(base_url={self._base_url!r})"  # never the key pair
@@ -173,16 +181,57 @@ class AlpacaBroker:
 
     async def get_positions(self) -> list[BrokerPosition]:
         raw = await self._read("list positions", self._client.get_all_positions)
-        return [position_from_wire(item) for item in list_from_wire(raw, "positions")]
+        positions = [position_from_wire(item) for item in list_from_wire(raw, "positions")]
+        return list(await asyncio.gather(*map(self._named_as_ordered, positions)))
 
     async def get_position(self, symbol: str) -> BrokerPosition | None:
+        # Alpaca finds a crypto position only by its compact symbol: `BTC/USD` is a 404.
+        listed_as = compact_symbol(symbol)
         try:
             raw = await self._read(
-                f"get position {symbol}", lambda: self._client.get_open_position(symbol)
+                f"get position {symbol}", lambda: self._client.get_open_position(listed_as)
             )
         except OrderNotFound:  # Alpaca answers a flat symbol with 404
             return None
-        return position_from_wire(raw)
+        return await self._named_as_ordered(position_from_wire(raw))
+
+    async def get_asset(self, symbol: str, asset_class: AssetClass) -> AssetTerms:
+        key = (asset_class, compact_symbol(symbol))
+        known = self._assets.get(key)
+        if known is not None:
+            return known
+        try:
+            if asset_class is AssetClass.CRYPTO:
+                raw = await self._read(
+                    f"get asset {symbol}", lambda: self._client.get_asset(compact_symbol(symbol))
+                )
+                terms = crypto_asset_from_wire(raw)
+            elif asset_class is AssetClass.US_OPTION:
+                contract = await self._read(
+                    f"get option contract {symbol}",
+                    lambda: self._client.get_option_contract(symbol),
+                )
+                terms = option_contract_from_wire(contract)
+            else:
+                raise ValueError(f"recon asks no asset terms of {asset_class}")
+        except OrderNotFound:
+            raise MalformedBrokerResponse(
+                f"{symbol}: the broker knows no {asset_class} asset of that symbol"
+            ) from None
+        self._assets[key] = terms
+        return terms
+
+    async def _named_as_ordered(self, position: BrokerPosition) -> BrokerPosition:
+        """A crypto position under the pair symbol its orders carry, as its asset names it:
+        Alpaca lists the one as `BTCUSD` and the other as `BTC/USD`."""
+        if position.asset_class != AssetClass.CRYPTO:
+            return position
+        asset = await self.get_asset(position.symbol, AssetClass.CRYPTO)
+        if compact_symbol(asset.symbol) != compact_symbol(position.symbol):
+            raise MalformedBrokerResponse(
+                f"position {position.symbol}: its asset is {asset.symbol}, another symbol"
+            )
+        return replace(position, symbol=asset.symbol)
 
     async def get_open_orders(self) -> list[BrokerOrder]:
         listed = await self._all_pages("list open orders", QueryOrderStatus.OPEN, since=None)

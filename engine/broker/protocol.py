@@ -9,7 +9,15 @@ from typing import Protocol
 
 from engine.broker.rate_limit import RateQueueListener
 from engine.broker.trade_updates import TradeUpdates
-from engine.domain import Account, BrokerOrder, BrokerPosition, MarketClock, NewOrder
+from engine.domain import (
+    Account,
+    AssetClass,
+    AssetTerms,
+    BrokerOrder,
+    BrokerPosition,
+    MarketClock,
+    NewOrder,
+)
 
 
 class Broker(Protocol):
@@ -17,10 +25,16 @@ class Broker(Protocol):
 
     async def get_clock(self) -> MarketClock: ...
 
-    async def get_positions(self) -> list[BrokerPosition]: ...
+    async def get_positions(self) -> list[BrokerPosition]:
+        """Every open position, each under the symbol its orders carry (a crypto pair's)."""
+        ...
 
     async def get_position(self, symbol: str) -> BrokerPosition | None:
         """The open position in `symbol` as the broker holds it now, None when flat."""
+        ...
+
+    async def get_asset(self, symbol: str, asset_class: AssetClass) -> AssetTerms:
+        """What the broker says shapes an order in a crypto pair or an option contract."""
         ...
 
     async def get_open_orders(self) -> list[BrokerOrder]: ...

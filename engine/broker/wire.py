@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -14,10 +14,14 @@ from typing import Any, TypeVar
 from engine.broker.errors import MalformedBrokerResponse, UnknownOrderStatus
 from engine.domain import (
     Account,
+    AssetClass,
+    AssetTerms,
     BrokerOrder,
     BrokerOrderStatus,
     BrokerPosition,
     MarketClock,
+    OptionContract,
+    OptionRight,
     OrderClass,
     OrderType,
     PositionSide,
@@ -42,11 +46,13 @@ TRADE_UPDATE_EVENTS = frozenset(
 )  # fmt: skip
 
 
-def order_from_wire(raw: Any, *, group_id: str | None = None) -> BrokerOrder:
+def order_from_wire(
+    raw: Any, *, group_id: str | None = None, parent_type: object = None
+) -> BrokerOrder:
     """One order, with its legs when the broker nested them under it. A leg carries its
     parent's id as `group_id`, as does a parent that has legs. Alpaca nests one level only, so
     a leg with legs of its own is malformed (and no nesting however deep can exhaust the
-    stack)."""
+    stack). `parent_type` is the type of the order a leg is nested under."""
     obj = _mapping(raw, "order")
     order_id = _text(obj, "id", "order")
     what = f"order {brief(order_id)}"
@@ -69,6 +75,8 @@ def order_from_wire(raw: Any, *, group_id: str | None = None) -> BrokerOrder:
     order_class = (
         _enum(OrderClass, obj, "order_class", what) if obj.get("order_class") else OrderClass.SIMPLE
     )
+    if order_class is OrderClass.MLEG:
+        obj = _multi_leg_filled_in(obj, raw_legs, parent_type, what)
     return BrokerOrder(
         id=order_id,
         client_order_id=_text(obj, "client_order_id", what),
@@ -89,8 +97,26 @@ def order_from_wire(raw: Any, *, group_id: str | None = None) -> BrokerOrder:
         replaces=_optional_text(obj, "replaces", what),
         order_class=order_class,
         group_id=order_id if raw_legs else group_id,
-        legs=tuple(order_from_wire(leg, group_id=order_id) for leg in raw_legs),
+        legs=tuple(
+            order_from_wire(leg, group_id=order_id, parent_type=obj.get("type")) for leg in raw_legs
+        ),
     )
+
+
+def _multi_leg_filled_in(obj: Raw, raw_legs: list[Any], parent_type: object, what: str) -> Raw:
+    """A multi-leg option order as recon reads it. Alpaca leaves the order's own symbol and
+    side empty — each leg has its own — and a leg's type empty, the order's applying: the order
+    is named after its legs (`AAPL261218C00200000+AAPL261218C00210000`, a symbol no position
+    holds, so it is never taken for one leg's order) and takes its first leg's side, and a leg
+    takes the order's type."""
+    filled = dict(obj)
+    if raw_legs and not obj.get("symbol"):
+        legs = [_mapping(leg, f"{what} leg") for leg in raw_legs]
+        filled["symbol"] = "+".join(_text(leg, "symbol", f"{what} leg") for leg in legs)
+        filled["side"] = obj.get("side") or legs[0].get("side")
+    if not raw_legs and not obj.get("type"):
+        filled["type"] = parent_type
+    return filled
 
 
 def trade_update_from_wire(raw: Any) -> BrokerOrder | None:
@@ -134,6 +160,9 @@ def position_from_wire(raw: Any) -> BrokerPosition:
         qty_available=_signed(obj, "qty_available", side, what),
         avg_entry_price=_decimal(obj, "avg_entry_price", what),
         current_price=_decimal(obj, "current_price", what),
+        # Kept by name even when recon does not know it: that position is reported, not read
+        # as a share.
+        asset_class=brief(_text(obj, "asset_class", what)),
     )
 
 
@@ -147,6 +176,58 @@ def account_from_wire(raw: Any) -> Account:
         last_equity=_decimal(obj, "last_equity", "account"),
         cash=_decimal(obj, "cash", "account"),
         buying_power=_decimal(obj, "buying_power", "account"),
+        trading_blocked=_flag(obj, "trading_blocked", "account"),
+        account_blocked=_flag(obj, "account_blocked", "account"),
+        trade_suspended_by_user=_flag(obj, "trade_suspended_by_user", "account"),
+    )
+
+
+def crypto_asset_from_wire(raw: Any) -> AssetTerms:
+    """A crypto pair as `GET /v2/assets/{symbol}` answers it: its pair symbol and the steps its
+    orders must keep to."""
+    obj = _mapping(raw, "asset")
+    symbol = _text(obj, "symbol", "asset")
+    what = f"asset {brief(symbol)}"
+    asset_class = _text(obj, "class", what)
+    if asset_class != AssetClass.CRYPTO:
+        raise MalformedBrokerResponse(f"{what}: class is {_shown(asset_class)}, not crypto")
+    return AssetTerms(
+        symbol=symbol,
+        asset_class=AssetClass.CRYPTO,
+        price_increment=_step(obj, "price_increment", what),
+        qty_increment=_step(obj, "min_trade_increment", what),
+        min_order_qty=_step(obj, "min_order_size", what),
+    )
+
+
+def option_contract_from_wire(raw: Any) -> AssetTerms:
+    """An option as `GET /v2/options/contracts/{symbol}` answers it: how many units a contract
+    moves, and what contract it is."""
+    obj = _mapping(raw, "option contract")
+    symbol = _text(obj, "symbol", "option contract")
+    what = f"option contract {brief(symbol)}"
+    right = _text(obj, "type", what)
+    if right not in ("call", "put"):
+        raise MalformedBrokerResponse(f"{what}: type is {_shown(right)}, not call or put")
+    expiry_text = _text(obj, "expiration_date", what)
+    try:
+        expiry = date.fromisoformat(expiry_text)
+    except ValueError:
+        raise MalformedBrokerResponse(
+            f"{what}: expiration_date is {_shown(expiry_text)}, not a date"
+        ) from None
+    return AssetTerms(
+        symbol=symbol,
+        asset_class=AssetClass.US_OPTION,
+        qty_increment=Decimal(1),
+        min_order_qty=Decimal(1),
+        multiplier=_step(obj, "multiplier", what),
+        contract=OptionContract(
+            underlying=brief(_text(obj, "underlying_symbol", what)),
+            expiry=expiry,
+            strike=_step(obj, "strike_price", what),
+            right=OptionRight(right),
+        ),
     )
 
 
@@ -191,6 +272,21 @@ def _optional_text(obj: Raw, field: str, what: str) -> str | None:
     if not isinstance(value, str):
         raise MalformedBrokerResponse(f"{what}: {field} is {_shown(value)}, expected text")
     return value
+
+
+def _flag(obj: Raw, field: str, what: str) -> bool:
+    value = obj.get(field)
+    if not isinstance(value, bool):
+        raise MalformedBrokerResponse(f"{what}: {field} is {_shown(value)}, expected true or false")
+    return value
+
+
+def _step(obj: Raw, field: str, what: str) -> Decimal:
+    """A number that divides others (an increment, a multiplier, a strike): above zero."""
+    number = _decimal(obj, field, what)
+    if not number > 0:
+        raise MalformedBrokerResponse(f"{what}: {field} is {_shown(obj.get(field))}, not above 0")
+    return number
 
 
 def _decimal(obj: Raw, field: str, what: str) -> Decimal:

@@ -53,11 +53,19 @@ STOP_PLACING_KINDS = frozenset({ActionKind.EMERGENCY_STOP, ActionKind.OCO_EXIT})
 PROTECTING_KINDS = STOP_PLACING_KINDS | {ActionKind.MARKET_EXIT}
 
 
+# How far below a crypto stop its limit sits (crypto takes no plain stop). Wide enough that the
+# order fills in a fall as fast as any minute BTC has had outside a flash crash, so a triggered
+# stop does not rest unfilled and leave the position bare; narrow enough that the worst fill is
+# no further from the stop than the stop is from the entry at the default stop distance.
+DEFAULT_CRYPTO_STOP_LIMIT_PCT = Decimal("0.02")
+
+
 @dataclass(frozen=True, slots=True)
 class PlanSettings:
     emergency_stop_pct: Decimal
     max_daily_loss_pct: Decimal
     consecutive_loss_pause: int
+    crypto_stop_limit_pct: Decimal = DEFAULT_CRYPTO_STOP_LIMIT_PCT
 
 
 @dataclass(frozen=True, slots=True)

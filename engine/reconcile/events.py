@@ -145,6 +145,14 @@ class GuardCheckFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class AccountOrderState:
+    """Whether the broker takes orders on the account, said once each time that changes:
+    `refusal` names the flag that refuses them, None once they are taken again."""
+
+    refusal: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class RateLimitWaiting:
     """Requests held back by the account's rate limit — stops among them, riskiest first — and
     when the last of them will go; `waiting` 0 (and no time) once they have all gone."""
@@ -170,6 +178,7 @@ Event = (
     | GuardStreamStatus
     | GuardChecked
     | GuardCheckFailed
+    | AccountOrderState
     | RateLimitWaiting
 )
 Listener = Callable[[Event], None]

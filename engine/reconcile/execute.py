@@ -608,6 +608,7 @@ def _recorded(row: LocalOrder, order: BrokerOrder) -> LocalOrder:
         broker_id=order.id,
         state=meaning_of(order.status).local_state or OrderState.SUBMITTED,
         stop_price=order.stop_price,
+        limit_price=order.limit_price,
         qty_filled=order.filled_qty,
         avg_fill_price=order.filled_avg_price,
         updated_at=order.updated_at,

@@ -1,18 +1,30 @@
 """Fetch the whole snapshot before anything changes: broker reads concurrently, every page, then
 the lookups the lists could not answer (the groups of legs listed flat, old orders, replacement
 successors, submissions known only by client_order_id), then the local rows that belong to what
-was found."""
+was found, and what each crypto pair or option held is as an asset. A crypto pair is one
+symbol to recon however the trading engine spelled it (`BTCUSD` or `BTC/USD`): its local rows
+are read under the pair symbol its orders and position carry."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime, time, timedelta
 from typing import Protocol, TypeVar
 
 from engine.broker.errors import OrderNotFound
 from engine.broker.protocol import Broker
-from engine.domain import BrokerOrder, BrokerOrderStatus, LocalOrder, Trade
+from engine.domain import (
+    AssetClass,
+    AssetTerms,
+    BrokerOrder,
+    BrokerOrderStatus,
+    BrokerPosition,
+    LocalOrder,
+    Trade,
+    compact_symbol,
+)
 from engine.reconcile.groups import resolve_groups
 from engine.reconcile.snapshot import MARKET_TIME_ZONE, BrokerSnapshot, LocalSnapshot, Snapshot
 
@@ -61,7 +73,10 @@ async def fetch_snapshot(
         broker.get_recent_orders(RECENT_ORDERS_HOURS),
         book.open_orders(),
     )
-    open_orders = await resolve_groups(broker, listed_open, recent_orders)
+    open_orders, assets = await asyncio.gather(
+        resolve_groups(broker, listed_open, recent_orders),
+        _assets_of(broker, positions, since),
+    )
     taken_at = now()
     known = {order.id: order for order in (*recent_orders, *open_orders)}
     looked_up, unknown_ids = await _look_up_missing(broker, local_open, known)
@@ -73,7 +88,9 @@ async def fetch_snapshot(
         recent_orders=tuple(recent_orders),
         looked_up_orders=tuple(looked_up),
         unknown_broker_ids=frozenset(unknown_ids),
+        assets=assets,
     )
+    pairs = _pairs_by_spelling(positions, (*open_orders, *recent_orders))
     day_start = datetime.combine(
         taken_at.astimezone(MARKET_TIME_ZONE).date(), time(0), tzinfo=MARKET_TIME_ZONE
     )
@@ -81,7 +98,11 @@ async def fetch_snapshot(
         book.orders_linked_to(
             [order.id for order in open_orders], [order.client_order_id for order in open_orders]
         ),
-        book.round_trips_in([position.symbol for position in positions]),
+        book.round_trips_in(
+            spelling
+            for position in positions
+            for spelling in dict.fromkeys((position.symbol, compact_symbol(position.symbol)))
+        ),
         book.trades_between(day_start, day_start + timedelta(days=1))
         if since is None
         else _known(since.local.trades_today),
@@ -89,9 +110,9 @@ async def fetch_snapshot(
     return Snapshot(
         broker=broker_snapshot,
         local=LocalSnapshot(
-            open_orders=tuple(local_open),
-            linked_orders=tuple(linked),
-            position_orders=tuple(round_trips),
+            open_orders=_named_as_broker(local_open, pairs),
+            linked_orders=_named_as_broker(linked, pairs),
+            position_orders=_named_as_broker(round_trips, pairs),
             trades_today=tuple(trades),
         ),
         taken_at=taken_at,
@@ -100,6 +121,39 @@ async def fetch_snapshot(
 
 async def _known(value: T) -> T:
     return value
+
+
+async def _assets_of(
+    broker: Broker, positions: Iterable[BrokerPosition], since: Snapshot | None
+) -> dict[str, AssetTerms]:
+    """The terms of every crypto pair and option held: what shapes the stop each takes. An
+    earlier read of the run lends what it asked already."""
+    known = {} if since is None else dict(since.broker.assets)
+    wanted = [
+        (position.symbol, asset_class)
+        for position in positions
+        if (asset_class := position.known_asset_class) in (AssetClass.CRYPTO, AssetClass.US_OPTION)
+        and position.symbol not in known
+    ]
+    found = await asyncio.gather(*(broker.get_asset(*asset) for asset in wanted))
+    known.update((symbol, terms) for (symbol, _), terms in zip(wanted, found, strict=True))
+    return known
+
+
+def _pairs_by_spelling(
+    positions: Iterable[BrokerPosition], orders: Iterable[BrokerOrder]
+) -> dict[str, str]:
+    """Each crypto pair the broker names (`BTC/USD`), by its compact spelling (`BTCUSD`)."""
+    names = {position.symbol for position in positions} | {order.symbol for order in orders}
+    return {compact_symbol(name): name for name in names if "/" in name}
+
+
+def _named_as_broker(
+    rows: Iterable[LocalOrder], pairs: Mapping[str, str]
+) -> tuple[LocalOrder, ...]:
+    return tuple(
+        replace(row, symbol=pairs[row.symbol]) if row.symbol in pairs else row for row in rows
+    )
 
 
 async def _look_up_missing(

@@ -21,6 +21,7 @@ from engine.domain import OrderRole, OrderState
 from engine.reconcile.actions import ActionKind, PlanAction
 from engine.reconcile.diff import PositionRow
 from engine.reconcile.events import (
+    AccountOrderState,
     DecisionCallback,
     GuardChecked,
     GuardCheckFailed,
@@ -82,6 +83,8 @@ class Guard:
         self._next_try: dict[str, float] = {}
         # Orders already put to the operator: kept once, they are not asked about again.
         self._asked: set[str] = set(asked)
+        # Why the account refused orders at the last read, None while it takes them.
+        self._refusal: str | None = None
         self.runs: list[RunResult] = []
 
     async def watch(self, stopping: asyncio.Event) -> bool:
@@ -141,6 +144,8 @@ class Guard:
         }
         self._waits = self._waits_for(snapshot, unsettled, self._monotonic())
         self._emit(GuardChecked(the_diff, dict(self._waits), snapshot.taken_at))
+        if self._account_refuses(snapshot):
+            return  # every order would be refused; the sweeps watch for the account to clear
         due = frozenset(symbol for symbol, wait in self._waits.items() if wait <= 0)
         memory = RunMemory(asked=self._asked)
         if not due or memory.remaining(full_plan.only_for(due)).is_empty:
@@ -163,6 +168,18 @@ class Guard:
             self.runs.append(result)
         self._tried(due, self._monotonic())
         self._wake.set()  # read the book again: the cover just placed is what it now holds
+
+    def _account_refuses(self, snapshot: Snapshot) -> bool:
+        """Whether the account refuses orders now, said once each time that changes."""
+        refusal = snapshot.broker.account.order_refusal
+        if refusal != self._refusal:
+            self._refusal = refusal
+            if refusal is None:
+                log.info("guard_account_takes_orders")
+            else:
+                log.error("guard_account_refuses_orders", refusal=refusal)
+            self._emit(AccountOrderState(refusal))
+        return refusal is not None
 
     def _waits_for(self, snapshot: Snapshot, unsettled: set[str], now: float) -> dict[str, float]:
         """Per unsettled position, the seconds until recon acts on it (zero: now): the grace

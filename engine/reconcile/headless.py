@@ -16,6 +16,7 @@ from engine import secrets
 from engine.reconcile.actions import Plan, PlanAction
 from engine.reconcile.circuit_breaker import describe
 from engine.reconcile.events import (
+    AccountOrderState,
     ActionFailed,
     ActionSkipped,
     ActionStarted,
@@ -107,9 +108,15 @@ def log_event(event: Event) -> None:
             )
         case GuardCheckFailed(error):
             log.warning("guard_check_failed", error=error)
-        case PhaseProgress() | GuardChecked() | GuardStreamStatus() | RateLimitWaiting():
-            pass  # a progress bar's food, a quiet book, a stream the watch already logs, and
-            # a queue `HeadlessLog` logs when it starts and drains
+        case (
+            PhaseProgress()
+            | GuardChecked()
+            | GuardStreamStatus()
+            | AccountOrderState()
+            | RateLimitWaiting()
+        ):
+            pass  # a progress bar's food, a quiet book, a stream the watch and an account the
+            # guard already log, and a queue `HeadlessLog` logs when it starts and drains
 
 
 def decision_callback(*, confirm_all: bool, operator: str, prompt: bool) -> DecisionCallback:

@@ -15,6 +15,7 @@ from engine.domain import (
     BrokerOrderStatus,
     BrokerPosition,
     LocalOrder,
+    OrderClass,
     OrderRole,
     OrderState,
 )
@@ -119,12 +120,15 @@ def _order_phase(
         if row.match is Match.ORPHAN and row.broker and row.broker.id not in take_profit_ids:
             orphan_groups[row.broker.group_id or row.broker.id].append(row.broker)
     actions: list[PlanAction] = []
+    blocking_groups: set[str] = set()
     for row in rows:
         if row.match is Match.ORPHAN and row.broker is not None:
             # A group is one decision, however many of its legs are listed.
             members = orphan_groups.pop(row.broker.group_id or row.broker.id, None)
             if members:
-                actions.append(_orphan_action(snapshot, members, blocking))
+                action = _orphan_action(snapshot, members, blocking, findings)
+                if action is not None:
+                    actions.append(action)
         elif row.local is not None and row.broker is None:
             action = _missing_at_broker_action(row.local, findings)
             if action is not None:
@@ -134,8 +138,30 @@ def _order_phase(
                 actions.append(state_actions[row.local.local_id])
             if row.broker.id in blocking:
                 local = None if row.local is None else _after_phase_one(row.local, state_actions)
-                actions.append(_blocking_action(row.broker, local, blocking[row.broker.id]))
+                blocker = _cancelled_as(snapshot, row.broker)
+                if blocker is None:
+                    findings.append(_leg_alone(row.broker))
+                elif blocker.id not in blocking_groups:
+                    blocking_groups.add(blocker.id)
+                    actions.append(_blocking_action(blocker, local, blocking[row.broker.id]))
     return actions
+
+
+def _cancelled_as(snapshot: Snapshot, order: BrokerOrder) -> BrokerOrder | None:
+    """The order a cancellation of `order` is sent to: itself, or for a leg of a multi-leg
+    option order the whole order, which Alpaca cancels only whole — None where that order is
+    not known."""
+    if order.order_class is not OrderClass.MLEG or order.id == order.group_id:
+        return order
+    return snapshot.broker.orders_by_id.get(order.group_id or "")
+
+
+def _leg_alone(order: BrokerOrder) -> Finding:
+    return Finding(
+        order.symbol,
+        f"{order.describe()} ({order.id[:8]}) is a leg of a multi-leg order the broker did not "
+        "list whole; a leg is never cancelled alone; left for the operator",
+    )
 
 
 def _state_action(
@@ -215,7 +241,8 @@ def _orphan_action(
     snapshot: Snapshot,
     members: list[BrokerOrder],
     blocking: dict[str, str],
-) -> PlanAction:
+    findings: list[Finding],
+) -> PlanAction | None:
     """An order nobody here placed, or a group of them: adopted if it covers a position,
     otherwise proposed for cancellation, once for a whole group."""
     first = members[0]
@@ -223,7 +250,11 @@ def _orphan_action(
     covering = cover_of(position, tuple(members)).stops if position is not None else ()
     if position is not None and covering:
         return _adoption(snapshot, position, members, covering[0])
-    target = next((member for member in members if member.id == member.group_id), first)
+    head = next((member for member in members if member.id == member.group_id), first)
+    target = _cancelled_as(snapshot, head)
+    if target is None:
+        findings.append(_leg_alone(head))
+        return None
     if first.group_id is None:
         reason = f"{first.describe()} is open on the broker with no local order"
         if first.order_type in STOP_TYPES:

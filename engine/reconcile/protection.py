@@ -11,6 +11,7 @@ from decimal import ROUND_DOWN, Decimal
 
 from engine.broker.status_map import meaning_of
 from engine.domain import (
+    AssetClass,
     BrokerOrder,
     BrokerPosition,
     LocalOrder,
@@ -20,10 +21,11 @@ from engine.domain import (
     TimeInForce,
 )
 from engine.reconcile.actions import ActionKind, Finding, Phase, PlanAction, PlanSettings
+from engine.reconcile.asset_rules import AssetRules, rules_for
 from engine.reconcile.diff import PositionRow
 from engine.reconcile.rows import recon_stop_row
 from engine.reconcile.snapshot import Snapshot
-from engine.reconcile.stops import ClientOrderIds, StopLevel, emergency_stop_level, slices_for
+from engine.reconcile.stops import ClientOrderIds, StopLevel, emergency_stop_level
 
 # Alpaca takes OCO exits only for the day or until canceled.
 OCO_TIMES_IN_FORCE = frozenset({TimeInForce.DAY, TimeInForce.GTC})
@@ -61,6 +63,14 @@ def protect_position(
         return PositionProtection(row.symbol, (), (), ())
     actions: list[PlanAction] = []
     findings: list[Finding] = []
+    rules = rules_for(
+        position, context.snapshot.broker.assets, context.settings.crypto_stop_limit_pct
+    )
+    if isinstance(rules, str):
+        findings.append(
+            Finding(position.symbol, f"{position.instrument()}: {rules}; nothing sent for it")
+        )
+        return PositionProtection(position.symbol, (), (), tuple(findings))
     covered = row.covered_qty
     if covered > position.qty:
         covered = _reduce_surplus(context, position, row, actions, findings)
@@ -69,7 +79,9 @@ def protect_position(
         return PositionProtection(position.symbol, tuple(actions), (), tuple(findings))
 
     holders = _share_holders(position, row, orders)
-    take_profits = tuple(order for order in holders if _is_take_profit(order, context.orphan_ids))
+    take_profits = tuple(
+        order for order in holders if rules.takes_oco and _is_take_profit(order, context.orphan_ids)
+    )
     others = tuple(order for order in holders if order not in take_profits)
     held_by_others = _held_qty(others)
     free_qty = position.qty - covered - _held_qty(take_profits) - held_by_others
@@ -79,6 +91,7 @@ def protect_position(
         position.avg_entry_price,
         position.current_price,
         context.settings.emergency_stop_pct,
+        rules.tick,
     )
     if level.price <= 0:
         # A long priced under a hundredth of a cent rounds its stop down to nothing: such a
@@ -91,8 +104,13 @@ def protect_position(
             )
         )
         return PositionProtection(position.symbol, tuple(actions), (), tuple(findings))
-    blockers = _other_side(position, orders) if stop_qty > 0 else ()
-    actions.extend(_emergency_stops(context, position, uncovered, stop_qty, level, blockers))
+    blockers = _other_side(position, orders) if stop_qty > 0 and rules.wash_trade_rule else ()
+    stops, problem = _emergency_stops(
+        context, position, rules, uncovered, stop_qty, level, blockers
+    )
+    actions.extend(stops)
+    if problem is not None:
+        findings.append(Finding(position.symbol, f"{position.instrument()}: {problem}"))
     actions.extend(_oco_exit(context, position, take_profit, level) for take_profit in take_profits)
     if held_by_others > 0:
         findings.append(
@@ -166,15 +184,21 @@ def _other_side(position: BrokerPosition, orders: Iterable[BrokerOrder]) -> tupl
 def _emergency_stops(
     context: ProtectionContext,
     position: BrokerPosition,
+    rules: AssetRules,
     uncovered: Decimal,
     qty: Decimal,
     level: StopLevel,
     blockers: tuple[BrokerOrder, ...],
-) -> list[PlanAction]:
+) -> tuple[list[PlanAction], str | None]:
+    """The stops on `qty` of the position, and what of it no stop can take, if anything."""
     snapshot = context.snapshot
     side = position.side.closing_side
     actions = []
-    for piece in slices_for(qty):
+    pieces, problem = rules.slices(qty)
+    order_type = rules.order_type
+    limit_price = rules.limit_price(level, position.side)
+    terms = f"at {level.price}" if limit_price is None else f"at {level.price} limit {limit_price}"
+    for piece in pieces:
         client_order_id = context.ids.next(
             "stop", position.symbol, side, piece.time_in_force, snapshot.trading_day
         )
@@ -192,37 +216,36 @@ def _emergency_stops(
                 kind=ActionKind.EMERGENCY_STOP,
                 symbol=position.symbol,
                 target=client_order_id,
-                reason=f"{uncovered} of {position.qty} {position.side} shares have no "
-                f"stop; {side} stop {piece.qty} at {level.price}",
-                new_order=_stop_order(
-                    client_order_id, position, piece.qty, piece.time_in_force, level
+                reason=f"{uncovered} of {position.qty} {position.side} {_units(rules)} have no "
+                f"stop; {side} {order_type} {piece.qty} {terms}",
+                new_order=NewOrder(
+                    client_order_id=client_order_id,
+                    symbol=position.symbol,
+                    side=side,
+                    qty=piece.qty,
+                    order_type=order_type,
+                    time_in_force=piece.time_in_force,
+                    stop_price=level.price,
+                    limit_price=limit_price,
+                    asset_class=rules.asset_class,
                 ),
-                new_row=recon_stop_row(snapshot, client_order_id, position, piece.qty),
-                exposure=uncovered * position.current_price,
+                new_row=recon_stop_row(snapshot, client_order_id, position, piece.qty, order_type),
+                exposure=uncovered * position.current_price * rules.multiplier,
                 flags=tuple(flags),
                 blocked_by=blockers,
             )
         )
-    return actions
+    return actions, problem
 
 
-def _stop_order(
-    client_order_id: str,
-    position: BrokerPosition,
-    qty: Decimal,
-    time_in_force: TimeInForce,
-    level: StopLevel,
-) -> NewOrder:
-    """A plain emergency stop on the side that closes the position."""
-    return NewOrder(
-        client_order_id=client_order_id,
-        symbol=position.symbol,
-        side=position.side.closing_side,
-        qty=qty,
-        order_type=OrderType.STOP,
-        time_in_force=time_in_force,
-        stop_price=level.price,
-    )
+def _units(rules: AssetRules) -> str:
+    match rules.asset_class:
+        case AssetClass.US_OPTION:
+            return "contracts"
+        case AssetClass.CRYPTO:
+            return "units"
+        case _:
+            return "shares"
 
 
 def _oco_exit(

@@ -29,6 +29,8 @@ class AccountSummary:
     number: str
     masked_key_id: str
     paper: bool
+    # Why the broker refuses every order on the account when it was read, None if it takes them.
+    order_refusal: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,10 @@ class RunResult:
     positions: tuple[PositionOutcome, ...] = ()
     errors: tuple[str, ...] = ()
     aborted: str | None = None
+    # Why the account refuses every order: what stops a run before its first change (and makes
+    # a dry run's exit 2), though a guard still watches such an account and covers its book
+    # once the broker takes orders again.
+    account_refusal: str | None = None
     unfinished_runs: tuple[str, ...] = ()
     # What each read after the first found changed: one entry per re-read of the broker.
     rereads: tuple[tuple[str, ...], ...] = ()
@@ -87,7 +93,7 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
-        if self.aborted is not None:
+        if self.aborted is not None or self.account_refusal is not None:
             return EXIT_ABORTED
         if self.dry_run:
             return EXIT_COMPLETED_WITH_ERRORS if self.errors else EXIT_COMPLETED
@@ -111,6 +117,7 @@ class RunResult:
                 "number": self.account.number,
                 "masked_key_id": self.account.masked_key_id,
                 "mode": "paper" if self.account.paper else "live",
+                "refuses_orders": self.account.order_refusal,
             },
             "dry_run": self.dry_run,
             "exit_code": self.exit_code,

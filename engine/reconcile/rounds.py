@@ -11,8 +11,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
-from engine.domain import NewOrder, OrderRole, OrderState, OrderType, TimeInForce
+from engine.domain import NewOrder, OrderRole, OrderState, OrderType
 from engine.reconcile.actions import ActionKind, Phase, Plan, PlanAction
+from engine.reconcile.asset_rules import market_time_in_force
 from engine.reconcile.outcomes import ActionResult, Outcome, Refusal
 from engine.reconcile.stops import RECON_PREFIX
 
@@ -138,7 +139,8 @@ def market_exit(stop: PlanAction, refused: int) -> PlanAction:
             side=order.side,
             qty=order.qty,
             order_type=OrderType.MARKET,
-            time_in_force=TimeInForce.DAY,
+            time_in_force=market_time_in_force(order.asset_class),
+            asset_class=order.asset_class,
         ),
         new_row=replace(
             row,

@@ -49,7 +49,11 @@ def adopted_stop_row(snapshot: Snapshot, order: BrokerOrder) -> LocalOrder:
 
 
 def recon_stop_row(
-    snapshot: Snapshot, client_order_id: str, position: BrokerPosition, qty: Decimal
+    snapshot: Snapshot,
+    client_order_id: str,
+    position: BrokerPosition,
+    qty: Decimal,
+    order_type: OrderType = OrderType.STOP,
 ) -> LocalOrder:
     """The local row a stop of recon's will be recorded as once the broker has it; execution
     fills in the broker's id, state and price."""
@@ -60,7 +64,7 @@ def recon_stop_row(
         correlation_id=position_correlation_id(snapshot, position.symbol),
         symbol=position.symbol,
         side=position.side.closing_side,
-        order_type=OrderType.STOP,
+        order_type=order_type,
         order_role=OrderRole.STOP_LOSS,
         strategy=SYNTHETIC_STRATEGY,
         qty_requested=qty,

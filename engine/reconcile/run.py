@@ -79,6 +79,9 @@ async def reconcile(
         emit(PhaseFinished(Phase.FETCH, done=FETCH_STEPS, total=FETCH_STEPS, errors=0))
         if request.dry_run:
             return cycle.preview(snapshot, run_id)
+        refusal = snapshot.broker.account.order_refusal
+        if refusal is not None:
+            return cycle.refused(snapshot, run_id, refusal)
         return await cycle.settle(snapshot, run_id=run_id, memory=RunMemory(), own_stream=True)
 
 
@@ -117,9 +120,11 @@ class Cycle:
         return the_diff, plan(snapshot, the_diff, self._request.settings)
 
     def preview(self, snapshot: Snapshot, run_id: str) -> RunResult:
-        """What a run would do from this read; nothing changes anywhere."""
+        """What a run would do from this read; nothing changes anywhere. An account that
+        refuses orders is said first: the run itself would stop there."""
         the_diff, the_plan = self.plan_for(snapshot)
         self._emit(SnapshotReady(the_diff, the_plan))
+        refusal = snapshot.broker.account.order_refusal
         return RunResult(
             run_id=run_id,
             dry_run=True,
@@ -128,7 +133,25 @@ class Cycle:
             diff=the_diff,
             plan=the_plan,
             positions=position_outcomes(snapshot.broker.positions, snapshot.broker.open_orders),
-            errors=(*map(str, the_plan.findings), *_breaker_errors(the_plan)),
+            errors=(
+                *((_refused(refusal),) if refusal is not None else ()),
+                *map(str, the_plan.findings),
+                *_breaker_errors(the_plan),
+            ),
+            account_refusal=refusal,
+        )
+
+    def refused(self, snapshot: Snapshot, run_id: str, refusal: str) -> RunResult:
+        """A run on an account that refuses every order: nothing is sent, and nothing local
+        changes either, as for any run that stops before its first change."""
+        return RunResult(
+            run_id=run_id,
+            dry_run=False,
+            account=_account(self._request, snapshot),
+            market_open=snapshot.broker.clock.is_open,
+            positions=position_outcomes(snapshot.broker.positions, snapshot.broker.open_orders),
+            aborted=_refused(refusal),
+            account_refusal=refusal,
         )
 
     async def settle(
@@ -284,6 +307,10 @@ async def _open_journal(
     )
 
 
+def _refused(refusal: str) -> str:
+    return f"the account refuses orders: {refusal}"
+
+
 def _breaker_errors(the_plan: Plan) -> tuple[str, ...]:
     breaker = the_plan.circuit_breaker
     return (f"circuit breaker paused: {breaker.reason}",) if breaker.paused else ()
@@ -294,6 +321,7 @@ def _account(request: RunRequest, snapshot: Snapshot) -> AccountSummary:
         number=snapshot.broker.account.account_number,
         masked_key_id=request.masked_key_id,
         paper=snapshot.broker.account.is_paper,
+        order_refusal=snapshot.broker.account.order_refusal,
     )
 
 

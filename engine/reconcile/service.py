@@ -100,14 +100,15 @@ class ReconcileService:
         position covered until `stopping` is set, holding the database's lock throughout: two
         processes protecting one book would double its stops, and no other reconciliation may
         slip in between a run and its guard. `ran` hears the run the moment it ends. A run that
-        aborted is not followed by guarding; what the operator answered in the run is not asked
-        again."""
+        aborted is not followed by guarding, unless what aborted it is an account that refuses
+        orders, which the guard watches until it takes them; what the operator answered in the
+        run is not asked again."""
         async with self._connected() as (broker, engine), reconciliation_lock(engine):
             first = after
             if first is None:
                 first = await self._reconcile_on(broker, engine, False, decide, emit)
                 ran(first)
-                if first.aborted is not None:
+                if first.aborted is not None and first.account_refusal is None:
                     return GuardOutcome(first, covered=False, guard_runs=())
             guard = self._guard(broker, engine, decide, emit, settings, first.decided_orders)
             covered = await guard.watch(stopping)
@@ -233,6 +234,7 @@ def service_from_config(
         db_url=config.db_url,
         settings=PlanSettings(
             emergency_stop_pct=config.emergency_stop_pct,
+            crypto_stop_limit_pct=config.crypto_stop_limit_pct,
             max_daily_loss_pct=config.max_daily_loss_pct,
             consecutive_loss_pause=config.consecutive_loss_pause,
         ),

@@ -3,7 +3,8 @@ before anything changes — and its validation, which refuses numbers no broker 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cached_property
@@ -11,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from engine.domain import (
     Account,
+    AssetTerms,
     BrokerOrder,
     BrokerPosition,
     LocalOrder,
@@ -42,6 +44,8 @@ class BrokerSnapshot:
     looked_up_orders: tuple[BrokerOrder, ...] = ()
     # Local broker ids the broker answered 404 for.
     unknown_broker_ids: frozenset[str] = frozenset()
+    # The terms of each crypto pair and option held, by symbol; equities need none.
+    assets: Mapping[str, AssetTerms] = field(default_factory=dict)
 
     @cached_property
     def orders_by_id(self) -> dict[str, BrokerOrder]:

@@ -4,17 +4,23 @@ splits into whole and fractional shares, and the deterministic id each submissio
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
 
-from engine.domain import PositionSide, Side, TimeInForce
+from engine.domain import PositionSide, Side, TimeInForce, compact_symbol
 
 PENNY = Decimal("0.01")
+NICKEL = Decimal("0.05")
 SUB_PENNY = Decimal("0.0001")
 ONE_DOLLAR = Decimal("1")
+# Options quote in pennies below $3 and in nickels from $3 (the penny program's ticks).
+OPTION_NICKEL_FROM = Decimal("3")
 RECON_PREFIX = "recon-"
+
+# The tick a price must be a multiple of, at that price.
+Tick = Callable[[Decimal], Decimal]
 
 
 def tick_for(price: Decimal) -> Decimal:
@@ -22,13 +28,22 @@ def tick_for(price: Decimal) -> Decimal:
     return PENNY if price >= ONE_DOLLAR else SUB_PENNY
 
 
-def round_away_from_market(price: Decimal, side: PositionSide) -> Decimal:
+def option_tick_for(price: Decimal) -> Decimal:
+    return PENNY if price < OPTION_NICKEL_FROM else NICKEL
+
+
+def round_away_from_market(price: Decimal, side: PositionSide, tick: Tick = tick_for) -> Decimal:
     """A long's stop rounds down and a short's up, so rounding never brings a stop closer to the
     market than the percentage asked for."""
     rounding = ROUND_FLOOR if side is PositionSide.LONG else ROUND_CEILING
-    rounded = price.quantize(tick_for(price), rounding=rounding)
-    # Rounding can cross $1 and land on a price whose tick is coarser; quantize again on it.
-    return rounded.quantize(tick_for(rounded), rounding=rounding)
+    rounded = _on_tick(price, tick(price), rounding)
+    # Rounding can cross a price where the tick changes; round again on the tick found there.
+    return _on_tick(rounded, tick(rounded), rounding)
+
+
+def _on_tick(price: Decimal, tick: Decimal, rounding: str) -> Decimal:
+    """`price` on a multiple of `tick` (a nickel, a whole dollar, not only a power of ten)."""
+    return (price / tick).quantize(Decimal(1), rounding=rounding) * tick
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,24 +53,28 @@ class StopLevel:
 
 
 def emergency_stop_level(
-    side: PositionSide, avg_entry_price: Decimal, current_price: Decimal, stop_pct: Decimal
+    side: PositionSide,
+    avg_entry_price: Decimal,
+    current_price: Decimal,
+    stop_pct: Decimal,
+    tick: Tick = tick_for,
 ) -> StopLevel:
     """`stop_pct` beyond the average entry: below for a long, above for a short. A level the
     market has already gone through would trigger at once, so it is measured from the current
     price instead."""
     if side is PositionSide.LONG:
-        from_entry = round_away_from_market(avg_entry_price * (1 - stop_pct), side)
+        from_entry = round_away_from_market(avg_entry_price * (1 - stop_pct), side, tick)
         if from_entry < current_price:
             return StopLevel(from_entry, rebased_on_current_price=False)
         return StopLevel(
-            round_away_from_market(current_price * (1 - stop_pct), side),
+            round_away_from_market(current_price * (1 - stop_pct), side, tick),
             rebased_on_current_price=True,
         )
-    from_entry = round_away_from_market(avg_entry_price * (1 + stop_pct), side)
+    from_entry = round_away_from_market(avg_entry_price * (1 + stop_pct), side, tick)
     if from_entry > current_price:
         return StopLevel(from_entry, rebased_on_current_price=False)
     return StopLevel(
-        round_away_from_market(current_price * (1 + stop_pct), side),
+        round_away_from_market(current_price * (1 + stop_pct), side, tick),
         rebased_on_current_price=True,
     )
 
@@ -118,4 +137,5 @@ def recon_client_order_id(
 def client_order_id_prefix(
     purpose: str, symbol: str, side: Side, time_in_force: TimeInForce, day: date
 ) -> str:
-    return f"{RECON_PREFIX}{purpose}-{symbol}-{side}-{time_in_force}-{day:%Y%m%d}-"
+    # A crypto pair's slash stays out of an id that travels in URLs.
+    return f"{RECON_PREFIX}{purpose}-{compact_symbol(symbol)}-{side}-{time_in_force}-{day:%Y%m%d}-"

@@ -1,7 +1,8 @@
 """The simulated paper broker's state and what changes it, without HTTP: account, market,
 positions and orders, submitted, replaced, canceled, expired, filled and triggered as Alpaca does
-them, groups (bracket, OCO) included, after the checks in `rules`; and what a person does to the
-account by hand, which no rule checks."""
+them, groups (bracket, OCO, multi-leg) included, after the checks in `rules`, for equities, crypto
+pairs (traded round the clock) and options alike; the assets it answers for; and what a person
+does to the account by hand, which no rule checks."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from engine.simulator import rules
+from engine.simulator import assets, rules
+from engine.simulator.assets import CRYPTO, US_OPTION, asset_class_of, listed_symbol, multiplier
 from engine.simulator.holdings import SimAccount, SimPosition, account_wire, position_wire
 from engine.simulator.listing import GroupListing, OrderQuery, list_wire, order_wire
 from engine.simulator.order_request import OrderRequest, OrderTerms, ReplaceRequest
 from engine.simulator.orders import (
+    MLEG,
     OCO,
     SIMPLE,
     STOP_TYPES,
@@ -34,8 +37,9 @@ from engine.simulator.session import NEW_YORK, session_edges
 ID_NAMESPACE = uuid.UUID("5f1d8c3e-2b7a-4c55-9d0e-7a1b2c3d4e5f")
 # What a hand order's client order id starts with: placed on the broker's web page.
 BY_HAND_PREFIX = "web-"
-# The orders a market gapping through new stops fills: a trailing stop trails, it has no level.
-GAPPED_TYPES = frozenset({"stop", "stop_limit"})
+# The orders a price reaching their stop triggers, and a market gapping through new stops fills:
+# a trailing stop trails, it has no level.
+TRIGGERED_TYPES = frozenset({"stop", "stop_limit"})
 
 
 @dataclass
@@ -102,10 +106,12 @@ class SimulatedBroker:
             return [self._position_wire(p) for p in sorted(self.positions.values(), key=_symbol)]
 
     def position_wire(self, symbol: str) -> dict[str, Any]:
+        """Asked for by the symbol it is listed under: a crypto position by `BTCUSD`, never by
+        its pair (alpaca-py #537)."""
         with self._lock:
             self._accept_pending()
-            position = self.positions.get(symbol)
-            if position is None:
+            position = self.positions.get(self._trading_symbol(symbol))
+            if position is None or listed_symbol(position.symbol, position.asset_class) != symbol:
                 raise not_found("position does not exist")
             return self._position_wire(position)
 
@@ -136,6 +142,31 @@ class SimulatedBroker:
                 raise not_found()
             return order_wire(self.orders[order_id], self.orders, nested=nested)
 
+    def asset_wire(self, symbol_or_id: str) -> dict[str, Any]:
+        """`GET /v2/assets/{symbol_or_id}` for an equity or crypto pair the book knows, a pair by
+        `BTC/USD` or `BTCUSD` alike."""
+        with self._lock:
+            symbol = self._known_symbol(symbol_or_id)
+            if symbol is None or asset_class_of(symbol) == US_OPTION:
+                raise not_found(f"asset not found for {symbol_or_id}")
+            return assets.asset_wire(symbol, self._asset_id(symbol))
+
+    def option_contract_wire(self, symbol_or_id: str) -> dict[str, Any]:
+        """`GET /v2/options/contracts/{symbol_or_id}`: any contract an OCC symbol names, or one
+        the book knows by its id."""
+        with self._lock:
+            symbol = self._known_symbol(symbol_or_id) or symbol_or_id
+            contract = assets.option_symbol(symbol)
+            if contract is None:
+                raise not_found(f"option contract {symbol_or_id} not found")
+            return assets.option_contract_wire(
+                contract,
+                contract_id=self._asset_id(symbol),
+                underlying_asset_id=self._asset_id(contract.root),
+                close_price=self.prices.get(symbol),
+                today=self.now().astimezone(NEW_YORK).date(),
+            )
+
     # Trading -------------------------------------------------------------------------------
 
     def submit(self, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -143,7 +174,8 @@ class SimulatedBroker:
         nested."""
         with self._lock:
             self._accept_pending()
-            request = OrderRequest.parse(body)
+            rules.check_account(self.account)
+            request = OrderRequest.parse(body, quoted=self.prices)
             terms = request.terms
             client_order_id = self._unique_client_order_id(request.client_order_id)
             price = self._market_price(terms.symbol)
@@ -158,7 +190,7 @@ class SimulatedBroker:
             gapped = (
                 self.gap_through_new_stops
                 and request.order_class == SIMPLE
-                and terms.type in GAPPED_TYPES
+                and terms.type in TRIGGERED_TYPES
             )
             order = self._new_order(
                 terms,
@@ -171,10 +203,11 @@ class SimulatedBroker:
                 self._store(member)
             if gapped:
                 self._stops_to_gap.append(order.id)
-            if order.type == "market" and not self.market_open:
+            trading = self._trading(order.symbol)
+            if order.type == "market" and not trading:
                 order.status = "accepted"  # fills when the market opens
             self._notify("pending_new" if order.status == "pending_new" else "new", order)
-            if order.type == "market" and self.market_open:
+            if order.type == "market" and trading:
                 self._fill(order, price)
             return order_wire(order, self.orders, nested=True)
 
@@ -184,6 +217,7 @@ class SimulatedBroker:
         and there is no wash-trade check: the side cannot change."""
         with self._lock:
             self._accept_pending()
+            rules.check_account(self.account)
             old = self._order(order_id)
             request = ReplaceRequest.parse(body)
             rules.check_replaceable(old)
@@ -228,9 +262,12 @@ class SimulatedBroker:
 
     def cancel(self, order_id: str) -> None:
         """A client's cancel, or someone's on the broker's web page: the book cannot tell them
-        apart. Cancelling any member of a bracket or OCO cancels every open member of it."""
+        apart. Cancelling any member of a bracket or OCO cancels every open member of it; a
+        multi-leg order is canceled through its parent only. An account that refuses orders
+        still takes cancels."""
         with self._lock:
             self._accept_pending()
+            rules.check_cancelable(self._order(order_id), self.orders)
             self._end_group(order_id, self._cancel_one)
 
     def cancel_all(self) -> list[dict[str, Any]]:
@@ -244,23 +281,30 @@ class SimulatedBroker:
 
     def set_price(self, symbol: str, price: Decimal) -> None:
         """Move the market; stops it crosses trigger and fill at the new price, a group's held
-        stop leg too once nothing but its trigger holds it back."""
+        stop leg too once nothing but its trigger holds it back. A stop limit it crosses fills
+        only at a price its limit takes (a sell's at or above it); otherwise it rests as a limit,
+        which fills as the simulator's limits do: never, unless a later price crosses its stop
+        again within its limit. A crypto pair trades while the stock market is shut."""
         with self._lock:
+            symbol = self._trading_symbol(symbol)
             self.prices[symbol] = price
-            if not self.market_open:
+            if not self._trading(symbol):
                 return
             for order in list(self.orders.values()):
                 if (
                     order.symbol != symbol
                     or not order.is_open  # a sibling's fill may have canceled it just now
-                    or order.type != "stop"
+                    or order.type not in TRIGGERED_TYPES
                     or awaits_entry(order, self.orders)
                 ):
                     continue
                 stop = order.stop_price or Decimal(0)
-                if (order.side == "sell" and price <= stop) or (
-                    order.side == "buy" and price >= stop
-                ):
+                limit = order.limit_price
+                if order.side == "sell":
+                    triggered = price <= stop and (limit is None or price >= limit)
+                else:
+                    triggered = price >= stop and (limit is None or price <= limit)
+                if triggered:
                     self._fill(order, price)
 
     def expire(self, order_id: str) -> None:
@@ -299,11 +343,17 @@ class SimulatedBroker:
         if side not in ("buy", "sell"):
             raise ValueError(f"side must be buy or sell, not {side!r}")
         with self._lock:
+            symbol = self._trading_symbol(symbol)
             fill_price = price if price is not None else self.prices.get(symbol)
             if fill_price is None:
                 raise ValueError(f"{symbol} has no price yet: give the price it filled at")
+            crypto = asset_class_of(symbol) == CRYPTO
+            if crypto and side == "sell":
+                _no_crypto_short(symbol, self.position_qty(symbol) - qty)
             self.prices.setdefault(symbol, fill_price)
-            terms = OrderTerms(symbol, side, "market", qty, time_in_force="day")
+            # A crypto order is never a DAY order, even one placed by hand.
+            time_in_force = "gtc" if crypto else "day"
+            terms = OrderTerms(symbol, side, "market", qty, time_in_force=time_in_force)
             order = self._new_order(terms, BY_HAND_PREFIX + self._uuid("client"), status="new")
             self._store(order)
             self._notify("new", order)
@@ -312,27 +362,41 @@ class SimulatedBroker:
 
     # Seeding (scenarios and tests) ---------------------------------------------------------
 
-    def seed_position(self, symbol: str, qty: Decimal, avg_entry_price: Decimal) -> None:
+    def seed_position(
+        self,
+        symbol: str,
+        qty: Decimal,
+        avg_entry_price: Decimal,
+        *,
+        asset_class: str | None = None,
+    ) -> None:
+        """A position, of the class its symbol names (`BTC/USD` crypto, an OCC symbol an option)
+        unless told another, one recon does not know included. Alpaca holds no crypto short:
+        seeding one is a ValueError."""
         with self._lock:
+            symbol = self._trading_symbol(symbol)
+            asset_class = asset_class or asset_class_of(symbol)
+            if asset_class == CRYPTO:
+                _no_crypto_short(symbol, qty)
             self.positions[symbol] = SimPosition(
-                symbol, qty, avg_entry_price, self._asset_id(symbol)
+                symbol, qty, avg_entry_price, self._asset_id(symbol), asset_class
             )
 
     def seed_order(self, **fields: Any) -> SimOrder:
         """Place an order in any state, however odd — unknown statuses included — as a broker
-        could hold it after events recon did not see."""
+        could hold it after events recon did not see. A crypto pair's compact symbol is held as
+        the pair, as Alpaca lists every crypto order."""
         with self._lock:
             submitted_at = fields.pop("submitted_at", None) or self.now()
+            fields["symbol"] = self._trading_symbol(fields["symbol"])
             fields.setdefault("updated_at", submitted_at)
             fields.setdefault("id", self._uuid("order"))
             fields.setdefault("client_order_id", self._uuid("client"))
             fields.setdefault("time_in_force", "gtc")
             fields.setdefault("status", "new")
-            order = SimOrder(
-                submitted_at=submitted_at,
-                asset_id=self._asset_id(fields["symbol"]),
-                **fields,
-            )
+            fields.setdefault("asset_id", self._asset_id(fields["symbol"]))
+            fields.setdefault("asset_class", asset_class_of(fields["symbol"]))
+            order = SimOrder(submitted_at=submitted_at, **fields)
             self._store(order)
             return order
 
@@ -341,24 +405,55 @@ class SimulatedBroker:
     ) -> tuple[SimOrder, ...]:
         """Place a bracket, OCO or OTO in any state: the parent, then its legs in order (each
         `held`, on the closing side, for the parent's symbol, qty and time in force, unless
-        told otherwise). Returns the parent followed by its legs."""
+        told otherwise). Returns the parent followed by its legs.
+
+        A multi-leg (`mleg`) group as Alpaca prints one: its parent names no symbol, side or
+        asset; each leg names its own contract and side (both required) and is typeless, with
+        `ratio_qty` (one unless told) times the parent's qty, in the parent's status unless told
+        otherwise."""
         with self._lock:
+            if order_class == MLEG:
+                parent = {"symbol": "", "side": "", "asset_id": "", "asset_class": "", **parent}
             head = self.seed_order(**{**parent, "order_class": order_class})
             leg_side = head.side if order_class == OCO else rules.opposite(head.side)
             members = [head]
             for leg in legs:
-                defaults = {
-                    "symbol": head.symbol,
-                    "side": leg_side,
-                    "qty": head.qty,
+                defaults: dict[str, Any] = {
                     "time_in_force": head.time_in_force,
                     "submitted_at": head.submitted_at,
-                    "status": "held",
                 }
+                if order_class == MLEG:
+                    ratio = leg.get("ratio_qty", Decimal(1))
+                    defaults.update(
+                        type="", qty=head.qty * ratio, ratio_qty=ratio, status=head.status
+                    )
+                else:
+                    defaults.update(symbol=head.symbol, side=leg_side, qty=head.qty, status="held")
                 fields = {**defaults, **leg, "order_class": order_class, "parent_id": head.id}
                 members.append(self.seed_order(**fields))
             head.leg_ids = [member.id for member in members[1:]]
             return tuple(members)
+
+    def set_account_state(
+        self,
+        *,
+        status: str | None = None,
+        trading_blocked: bool | None = None,
+        account_blocked: bool | None = None,
+        trade_suspended_by_user: bool | None = None,
+    ) -> None:
+        """Change whether the account takes orders, the flags given and no others: Alpaca's
+        compliance, or its owner, blocking or suspending it while recon runs."""
+        with self._lock:
+            account = self.account
+            if status is not None:
+                account.status = status
+            if trading_blocked is not None:
+                account.trading_blocked = trading_blocked
+            if account_blocked is not None:
+                account.account_blocked = account_blocked
+            if trade_suspended_by_user is not None:
+                account.trade_suspended_by_user = trade_suspended_by_user
 
     def subscribe(self, listener: Callable[[str, dict[str, Any]], None]) -> None:
         """Hear every order event (`new`, `fill`, `canceled`, `expired`, `replaced`) as the trade
@@ -397,6 +492,7 @@ class SimulatedBroker:
             stop_price=terms.stop_price,
             limit_price=terms.limit_price,
             asset_id=self._asset_id(terms.symbol),
+            asset_class=asset_class_of(terms.symbol),
             order_class=order_class,
             parent_id=parent_id,
         )
@@ -499,7 +595,7 @@ class SimulatedBroker:
         order.status = "filled"
         order.filled_at = order.updated_at = now
         signed = qty if order.side == "buy" else -qty
-        self.account.cash -= signed * price
+        self.account.cash -= signed * price * multiplier(order.asset_class)
         self._move_position(order.symbol, signed, price)
         self._notify("fill", order)
         self._after_fill(order)
@@ -507,7 +603,9 @@ class SimulatedBroker:
     def _move_position(self, symbol: str, signed: Decimal, price: Decimal) -> None:
         position = self.positions.get(symbol)
         if position is None:
-            self.positions[symbol] = SimPosition(symbol, signed, price, self._asset_id(symbol))
+            self.positions[symbol] = SimPosition(
+                symbol, signed, price, self._asset_id(symbol), asset_class_of(symbol)
+            )
             return
         new_qty = position.qty + signed
         if new_qty == 0:
@@ -579,6 +677,32 @@ class SimulatedBroker:
 
     def _asset_id(self, symbol: str) -> str:
         return str(uuid.uuid5(ID_NAMESPACE, f"asset:{symbol}"))
+
+    def _trading_symbol(self, symbol: str) -> str:
+        """The symbol the book holds `symbol` under: a crypto pair's for its compact spelling."""
+        if symbol in self.prices or symbol in self.positions:
+            return symbol
+        return assets.trading_symbol(symbol, [*self.prices, *self.positions])
+
+    def _known_symbol(self, symbol_or_id: str) -> str | None:
+        """The symbol of an asset the book knows (listed in the crypto table, priced, held or
+        ordered) by any of its spellings or by its id; None for one it does not."""
+        known = {*assets.CRYPTO_PAIRS, *self.prices, *self.positions}
+        known.update(order.symbol for order in self.orders.values() if order.symbol)
+        symbol = self._trading_symbol(symbol_or_id)
+        if symbol in known:
+            return symbol
+        return next((s for s in known if self._asset_id(s) == symbol_or_id), None)
+
+    def _trading(self, symbol: str) -> bool:
+        """Whether `symbol` trades now: a crypto pair always does, the rest while the market is
+        open."""
+        return self.market_open or asset_class_of(symbol) == CRYPTO
+
+
+def _no_crypto_short(symbol: str, qty: Decimal) -> None:
+    if qty < 0:
+        raise ValueError(f"Alpaca holds no crypto short: {symbol} cannot go to {qty}")
 
 
 def _symbol(position: SimPosition) -> str:

@@ -1,14 +1,18 @@
 """Reading an order request as alpaca-py sends it (a submission, simple, bracket or OCO, or a
-replace) into typed terms, or into the 422 Alpaca gives a request it cannot read."""
+replace) into typed terms, or into the 422 Alpaca gives a request it cannot read; a crypto pair's
+legacy compact symbol read as the pair, and the types and groups the asset cannot take refused
+first, as Alpaca refuses them."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
-from engine.simulator.orders import BRACKET, OCO, OTO, SIMPLE, SimOrder
+from engine.simulator.asset_rules import check_order_shape
+from engine.simulator.assets import asset_class_of, trading_symbol
+from engine.simulator.orders import BRACKET, MLEG, OCO, OTO, SIMPLE, SimOrder
 from engine.simulator.rejections import invalid
 
 ORDER_TYPES = frozenset({"market", "limit", "stop", "stop_limit"})
@@ -58,10 +62,15 @@ class OrderRequest:
     stop_loss: StopLoss | None = None
 
     @classmethod
-    def parse(cls, body: Mapping[str, Any]) -> OrderRequest:
-        symbol = body.get("symbol")
-        if not isinstance(symbol, str) or not symbol:
+    def parse(cls, body: Mapping[str, Any], *, quoted: Iterable[str] = ()) -> OrderRequest:
+        """`quoted`: the symbols the book has prices for, among them crypto pairs the table does
+        not list, whose compact spellings are read as the pair too."""
+        if body.get("order_class") == MLEG:  # its legs carry the symbols: it has none of its own
+            raise invalid("mleg orders are not supported by the simulator")
+        raw_symbol = body.get("symbol")
+        if not isinstance(raw_symbol, str) or not raw_symbol:
             raise invalid("symbol is required")
+        symbol = trading_symbol(raw_symbol, quoted)
         if body.get("notional") is not None:
             raise invalid("notional orders are not supported by the simulator")
         qty = _qty(body.get("qty"))
@@ -69,6 +78,8 @@ class OrderRequest:
         if side not in ("buy", "sell"):
             raise invalid(f"side must be buy or sell (got {side!r})")
         order_type = body.get("type") or body.get("order_type")
+        if isinstance(order_type, str):
+            check_order_shape(asset_class_of(symbol), order_type, body.get("order_class"))
         if not isinstance(order_type, str) or order_type not in ORDER_TYPES:
             raise invalid(f"unsupported order type {order_type!r}")
         order_class = _order_class(body.get("order_class"))

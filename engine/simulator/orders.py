@@ -1,5 +1,5 @@
-"""An order as the simulated broker holds it: its terms, its state, the bracket or OCO group it
-belongs to, and the JSON Alpaca prints for it."""
+"""An order as the simulated broker holds it: its terms, its state, the bracket, OCO or multi-leg
+group it belongs to, and the JSON Alpaca prints for it."""
 
 from __future__ import annotations
 
@@ -9,12 +9,15 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from engine.simulator.assets import US_EQUITY
+
 CLOSED_STATUSES = frozenset({"filled", "canceled", "expired", "replaced", "rejected"})
 STOP_TYPES = frozenset({"stop", "stop_limit", "trailing_stop"})
 SIMPLE = "simple"
 BRACKET = "bracket"
 OCO = "oco"
 OTO = "oto"
+MLEG = "mleg"
 
 
 @dataclass
@@ -42,7 +45,12 @@ class SimOrder:
     replaced_by: str | None = None
     replaces: str | None = None
     asset_id: str = ""
+    # us_equity, crypto or us_option; empty on a multi-leg parent, whose legs each have theirs.
+    asset_class: str = US_EQUITY
     order_class: str = SIMPLE
+    position_intent: str | None = None
+    # A multi-leg order's leg: contracts of it per unit of the parent's qty.
+    ratio_qty: Decimal | None = None
     # Group membership is the book's own: Alpaca's JSON shows legs only nested under the parent.
     parent_id: str | None = None
     leg_ids: list[str] = field(default_factory=list)
@@ -79,7 +87,7 @@ class SimOrder:
             "replaces": self.replaces,
             "asset_id": self.asset_id,
             "symbol": self.symbol,
-            "asset_class": "us_equity",
+            "asset_class": self.asset_class,
             "notional": None,
             "qty": str(self.qty),
             "filled_qty": str(self.filled_qty),
@@ -88,7 +96,7 @@ class SimOrder:
             "order_type": self.type,
             "type": self.type,
             "side": self.side,
-            "position_intent": None,
+            "position_intent": self.position_intent,
             "time_in_force": self.time_in_force,
             "limit_price": _num(self.limit_price),
             "stop_price": _num(self.stop_price),
@@ -98,6 +106,7 @@ class SimOrder:
             "trail_percent": _num(self.trail_percent),
             "trail_price": _num(self.trail_price),
             "hwm": None,
+            **({} if self.ratio_qty is None else {"ratio_qty": str(self.ratio_qty)}),
         }
 
 

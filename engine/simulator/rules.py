@@ -1,14 +1,18 @@
-"""The rules Alpaca holds an order to before accepting it: price increments, DAY-only fractions,
-stops on the right side of the market, shares already held by open orders (once per group),
-wash trades, and what a bracket, an OCO or a replacement must be."""
+"""The rules Alpaca holds an order to before accepting it: an account that takes orders, price
+increments, DAY-only fractions (an equity's; crypto and options have rules of their own, in
+`asset_rules`), stops on the right side of the market, shares already held by open orders (once
+per group), wash trades, and what a bracket, an OCO, a replacement or a cancel must be."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
+from engine.simulator import asset_rules
+from engine.simulator.assets import CRYPTO, US_OPTION, asset_class_of
+from engine.simulator.holdings import SimAccount
 from engine.simulator.order_request import OrderRequest, OrderTerms, StopLoss
-from engine.simulator.orders import OCO, STOP_TYPES, SimOrder
+from engine.simulator.orders import MLEG, OCO, STOP_TYPES, SimOrder
 from engine.simulator.rejections import forbidden, unprocessable
 
 PENNY = Decimal("0.01")
@@ -18,14 +22,35 @@ WASH_TRADE = "potential wash trade detected. use complex orders"
 # Orders whose limit prices decide a wash trade; against a market or plain stop order on the
 # other side, any order is one.
 PRICED_TYPES = frozenset({"limit", "stop_limit"})
+ACTIVE = "ACTIVE"
+
+
+def check_account(account: SimAccount) -> None:
+    """An account that refuses orders refuses every new one and every replace, in Alpaca's
+    words for its first reason, the gravest first; cancels still go through."""
+    if account.status != ACTIVE:
+        raise forbidden(f"account is not active (status: {account.status})")
+    if account.account_blocked:
+        raise forbidden("account is blocked")
+    if account.trading_blocked:
+        raise forbidden("trading is blocked for this account")
+    if account.trade_suspended_by_user:
+        raise forbidden("new orders are rejected by user request")
 
 
 def check_terms(terms: OrderTerms, price: Decimal) -> None:
-    """What any order, simple or a group's, must be: prices on their tick, fractions DAY, a stop
-    on the side of the market it can trigger from."""
-    check_ticks(("stop_price", terms.stop_price), ("limit_price", terms.limit_price))
-    if is_fractional(terms.qty) and terms.time_in_force != "day":
-        raise unprocessable("fractional orders must be DAY orders")
+    """What any order, simple or a group's, must be: prices on their tick, fractions DAY (an
+    equity's; crypto and options keep to their own), a stop on the side of the market it can
+    trigger from."""
+    asset_class = asset_class_of(terms.symbol)
+    if asset_class == CRYPTO:
+        asset_rules.check_crypto_terms(terms)
+    elif asset_class == US_OPTION:
+        asset_rules.check_option_terms(terms)
+    else:
+        check_ticks(("stop_price", terms.stop_price), ("limit_price", terms.limit_price))
+        if is_fractional(terms.qty) and terms.time_in_force != "day":
+            raise unprocessable("fractional orders must be DAY orders")
     if terms.type in STOP_TYPES and terms.stop_price is not None:
         check_stop_side(terms.side, terms.stop_price, price, "stop price")
 
@@ -89,7 +114,9 @@ def check_wash_trade(terms: OrderTerms, orders: Iterable[SimOrder]) -> None:
     """Alpaca will not let a simple order trade against the account's own open order on the
     other side: where either is a market or a stop order, always; between limits (or stop
     limits), when the buy's limit is at or above the sell's. Brackets, OCOs and trailing stops
-    are exempt, so they are not checked and block nothing."""
+    are exempt, so they are not checked and block nothing; crypto is never checked."""
+    if asset_class_of(terms.symbol) == CRYPTO:
+        return
     for order in orders:
         if (
             order.symbol != terms.symbol
@@ -123,7 +150,13 @@ def check_available_qty(
     excluding_group: str | None = None,
 ) -> None:
     """Shares a position holds for open closing-side orders are not available to another;
-    a replacement competes only with the other groups, never with its own."""
+    a replacement competes only with the other groups, never with its own. A crypto sell is
+    for coins held and not yet taken, whatever else: there are no crypto shorts."""
+    if asset_class_of(terms.symbol) == CRYPTO:
+        if terms.side == "sell":
+            sold = held_qty(orders, terms.symbol, "sell", excluding_group=excluding_group)
+            asset_rules.check_crypto_balance(terms.symbol, requested, position_qty, sold)
+        return
     if closes(terms.side, position_qty):
         available = abs(position_qty) - held_qty(
             orders, terms.symbol, terms.side, excluding_group=excluding_group
@@ -154,6 +187,12 @@ def held_qty(
                 by_group.get(order.group_id, Decimal(0)), order.remaining_qty
             )
     return sum(by_group.values(), Decimal(0))
+
+
+def check_cancelable(order: SimOrder, orders: Mapping[str, SimOrder]) -> None:
+    """A multi-leg order is canceled whole, through its parent, never one leg."""
+    if order.parent_id is not None and orders[order.parent_id].order_class == MLEG:
+        raise unprocessable("cannot cancel a leg of a multi-leg order")
 
 
 def check_replaceable(order: SimOrder) -> None:

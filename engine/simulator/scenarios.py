@@ -1,8 +1,9 @@
 """Named starting points for the simulator: the broker's book and the local rows a trading
 engine would have left behind. `crashed_day` is the engine dying at 10:31 with every case of
-SPEC §3 on the table; `protected_book` has every position covered, for the guard to keep so; the
-others each set one of the broker's own rules in recon's way. Each is built relative to the
-simulator's clock."""
+SPEC §3 on the table; `protected_book` has every position covered, for the guard to keep so;
+`mixed_assets` holds crypto and an option beside equities; the others each set one of the
+broker's own rules (or an account that refuses orders) in recon's way. Each is built relative to
+the simulator's clock."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from engine.domain import (
     Side,
     Trade,
 )
+from engine.simulator.assets import CRYPTO, asset_class_of
 from engine.simulator.book import SimulatedBroker
 from engine.simulator.holdings import SimAccount
 from engine.simulator.listing import GroupListing
@@ -83,6 +85,13 @@ class _Day:
     def position(self, symbol: str, qty: str, entry: str, price: str) -> None:
         self.broker.prices[symbol] = D(price)
         self.broker.seed_position(symbol, D(qty), D(entry))
+
+    def crypto_position(self, pair: str, qty: str, entry: str, price: str) -> None:
+        """A crypto holding under its pair (`BTC/USD`), as its orders and price name it; Alpaca
+        lists the position itself as `BTCUSD`."""
+        if asset_class_of(pair) != CRYPTO:
+            raise ValueError(f"{pair} is not a crypto pair such as BTC/USD")
+        self.position(pair, qty, entry, price)
 
     def price(self, symbol: str, price: str) -> None:
         self.broker.prices[symbol] = D(price)
@@ -341,6 +350,11 @@ def _crashed_day(broker: SimulatedBroker) -> LocalBookSeed:
     # COIN — a position the engine never recorded: a synthetic entry, and a stop.
     day.position("COIN", "30", "210.00", "214.00")
 
+    # BTC/USD — 0.25 BTC the engine bought overnight, bare: crypto takes no plain stop, so a
+    # GTC stop_limit for the exact quantity. Alpaca lists the position as BTCUSD.
+    day.crypto_position("BTC/USD", "0.25", "60000", "61000")
+    day.filled_entry("BTC/USD", buy, "0.25", "60000", at=day.ago(hours=6))
+
     # BA — a GTC limit from three days ago, expired since: older than the 24 h list, so it is
     # looked up on its own.
     day.price("BA", "176.40")
@@ -545,6 +559,56 @@ def _over_covered(broker: SimulatedBroker) -> LocalBookSeed:
     return LocalBookSeed(orders=tuple(day.local))
 
 
+def _mixed_assets(broker: SimulatedBroker) -> LocalBookSeed:
+    """Equities, crypto and an option in one account. AAPL is covered by the trading engine's
+    stop and MSFT's entry filled bare; 0.5 BTC/USD and 0.25 ETH/USD are held with no stop, and
+    3 AAPL calls too. The engine wrote its BTC row under the compact `BTCUSD`, as Alpaca lists
+    the position, not the `BTC/USD` its order carries; ETH was bought by hand, so has no row."""
+    day = _Day(broker)
+    broker.market_open = True
+    buy = Side.BUY
+    day.position("AAPL", "100", "187.20", "189.50")
+    day.filled_entry("AAPL", buy, "100", "187.20", at=day.ago(hours=3))
+    day.stop("AAPL", Side.SELL, "100", "183.45", at=day.ago(hours=3, minutes=-1))
+
+    day.position("MSFT", "50", "415.30", "417.10")
+    day.filled_entry("MSFT", buy, "50", "415.30", at=day.ago(hours=2))
+
+    day.crypto_position("BTC/USD", "0.5", "60000", "61000")
+    entered = day.ago(hours=5)
+    day.broker_order(
+        "BTC/USD", "buy", "0.5", "market", "filled", at=entered, filled="60000",
+        client_order_id="eng-BTCUSD-entry-0001",
+    )  # fmt: skip
+    # Its crypto rows carry the engine's client order id and no broker id: the engine reads
+    # its crypto fills back by the id it sent.
+    day.local_order(
+        "BTCUSD-entry", "BTCUSD", buy, OrderRole.ENTRY, OrderType.MARKET, OrderState.FILLED, "0.5",
+        at=entered, client_order_id="eng-BTCUSD-entry-0001", filled="60000",
+    )  # fmt: skip
+
+    day.crypto_position("ETH/USD", "0.25", "3400.0", "3452.5")
+
+    day.position("AAPL261218C00200000", "3", "4.10", "4.35")
+    day.filled_entry("AAPL261218C00200000", buy, "3", "4.10", at=day.ago(hours=1))
+    return LocalBookSeed(orders=tuple(day.local))
+
+
+def _suspended_account(broker: SimulatedBroker) -> LocalBookSeed:
+    """AAPL and MSFT held with no stop on an account whose owner has suspended its trading:
+    Alpaca refuses every new order, so nothing can cover them until the suspension is lifted."""
+    day = _Day(broker)
+    broker.market_open = True
+    broker.set_account_state(trade_suspended_by_user=True)
+    for symbol, qty, entry, price in (
+        ("AAPL", "100", "187.20", "189.50"),
+        ("MSFT", "50", "415.30", "417.10"),
+    ):
+        day.position(symbol, qty, entry, price)
+        day.filled_entry(symbol, Side.BUY, qty, entry, at=day.ago(hours=2))
+    return LocalBookSeed(orders=tuple(day.local))
+
+
 SCENARIOS: dict[str, Scenario] = {
     "empty": Scenario("empty", "an account with nothing in it", _empty),
     "crashed_day": Scenario(
@@ -591,5 +655,15 @@ SCENARIOS: dict[str, Scenario] = {
         "over_covered",
         "shares sold by hand while the engine was down: its stop covers more than is held",
         _over_covered,
+    ),
+    "mixed_assets": Scenario(
+        "mixed_assets",
+        "equities beside bare crypto (BTC/USD, ETH/USD) and a bare option; BTC's local row BTCUSD",
+        _mixed_assets,
+    ),
+    "suspended_account": Scenario(
+        "suspended_account",
+        "bare equities on an account whose owner suspended trading: every new order refused",
+        _suspended_account,
     ),
 }

@@ -64,7 +64,11 @@ def build_app(context: SimulatorContext) -> web.Application:
     app.router.add_get("/v2/account", _account)
     app.router.add_get("/v2/clock", _clock)
     app.router.add_get("/v2/positions", _positions)
-    app.router.add_get("/v2/positions/{symbol}", _position)
+    # A symbol may hold a slash (`BTC/USD`, or `BTC%2FUSD` decoded): the book answers it, as
+    # Alpaca does, rather than the router.
+    app.router.add_get("/v2/positions/{symbol:.+}", _position)
+    app.router.add_get("/v2/assets/{symbol_or_id:.+}", _asset)
+    app.router.add_get("/v2/options/contracts/{symbol_or_id}", _option_contract)
     app.router.add_get("/v2/orders", _list_orders)
     app.router.add_post("/v2/orders", _submit)
     app.router.add_delete("/v2/orders", _cancel_all)
@@ -199,6 +203,15 @@ async def _positions(request: web.Request) -> web.Response:
 
 async def _position(request: web.Request) -> web.Response:
     return web.json_response(_broker(request).position_wire(request.match_info["symbol"]))
+
+
+async def _asset(request: web.Request) -> web.Response:
+    return web.json_response(_broker(request).asset_wire(request.match_info["symbol_or_id"]))
+
+
+async def _option_contract(request: web.Request) -> web.Response:
+    symbol_or_id = request.match_info["symbol_or_id"]
+    return web.json_response(_broker(request).option_contract_wire(symbol_or_id))
 
 
 async def _list_orders(request: web.Request) -> web.Response:

@@ -154,7 +154,7 @@ async def test_recon_demo_fleet_shows_three_accounts_each_on_its_own_book() -> N
     shown = {name: (r["mode"], r["positions"], r["protected"]) for name, r in rows.items()}
     # The crashed day, a bracket placed by hand (protection already), a book fully covered.
     assert shown == {
-        "alpha": ("paper", "12", "3 of 12"),
+        "alpha": ("paper", "13", "3 of 13"),
         "bravo": ("paper", "1", "1 of 1"),
         "charlie": ("paper", "5", "5 of 5"),
     }

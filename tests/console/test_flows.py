@@ -164,7 +164,7 @@ async def test_filter_shows_only_matching_symbols(tmp_path: Path) -> None:
             assert positions.keys == ["NVDA"]
             await pilot.press("escape")
             await settle(pilot, lambda: ready(app))
-            assert positions.row_count == 12
+            assert positions.row_count == 13
 
 
 async def test_help_lists_every_key(tmp_path: Path) -> None:
@@ -395,7 +395,7 @@ async def test_small_screens_keep_the_positions_and_their_protection_in_view(
             positions.move_cursor(3)
             await pilot.resize_terminal(160, 50)
             await pilot.pause()
-            assert positions.cursor_row == 3 and positions.row_count == 12
+            assert positions.cursor_row == 3 and positions.row_count == 13
             assert not app.screen.has_class("-short")
 
 
@@ -416,7 +416,7 @@ async def test_a_resize_mid_run_keeps_the_rows_and_the_selection(tmp_path: Path)
             assert app.main.has_class("-short")
             # Too narrow for side by side: each pair on one line, nothing cut to fit a column.
             assert orders.compact and positions.compact
-            assert positions.row_count == 12 and positions.cursor_key == chosen
+            assert positions.row_count == 13 and positions.cursor_key == chosen
             assert set(app.main.protection.by_symbol.values()) == {Protection.PROTECTED}
 
 

@@ -69,7 +69,7 @@ def first_cancel(simulator: Simulator) -> bool:
 
 @pytest.mark.parametrize(
     "kill_point",
-    [first_cancel, posts(1), posts(6), posts(10)],
+    [first_cancel, posts(1), posts(6), posts(11)],
     ids=["after-orphan-cancel", "first-stop", "mid-stops", "last-stop"],
 )
 def test_killed_run_is_reported_and_the_next_converges_without_duplicates(
@@ -90,7 +90,7 @@ def test_killed_run_is_reported_and_the_next_converges_without_duplicates(
     sent = [o.client_order_id for o in crashed_day.broker.orders.values()]
     assert len(sent) == len(set(sent))
     recon_stops = [cid for cid in sent if cid.startswith("recon-stop-")]
-    assert len(recon_stops) == 10
+    assert len(recon_stops) == 11
     again = subprocess.run(
         reconcile_command(), env=environment(crashed_day, db_url), capture_output=True, text=True
     )

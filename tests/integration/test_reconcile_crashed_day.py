@@ -41,8 +41,8 @@ async def test_crashed_day_reconciles_with_yes_to_every_position_protected(
     assert summary["orphan_orders_canceled"] == 1
     assert summary["orphan_orders_adopted"] == 1
     assert summary["stale_orders_failed"] == 1
-    assert summary["emergency_stops_placed"] == 10
-    assert sum(isinstance(event, StopConfirmed) for event in events) == 10
+    assert summary["emergency_stops_placed"] == 11
+    assert sum(isinstance(event, StopConfirmed) for event in events) == 11
 
 
 async def test_second_run_sends_nothing_and_adds_nothing(
@@ -61,7 +61,7 @@ async def test_second_run_sends_nothing_and_adds_nothing(
 async def test_dry_run_changes_nothing_anywhere(crashed_day: Simulator, db_url: str) -> None:
     before = {t: table_rows(db_url, t) for t in ("order_state", "order_event", "recon_run")}
     result = await run_reconcile(crashed_day, db_url, dry_run=True)
-    assert result.plan is not None and len(result.plan.actions) == 19
+    assert result.plan is not None and len(result.plan.actions) == 20
     assert crashed_day.requests.count("POST") == crashed_day.requests.count("DELETE") == 0
     assert {t: table_rows(db_url, t) for t in before} == before
 
@@ -93,7 +93,7 @@ async def test_journal_records_the_plan_and_each_outcome(
     [run] = table_rows(db_url, "recon_run")
     assert (run[1], run[4], run[5]) == ("run-1", "exit 0", "test-operator")
     actions = table_rows(db_url, "recon_action")
-    assert len(actions) == 19
+    assert len(actions) == 20
     assert all(row[12] in ("succeeded", "skipped") for row in actions)
 
 

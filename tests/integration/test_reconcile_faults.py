@@ -119,7 +119,7 @@ async def test_ambiguous_submissions_never_cover_the_same_shares_twice(
     assert result.exit_code == EXIT_COMPLETED, result.errors
     assert stop_cover(crashed_day) == held(crashed_day)
     ids = recon_stop_ids(crashed_day)
-    assert len(ids) == len(set(ids)) == 10
+    assert len(ids) == len(set(ids)) == 11
 
 
 async def test_stop_refused_three_times_closes_the_shares_at_market(

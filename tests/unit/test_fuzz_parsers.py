@@ -20,6 +20,8 @@ from engine.broker.trade_updates import order_from_frame
 from engine.broker.wire import (
     account_from_wire,
     clock_from_wire,
+    crypto_asset_from_wire,
+    option_contract_from_wire,
     order_from_wire,
     orders_from_wire,
     position_from_wire,
@@ -28,7 +30,7 @@ from engine.broker.wire import (
 from engine.fleet.accounts import FleetFileError, load_fleet
 from engine.store import CorruptRow
 from engine.store.queries import _local_order, _order_event, _trade
-from tests.unit.test_wire import nested, wire_order, wire_position
+from tests.unit.test_wire import nested, wire_account, wire_order, wire_position
 
 # Deterministic, and quick enough for every run of the suite.
 FUZZ = settings(max_examples=150, deadline=None, derandomize=True)
@@ -139,14 +141,21 @@ def _legs_nested(depth: int, order: dict[str, Any]) -> dict[str, Any]:
 
 
 POSITION = wire_position()
-ACCOUNT = {
-    "account_number": "PA3RECON0001",
-    "status": "ACTIVE",
-    "currency": "USD",
-    "equity": "100000.00",
-    "last_equity": "101250.55",
-    "cash": "50000",
-    "buying_power": "200000",
+ACCOUNT = wire_account()
+CRYPTO_ASSET = {
+    "class": "crypto",
+    "symbol": "BTC/USD",
+    "min_order_size": "0.0001",
+    "min_trade_increment": "0.000000001",
+    "price_increment": "1",
+}
+OPTION_CONTRACT = {
+    "symbol": "AAPL261218C00200000",
+    "type": "call",
+    "expiration_date": "2026-12-18",
+    "underlying_symbol": "AAPL",
+    "strike_price": "200",
+    "multiplier": "100",
 }
 CLOCK = {
     "timestamp": "2026-11-24T15:31:00Z",
@@ -190,6 +199,18 @@ def test_a_position_answer_is_a_position_or_malformed(raw: Any) -> None:
 @given(raw=spoiled(ACCOUNT, list(ACCOUNT)) | HOSTILE)
 def test_an_account_answer_is_an_account_or_malformed(raw: Any) -> None:
     read_or_refused(account_from_wire, raw, MalformedBrokerResponse)
+
+
+@FUZZ
+@given(raw=spoiled(CRYPTO_ASSET, list(CRYPTO_ASSET)) | HOSTILE)
+def test_a_crypto_asset_answer_is_its_terms_or_malformed(raw: Any) -> None:
+    read_or_refused(crypto_asset_from_wire, raw, MalformedBrokerResponse)
+
+
+@FUZZ
+@given(raw=spoiled(OPTION_CONTRACT, list(OPTION_CONTRACT)) | HOSTILE)
+def test_an_option_contract_answer_is_its_terms_or_malformed(raw: Any) -> None:
+    read_or_refused(option_contract_from_wire, raw, MalformedBrokerResponse)
 
 
 @FUZZ

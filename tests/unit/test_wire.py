@@ -10,7 +10,9 @@ from engine.broker.errors import MalformedBrokerResponse, UnknownOrderStatus
 from engine.broker.wire import (
     account_from_wire,
     clock_from_wire,
+    crypto_asset_from_wire,
     list_from_wire,
+    option_contract_from_wire,
     order_from_wire,
     position_from_wire,
     trade_update_from_wire,
@@ -50,9 +52,27 @@ def wire_position(**overrides: Any) -> dict[str, Any]:
         "qty_available": "-50",
         "avg_entry_price": "251.10",
         "current_price": "249.87",
+        "asset_class": "us_equity",
     }
     position.update(overrides)
     return position
+
+
+def wire_account(**overrides: Any) -> dict[str, Any]:
+    account: dict[str, Any] = {
+        "account_number": "PA3RECON0001",
+        "status": "ACTIVE",
+        "currency": "USD",
+        "equity": "100000.00",
+        "last_equity": "101250.55",
+        "cash": "50000",
+        "buying_power": "200000",
+        "trading_blocked": False,
+        "account_blocked": False,
+        "trade_suspended_by_user": False,
+    }
+    account.update(overrides)
+    return account
 
 
 def test_order_prices_are_exact_decimals() -> None:
@@ -105,17 +125,7 @@ def test_short_position_qty_is_positive_with_side_short() -> None:
 
 
 def test_account_numbers_are_decimals() -> None:
-    account = account_from_wire(
-        {
-            "account_number": "PA3RECON0001",
-            "status": "ACTIVE",
-            "currency": "USD",
-            "equity": "100000.00",
-            "last_equity": "101250.55",
-            "cash": "50000",
-            "buying_power": "200000",
-        }
-    )
+    account = account_from_wire(wire_account())
     assert account.last_equity == Decimal("101250.55")
 
 
@@ -232,3 +242,76 @@ def test_a_trade_update_reads_as_its_order_and_other_streams_as_nothing() -> Non
     assert order is not None and order.status is BrokerOrderStatus.NEW
     listening = {"stream": "listening", "data": {"streams": ["trade_updates"]}}
     assert trade_update_from_wire(listening) is None
+
+
+def test_a_position_of_a_class_recon_does_not_know_keeps_its_name() -> None:
+    position = position_from_wire(wire_position(asset_class="crypto_perp"))
+    assert position.asset_class == "crypto_perp"
+    assert position.known_asset_class is None
+
+
+def test_a_crypto_pair_reads_as_the_steps_its_orders_keep_to() -> None:
+    asset = crypto_asset_from_wire(
+        {
+            "class": "crypto",
+            "symbol": "BTC/USD",
+            "min_order_size": "0.0001",
+            "min_trade_increment": "0.000000001",
+            "price_increment": "1",
+        }
+    )
+    assert (asset.symbol, asset.price_increment, asset.qty_increment, asset.min_order_qty) == (
+        "BTC/USD",
+        Decimal("1"),
+        Decimal("0.000000001"),
+        Decimal("0.0001"),
+    )
+
+
+def test_an_increment_of_zero_is_malformed() -> None:
+    with pytest.raises(MalformedBrokerResponse, match="price_increment is '0', not above 0"):
+        crypto_asset_from_wire(
+            {
+                "class": "crypto",
+                "symbol": "BTC/USD",
+                "min_order_size": "0.0001",
+                "min_trade_increment": "0.0001",
+                "price_increment": "0",
+            }
+        )
+
+
+def test_an_option_contract_reads_as_its_multiplier_and_contract() -> None:
+    terms = option_contract_from_wire(
+        {
+            "symbol": "AAPL261218P00200000",
+            "type": "put",
+            "expiration_date": "2026-12-18",
+            "underlying_symbol": "AAPL",
+            "strike_price": "200",
+            "multiplier": "100",
+        }
+    )
+    assert terms.multiplier == Decimal(100)
+    assert terms.contract is not None
+    assert terms.contract.describe() == "AAPL 2026-12-18 200 put"
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        ({"status": "ACCOUNT_CLOSED"}, "status ACCOUNT_CLOSED (not ACTIVE)"),
+        ({"account_blocked": True}, "account_blocked"),
+        ({"trading_blocked": True}, "trading_blocked"),
+        ({"trade_suspended_by_user": True}, "trade_suspended_by_user"),
+    ],
+)
+def test_an_account_that_refuses_orders_names_the_flag(flags: dict[str, Any], named: str) -> None:
+    refusal = account_from_wire(wire_account(**flags)).order_refusal
+    assert refusal is not None and refusal.startswith(named)
+    assert account_from_wire(wire_account()).order_refusal is None
+
+
+def test_an_account_flag_that_is_not_a_boolean_is_malformed() -> None:
+    with pytest.raises(MalformedBrokerResponse, match="trading_blocked is 'false'"):
+        account_from_wire(wire_account(trading_blocked="false"))
