@@ -4,6 +4,7 @@ anything wrong becomes one `ConfigError` line (exit 64), never a traceback."""
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -28,6 +29,7 @@ ALPACA_PAPER_URL = "https://paper-api.alpaca.markets"
 ALPACA_PAPER_HOST = "paper-api.alpaca.markets"
 BROKER_URL_SETTING = "APCA_API_BASE_URL (--broker-url)"
 KEY_ID_SETTING = "APCA_API_KEY_ID"
+NOTIFY_URLS_SETTING = "RECON_NOTIFY_URLS"
 SECRET_KEY_SETTING = "APCA_API_SECRET_KEY"
 # Hosts plain http:// may reach: the secret key never leaves this machine in clear.
 LOOPBACK_NAMES = frozenset({"localhost"})
@@ -69,6 +71,7 @@ class _Environment(BaseSettings):
     recon_consecutive_loss_pause: int = Field(default=3, ge=1, le=100)
     recon_rate_limit_per_minute: int = 200
     recon_http_timeout_seconds: str = "10"
+    recon_notify_urls: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +161,31 @@ def load_config(
             )
         ),
     )
+
+
+def load_notify_urls(flags: Sequence[str] | None) -> tuple[str, ...]:
+    """The apprise URLs alerts go to: every `--notify` given, else RECON_NOTIFY_URLS (several,
+    separated by spaces or commas). Each is registered with the scrubber, since it holds a
+    webhook's or a bot's token, and one apprise cannot send to is refused (exit 64) without
+    quoting it. Apprise is loaded only when there is a URL to check."""
+    if flags:
+        urls, setting = list(flags), "--notify"
+    else:
+        try:
+            text = _Environment().recon_notify_urls.strip()
+        except ValidationError as exc:
+            raise ConfigError(_first_error_line(exc)) from None
+        secrets.register(text)  # whole, before it is split: a URL split wrong is still hidden
+        urls, setting = [], NOTIFY_URLS_SETTING
+        if text:
+            from engine.watch.notify import split_notify_urls
+
+            urls = split_notify_urls(text)
+    if not urls:
+        return ()
+    from engine.watch.notify import checked_notify_urls
+
+    return checked_notify_urls(urls, setting=setting)
 
 
 def checked_key(setting: str, value: str | None) -> str | None:

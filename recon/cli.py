@@ -28,6 +28,8 @@ EXIT_ERRORS = 1
 EXIT_ABORTED = 2
 EXIT_USAGE = 64
 LONGEST_SECONDS_FLAG = 3600.0
+# A port a scraper can be pointed at: 0, "any free port", would be one nobody knows.
+PORT_RANGE = (1, 65535)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -49,6 +51,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--stop-pct", help="emergency stop distance, 0.005–0.10 (env RECON_EMERGENCY_STOP_PCT)"
     )
 
+    notify = _Parser(add_help=False)
+    notify.add_argument(
+        "--notify",
+        action="append",
+        metavar="URL",
+        help="an apprise URL alerts go to; repeatable (env RECON_NOTIFY_URLS)",
+    )
+
     commands.add_parser(
         "console", parents=[connection], help="the operator console against your broker"
     )
@@ -57,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--fleet", action="store_true", help="a fleet of three simulated accounts instead of one"
     )
     reconcile = commands.add_parser(
-        "reconcile", parents=[connection], help="reconcile headless, for scripts"
+        "reconcile", parents=[connection, notify], help="reconcile headless, for scripts"
     )
     reconcile.add_argument("--yes", action="store_true", help="confirm every operator decision")
     reconcile.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
@@ -65,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     guard = commands.add_parser(
         "guard",
-        parents=[connection],
+        parents=[connection, notify],
         help="reconcile, then keep every position covered until stopped",
     )
     guard.add_argument(
@@ -85,11 +95,24 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how often the whole book is re-read over REST (default 15)",
     )
+    guard.add_argument(
+        "--metrics-port",
+        type=_port("--metrics-port"),
+        metavar="N",
+        help="serve Prometheus metrics on 127.0.0.1:N",
+    )
+    guard.add_argument(
+        "--standby",
+        action="store_true",
+        help="wait for the database's lock another guard holds, and take over when it is free",
+    )
 
     fleet = commands.add_parser("fleet", help="every account of a fleet file at once")
     fleet_commands = fleet.add_subparsers(dest="fleet_command", required=True, parser_class=_Parser)
     fleet_reconcile = fleet_commands.add_parser(
-        "reconcile", help="reconcile every account of the fleet file concurrently"
+        "reconcile",
+        parents=[notify],
+        help="reconcile every account of the fleet file concurrently",
     )
     fleet_reconcile.add_argument(
         "--accounts", required=True, metavar="FILE", help="the fleet file (TOML, SPEC §1)"
@@ -170,9 +193,16 @@ def _reconcile(args: argparse.Namespace) -> int:
 
     config = _config(args)
     config.require_credentials()
+    notify_urls = _notify_urls(args)
     configure_logging(json_lines=args.json)
     return asyncio.run(
-        run_headless(config, yes=args.yes, dry_run=args.dry_run, json_output=args.json)
+        run_headless(
+            config,
+            yes=args.yes,
+            dry_run=args.dry_run,
+            json_output=args.json,
+            notify_urls=notify_urls,
+        )
     )
 
 
@@ -182,9 +212,19 @@ def _guard(args: argparse.Namespace) -> int:
 
     config = _config(args)
     config.require_credentials()
+    notify_urls = _notify_urls(args)
     configure_logging(json_lines=False)
     settings = GuardSettings(grace_seconds=args.grace, sweep_seconds=args.sweep)
-    return asyncio.run(run_guard(config, yes=args.yes, settings=settings))
+    return asyncio.run(
+        run_guard(
+            config,
+            yes=args.yes,
+            settings=settings,
+            standby=args.standby,
+            notify_urls=notify_urls,
+            metrics_port=args.metrics_port,
+        )
+    )
 
 
 def _fleet_reconcile(args: argparse.Namespace) -> int:
@@ -193,9 +233,16 @@ def _fleet_reconcile(args: argparse.Namespace) -> int:
     from engine.logging import configure_logging
 
     accounts = load_fleet(Path(args.accounts))
+    notify_urls = _notify_urls(args)
     configure_logging(json_lines=args.json)
     return asyncio.run(
-        run_fleet(accounts, yes=args.yes, dry_run=args.dry_run, json_output=args.json)
+        run_fleet(
+            accounts,
+            yes=args.yes,
+            dry_run=args.dry_run,
+            json_output=args.json,
+            notify_urls=notify_urls,
+        )
     )
 
 
@@ -210,6 +257,27 @@ def _seconds(flag: str, least: float) -> Callable[[str], float]:
         return value
 
     return parse
+
+
+def _port(flag: str) -> Callable[[str], int]:
+    low, high = PORT_RANGE
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise UsageError(f"{flag} takes a port number (got {text!r})") from None
+        if not low <= value <= high:
+            raise UsageError(f"{flag} must be between {low} and {high} (got {value})")
+        return value
+
+    return parse
+
+
+def _notify_urls(args: argparse.Namespace) -> tuple[str, ...]:
+    from engine.config import load_notify_urls
+
+    return load_notify_urls(args.notify)
 
 
 @cache

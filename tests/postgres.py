@@ -69,26 +69,57 @@ async def _create_database(server_url: str, name: str) -> None:
 
 @contextmanager
 def _private_cluster() -> Iterator[str]:
-    binaries = _server_binaries()
-    owner = _cluster_owner()
-    folder = Path(tempfile.mkdtemp(prefix="recon-postgres-"))
-    data = folder / "data"
-    port = _free_port()
-    try:
-        if owner is not None:
-            os.chown(folder, owner.pw_uid, owner.pw_gid)
-        _run(owner, binaries / "initdb", "-D", str(data), "-U", SUPERUSER, "-A", "trust",
-             "-E", "UTF8", "--no-sync")  # fmt: skip
-        options = " ".join(
+    with private_cluster() as cluster:
+        yield cluster.url
+
+
+class PrivateCluster:
+    """A throwaway server of this test's own, which it may restart under recon."""
+
+    def __init__(self, folder: Path, owner: pwd.struct_passwd | None) -> None:
+        self._binaries = _server_binaries()
+        self._owner = owner
+        self._folder = folder
+        self._data = folder / "data"
+        port = _free_port()
+        self.url = f"postgresql://{SUPERUSER}@127.0.0.1:{port}/postgres"
+        self._options = " ".join(
             [f"-p {port}", f"-k {folder}", "-c listen_addresses=127.0.0.1"]
             + [f"-c {setting}" for setting in FAST_SETTINGS]
         )
-        _run(owner, binaries / "pg_ctl", "-D", str(data), "-o", options,
-             "-l", str(folder / "server.log"), "-w", "start")  # fmt: skip
+
+    def init_and_start(self) -> None:
+        _run(self._owner, self._binaries / "initdb", "-D", str(self._data), "-U", SUPERUSER,
+             "-A", "trust", "-E", "UTF8", "--no-sync")  # fmt: skip
+        self._pg_ctl("-o", self._options, "-l", str(self._folder / "server.log"), "-w", "start")
+
+    def restart(self) -> None:
+        """A fast restart, as a service manager does it: every connection is cut."""
+        self._pg_ctl(
+            "-m", "fast", "-o", self._options, "-l", str(self._folder / "server.log"), "-w",
+            "restart",
+        )  # fmt: skip
+
+    def stop(self) -> None:
+        self._pg_ctl("-m", "immediate", "stop")
+
+    def _pg_ctl(self, *arguments: str) -> None:
+        _run(self._owner, self._binaries / "pg_ctl", "-D", str(self._data), *arguments)
+
+
+@contextmanager
+def private_cluster() -> Iterator[PrivateCluster]:
+    owner = _cluster_owner()
+    folder = Path(tempfile.mkdtemp(prefix="recon-postgres-"))
+    try:
+        if owner is not None:
+            os.chown(folder, owner.pw_uid, owner.pw_gid)
+        cluster = PrivateCluster(folder, owner)
+        cluster.init_and_start()
         try:
-            yield f"postgresql://{SUPERUSER}@127.0.0.1:{port}/postgres"
+            yield cluster
         finally:
-            _run(owner, binaries / "pg_ctl", "-D", str(data), "-m", "immediate", "stop")
+            cluster.stop()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

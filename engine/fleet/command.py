@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
@@ -15,14 +16,25 @@ from engine.errors import UsageError, first_line
 from engine.fleet.accounts import FleetAccount
 from engine.reconcile.command import EXIT_UNCOVERED, EXIT_USAGE, Finished, reconcile_once
 from engine.reconcile.headless import print_summary
+from engine.watch.watching import Watching, watching
 
 
 async def run_fleet(
-    accounts: list[FleetAccount], *, yes: bool, dry_run: bool, json_output: bool
+    accounts: list[FleetAccount],
+    *,
+    yes: bool,
+    dry_run: bool,
+    json_output: bool,
+    notify_urls: Sequence[str] = (),
 ) -> int:
-    finished = await asyncio.gather(
-        *(_reconcile_account(account, yes=yes, dry_run=dry_run) for account in accounts)
-    )
+    # One notifier for the whole fleet: each alert names its account.
+    async with watching(notify_urls) as watch:
+        finished = await asyncio.gather(
+            *(
+                _reconcile_account(account, yes=yes, dry_run=dry_run, watch=watch)
+                for account in accounts
+            )
+        )
     ended = list(zip(accounts, finished, strict=True))
     exit_code = max(outcome.exit_code for outcome in finished)
     if json_output:
@@ -43,7 +55,9 @@ async def run_fleet(
     return exit_code
 
 
-async def _reconcile_account(account: FleetAccount, *, yes: bool, dry_run: bool) -> Finished:
+async def _reconcile_account(
+    account: FleetAccount, *, yes: bool, dry_run: bool, watch: Watching
+) -> Finished:
     # Each account runs in a task of its own, so this names it in its log lines alone.
     structlog.contextvars.bind_contextvars(account=account.name)
     try:
@@ -52,7 +66,7 @@ async def _reconcile_account(account: FleetAccount, *, yes: bool, dry_run: bool)
         return Finished(EXIT_USAGE, trouble=str(exc))
     try:
         # Nobody is asked at a fleet's pace: decisions need --yes, or are kept and reported.
-        return await reconcile_once(config, yes=yes, dry_run=dry_run, prompt=False)
+        return await reconcile_once(config, yes=yes, dry_run=dry_run, prompt=False, watch=watch)
     except Exception as exc:  # a fault of this account's alone: the others carry on
         return Finished(EXIT_UNCOVERED, trouble=f"failed: {first_line(exc)}")
 

@@ -56,6 +56,7 @@ from engine.reconcile.outcomes import (
     Outcome,
     Refusal,
 )
+from engine.store import DatabaseLocked, DatabaseUnreachable, StoreError
 
 T = TypeVar("T")
 log = structlog.get_logger("recon.execute")
@@ -81,6 +82,9 @@ UNPROCESSABLE_CODE = 42210000
 # Alpaca's code for an invalid request; with "client_order_id" in the message it means the id
 # was used before, i.e. an earlier attempt of ours did reach the broker.
 DUPLICATE_CLIENT_ORDER_ID_CODE = 40010001
+# The database refusing writes for now, its tries spent (see `StoreLedger`): whatever recon
+# changes next, it could not record either.
+WRITES_REFUSED = (DatabaseLocked, DatabaseUnreachable)
 
 
 class Ledger(Protocol):
@@ -106,6 +110,11 @@ class Ledger(Protocol):
     async def record_decision(self, seq: int, answer: DecisionAnswer) -> None: ...
 
     async def record_outcome(self, entry: JournalEntry) -> None: ...
+
+
+class ChangeNotRecorded(Exception):
+    """The broker took a change the database could not record: what the operator, and the next
+    run, need to find it by."""
 
 
 class StopNotPlaced(Exception):
@@ -144,6 +153,9 @@ class Executor:
         # The number the next action carried out is journaled under: a run's rounds count on.
         self._next_seq = 1
         self._rounds = 0
+        # Set once the database refuses a write after something was changed: nothing more is
+        # changed that it could not record either.
+        self.database_failure: str | None = None
 
     @property
     def changed_broker(self) -> bool:
@@ -181,7 +193,15 @@ class Executor:
                 self._emit(PhaseStarted(phase, total=0))
                 self._emit(PhaseFinished(phase, done=0, total=0, errors=0))
             return
-        await self._ledger.record_planned([action for stage in stages for action in stage])
+        if self.database_failure is not None:
+            return
+        try:
+            await self._ledger.record_planned([action for stage in stages for action in stage])
+        except StoreError as exc:
+            if not self.report.results:
+                raise  # nothing has changed anywhere yet: the run stops before its first change
+            self._database_failed(str(exc))
+            return
         self._emit(PhaseStarted(phase, total=total))
         errors_before = len(self.report.errors)
         done = 0
@@ -202,9 +222,14 @@ class Executor:
         return action.numbered(self._next_seq - 1)
 
     async def _run_action(self, action: PlanAction) -> None:
+        if self.database_failure is not None:
+            return  # not even begun: the report says why, once
         self._emit(ActionStarted(action))
         try:
             result = await self._perform(action)
+        except (ChangeNotRecorded, *WRITES_REFUSED) as exc:
+            self._database_failed(str(exc))
+            result = ActionResult(action, Outcome.FAILED, _one_line(exc), journaled=True)
         except Exception as exc:  # collected, not raised: the next position still gets its turn
             # The report keeps one line; the log keeps the traceback, so a bug is never
             # reduced to that line alone.
@@ -213,6 +238,14 @@ class Executor:
             )
             result = ActionResult(action, Outcome.FAILED, _one_line(exc))
         await self._finish(result)
+
+    def _database_failed(self, error: str) -> None:
+        if self.database_failure is None:
+            self.database_failure = error
+            log.error("database_refused_writes", error=error)
+            self.report.errors.append(
+                f"the database stopped taking writes ({error}); nothing more was changed"
+            )
 
     async def _finish(self, result: ActionResult) -> None:
         self.report.results.append(result)
@@ -224,7 +257,7 @@ class Executor:
             self._emit(ActionSkipped(result.action, result.detail))
         else:
             self._emit(ActionSucceeded(result.action, result.detail))
-        if result.journaled:
+        if result.journaled or self.database_failure is not None:
             return
         try:
             await self._ledger.record_outcome(result.journal_entry)
@@ -286,9 +319,12 @@ class Executor:
     async def _insert(self, result: ActionResult, row: LocalOrder, detail: str) -> ActionResult:
         """Record a row and the action's outcome together."""
         journaled = replace(result, journaled=True)
-        await self._ledger.insert_order(
-            row, event_type=result.action.kind, detail=detail, journal=journaled.journal_entry
-        )
+        try:
+            await self._ledger.insert_order(
+                row, event_type=result.action.kind, detail=detail, journal=journaled.journal_entry
+            )
+        except WRITES_REFUSED as exc:
+            raise _not_recorded(row.local_id, row.broker_id, row.client_order_id, exc) from exc
         return journaled
 
     async def _cancel_decided(self, action: PlanAction) -> ActionResult:
@@ -347,14 +383,17 @@ class Executor:
         if local is None or local.state.is_terminal:
             return result
         journaled = replace(result, journaled=True)
-        await self._ledger.apply_broker_state(
-            local,
-            meaning_of(order.status).local_state or local.state,
-            order,
-            event_type=result.action.kind,
-            detail=result.action.reason,
-            journal=journaled.journal_entry,
-        )
+        try:
+            await self._ledger.apply_broker_state(
+                local,
+                meaning_of(order.status).local_state or local.state,
+                order,
+                event_type=result.action.kind,
+                detail=result.action.reason,
+                journal=journaled.journal_entry,
+            )
+        except WRITES_REFUSED as exc:
+            raise _not_recorded(local.local_id, order.id, order.client_order_id, exc) from exc
         return journaled
 
     async def _current(self, broker_id: str) -> BrokerOrder | None:
@@ -612,6 +651,17 @@ def _recorded(row: LocalOrder, order: BrokerOrder) -> LocalOrder:
         qty_filled=order.filled_qty,
         avg_fill_price=order.filled_avg_price,
         updated_at=order.updated_at,
+    )
+
+
+def _not_recorded(
+    local_id: str, broker_id: str | None, client_order_id: str | None, error: StoreError
+) -> ChangeNotRecorded:
+    if broker_id is None:
+        return ChangeNotRecorded(f"{local_id} not recorded: {error}")
+    return ChangeNotRecorded(
+        f"broker order {broker_id} (client order id {client_order_id}) is on the broker but "
+        f"not recorded as {local_id}: {error}; the next run finds it by its client order id"
     )
 
 

@@ -28,6 +28,7 @@ from engine.reconcile.events import (
     Listener,
 )
 from engine.reconcile.guard_settings import GuardSettings
+from engine.reconcile.lock import HeldLock, ReconciliationLocked
 from engine.reconcile.rate_limit_report import reporting_rate_limit
 from engine.reconcile.result import RunResult, position_outcomes
 from engine.reconcile.rounds import RunMemory
@@ -60,12 +61,17 @@ class Guard:
         emit: Listener,
         now: Callable[[], datetime],
         new_run_id: Callable[[], str],
+        lock: HeldLock,
         asked: Iterable[str] = (),
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        """`asked` are orders the operator has answered about already, in the run before."""
+        """`lock` is the database's, held by the caller; `asked` are orders the operator has
+        answered about already, in the run before."""
         self._settings = settings
         self._broker = broker
+        self._lock = lock
+        # Why the guard does not hold the lock now, None while it does.
+        self._lock_trouble: str | None = None
         self._cycle = Cycle(
             request, broker=broker, sessions=sessions, decide=decide, emit=emit, now=now
         )
@@ -132,6 +138,9 @@ class Guard:
             stopped.cancel()
 
     async def _check(self, stream: StreamWatch) -> None:
+        # Every sweep, not only before acting: a lock lost with its connection is taken back
+        # at once, before another reconciliation can take it.
+        holding = await self._lock_kept()
         try:
             snapshot = await self._cycle.read()
         except READ_FAILURES as exc:
@@ -150,6 +159,9 @@ class Guard:
         memory = RunMemory(asked=self._asked)
         if not due or memory.remaining(full_plan.only_for(due)).is_empty:
             return
+        # Checked again just before acting: the connection may have gone since the sweep began.
+        if not holding or not await self._lock_kept():
+            return  # another reconciliation acts on this book now; the sweeps try again
         log.info("guard_covering", symbols=sorted(due))
         try:
             result = await self._cycle.settle(
@@ -168,6 +180,23 @@ class Guard:
             self.runs.append(result)
         self._tried(due, self._monotonic())
         self._wake.set()  # read the book again: the cover just placed is what it now holds
+
+    async def _lock_kept(self) -> bool:
+        """Whether the guard holds the database's lock before it acts — taken again if its
+        connection was lost — said once each time that changes."""
+        try:
+            await self._lock.keep()
+        except (ReconciliationLocked, StoreError) as exc:
+            trouble = f"not acting: the database's lock is not held ({exc})"
+            if trouble != self._lock_trouble:
+                log.error("guard_lock_lost", error=str(exc))
+                self._emit(GuardCheckFailed(trouble))
+            self._lock_trouble = trouble
+            return False
+        if self._lock_trouble is not None:
+            log.info("guard_lock_held_again")
+            self._lock_trouble = None
+        return True
 
     def _account_refuses(self, snapshot: Snapshot) -> bool:
         """Whether the account refuses orders now, said once each time that changes."""

@@ -1,10 +1,12 @@
 """The database side of a run over the store: each action's change in its own transaction with
-its `order_event` row, forced states only through the state machine's gate, and the journal."""
+its `order_event` row, forced states only through the state machine's gate, and the journal.
+A write the database refuses for being locked or unreachable is tried again with backoff for a
+bounded time: by then the broker may hold what the write records."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -14,17 +16,27 @@ from engine.reconcile.actions import PlanAction
 from engine.reconcile.events import DecisionAnswer
 from engine.reconcile.outcomes import JournalEntry
 from engine.state_machine import OrderStateMachine
-from engine.store import journal, queries
+from engine.store import DatabaseLocked, DatabaseUnreachable, journal, queries, typed_store_errors
 from engine.store.journal import PlannedActionRecord
+
+# The pauses between tries of a write the database refused for the moment: with SQLite's busy
+# timeout before each try, about 45 s in all before the write is given up and reported.
+WRITE_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
+_PASSING_FAULTS = (DatabaseLocked, DatabaseUnreachable)
 
 
 class StoreLedger:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], run_id: str, now: Callable[[], datetime]
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        run_id: str,
+        now: Callable[[], datetime],
+        pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._sessions = sessions
         self._run_id = run_id
         self._now = now
+        self._pause = pause
         # SQLite takes one writer at a time and makes the others sleep and retry; queueing
         # recon's own concurrent actions here is far faster than letting them collide.
         self._write_turn = asyncio.Lock()
@@ -44,7 +56,8 @@ class StoreLedger:
         fill_price = local.avg_fill_price
         if broker is not None and broker.filled_avg_price is not None:
             fill_price = broker.filled_avg_price
-        async with self._write_turn, self._sessions.begin() as session:
+
+        async def write(session: AsyncSession) -> None:
             await queries.apply_state_change(
                 session,
                 local.local_id,
@@ -62,19 +75,24 @@ class StoreLedger:
             )
             await self._record_outcome(session, journal)
 
+        await self._write(f"record {local.local_id} as {new_state}", write)
+
     async def insert_order(
         self, row: LocalOrder, *, event_type: str, detail: str, journal: JournalEntry
     ) -> None:
-        async with self._write_turn, self._sessions.begin() as session:
+        async def write(session: AsyncSession) -> None:
             await queries.insert_order(
                 session, row, event_type=event_type, detail=detail, at=self._now()
             )
             await self._record_outcome(session, journal)
 
+        await self._write(f"record {row.local_id}", write)
+
     async def record_planned(self, actions: Sequence[PlanAction]) -> None:
         """A phase's actions, journaled before the first of them is carried out."""
-        async with self._write_turn, self._sessions.begin() as session:
-            await journal.record_planned_actions(
+        await self._write(
+            "journal the planned actions",
+            lambda session: journal.record_planned_actions(
                 session,
                 self._run_id,
                 [
@@ -89,22 +107,45 @@ class StoreLedger:
                     )
                     for action in actions
                 ],
-            )
+            ),
+        )
 
     async def record_decision(self, seq: int, answer: DecisionAnswer) -> None:
-        async with self._write_turn, self._sessions.begin() as session:
-            await journal.record_decision(
+        await self._write(
+            f"journal the decision on action {seq}",
+            lambda session: journal.record_decision(
                 session,
                 self._run_id,
                 seq,
                 decision=answer.decision,
                 decided_by=answer.decided_by,
                 decided_at=self._now(),
-            )
+            ),
+        )
 
     async def record_outcome(self, entry: JournalEntry) -> None:
-        async with self._write_turn, self._sessions.begin() as session:
-            await self._record_outcome(session, entry)
+        await self._write(
+            f"journal the outcome of action {entry.seq}",
+            lambda session: self._record_outcome(session, entry),
+        )
+
+    async def _write(self, doing: str, write: Callable[[AsyncSession], Awaitable[None]]) -> None:
+        """`write` in one transaction of its own, tried again while the database refuses it
+        for the moment (locked, or its connection lost); raises the store's typed error once
+        the tries are spent, or at once for any other failure."""
+        for delay in (*WRITE_RETRY_DELAYS, None):
+            try:
+                async with (
+                    self._write_turn,
+                    typed_store_errors(doing),
+                    self._sessions.begin() as session,
+                ):
+                    await write(session)
+                return
+            except _PASSING_FAULTS:
+                if delay is None:
+                    raise
+            await self._pause(delay)
 
     async def _record_outcome(self, session: AsyncSession, entry: JournalEntry) -> None:
         await journal.record_outcome(

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from engine.domain import LocalOrder, Trade
-from engine.store import queries
+from engine.store import queries, typed_store_errors
 
 
 class StoreLocalBook:
@@ -17,19 +17,19 @@ class StoreLocalBook:
         self._sessions = sessions
 
     async def open_orders(self) -> list[LocalOrder]:
-        async with self._sessions() as session:
+        async with typed_store_errors("read the open local orders"), self._sessions() as session:
             return await queries.load_open_orders(session)
 
     async def orders_linked_to(
         self, broker_ids: Iterable[str], client_order_ids: Iterable[str]
     ) -> list[LocalOrder]:
-        async with self._sessions() as session:
+        async with typed_store_errors("read the local orders"), self._sessions() as session:
             return await queries.load_orders_linked_to(session, broker_ids, client_order_ids)
 
     async def round_trips_in(self, symbols: Iterable[str]) -> list[LocalOrder]:
-        async with self._sessions() as session:
+        async with typed_store_errors("read the local round trips"), self._sessions() as session:
             return await queries.load_round_trips(session, symbols)
 
     async def trades_between(self, start: datetime, end: datetime) -> list[Trade]:
-        async with self._sessions() as session:
+        async with typed_store_errors("read today's trades"), self._sessions() as session:
             return await queries.load_trades_between(session, start, end)

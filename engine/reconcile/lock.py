@@ -6,35 +6,53 @@ blocks the next one.
 SQLite keeps POSIX locks of its own on the database file, and closing any descriptor of that
 file drops every one of them the process holds (sqlite.org/howtocorrupt.html, §2.2). So the
 descriptor recon locks is opened once per file and kept for the life of the process; it is
-closed only once the file is deleted, when no other process can open it any more."""
+closed only once the file is deleted, when no other process can open it any more.
+
+A PostgreSQL advisory lock lives on one connection, and a server restart or a failover cuts
+that connection and the lock with it. So a lock held for long (the guard's) is kept: before
+each change it is checked, and taken again on a new connection if it went — unless another
+process took it meanwhile. A standby waits for the lock instead of giving up, and holds it
+as soon as it is free."""
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import fcntl
 import os
 import stat
 import threading
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
+from typing import Protocol
 
+import structlog
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from engine.private_files import PRIVATE_FILE
-from engine.store import DatabaseUnreachable, StoreError
+from engine.store import DatabaseUnreachable, StoreError, typed_store_errors
 
 # Any fixed 64-bit number; it names recon's lock among the database's advisory locks.
 POSTGRES_LOCK_KEY = 0x7265636F6E
 # Beside the database file, where the holder writes its pid for whoever finds the lock taken.
 HOLDER_NOTE_SUFFIX = ".recon.lock"
 
+# How often a standby tries the lock: a takeover waits this long at most once it is free.
+STANDBY_TRY_SECONDS = 1.0
+
 FileIdentity = tuple[int, int]  # (device, inode)
+log = structlog.get_logger("recon.lock")
 
 
 class ReconciliationLocked(Exception):
     """Another reconciliation holds this database."""
+
+
+class StoodDown(ReconciliationLocked):
+    """A standby was stopped before the lock it waited for came free."""
 
 
 class UnsafeLockFile(StoreError):
@@ -42,18 +60,92 @@ class UnsafeLockFile(StoreError):
     planted there would turn recon's write on another file."""
 
 
+class HeldLock(Protocol):
+    async def keep(self) -> None:
+        """Before a change: the lock is still this process's, or is taken again; raises
+        `ReconciliationLocked` if another process holds it now, a `StoreError` if the
+        database cannot be reached to take it."""
+        ...
+
+
+class _Lock(HeldLock, Protocol):
+    async def take(self) -> None: ...
+
+    async def release(self) -> None: ...
+
+
 @asynccontextmanager
-async def reconciliation_lock(engine: AsyncEngine) -> AsyncIterator[None]:
+async def reconciliation_lock(
+    engine: AsyncEngine,
+    *,
+    standing_by: Callable[[str], None] | None = None,
+    until: asyncio.Event | None = None,
+) -> AsyncIterator[HeldLock]:
+    """The database's lock, held inside. Held elsewhere, `ReconciliationLocked` at once — or,
+    with `standing_by`, that callback hears why once and the lock is tried every
+    `STANDBY_TRY_SECONDS` until it is free, or until `until` is set (`StoodDown`)."""
+    lock = _lock_for(engine)
+    stopped = until or asyncio.Event()
+    while True:
+        try:
+            await lock.take()
+            break
+        except ReconciliationLocked as exc:
+            if standing_by is None:
+                raise
+            standing_by(str(exc))
+            standing_by = _quiet
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stopped.wait(), STANDBY_TRY_SECONDS)
+        if stopped.is_set():
+            raise StoodDown("stopped while standing by; the lock never came free")
+    try:
+        yield lock
+    finally:
+        await lock.release()
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+def _lock_for(engine: AsyncEngine) -> _Lock:
     if engine.dialect.name == "sqlite":
-        with _sqlite_file_lock(engine.url.database):
-            yield
-    elif engine.dialect.name == "postgresql":
-        async with _postgres_advisory_lock(engine):
-            yield
-    else:
-        raise ReconciliationLocked(
-            f"recon cannot lock a {engine.dialect.name} database; use SQLite or PostgreSQL"
-        )
+        return _FileLock(engine.url.database)
+    if engine.dialect.name == "postgresql":
+        return _PostgresLock(engine)
+    raise ReconciliationLocked(
+        f"recon cannot lock a {engine.dialect.name} database; use SQLite or PostgreSQL"
+    )
+
+
+class _FileLock:
+    """An flock on the database file; it lives as long as its descriptor, which this process
+    never closes early, so it is never lost while held."""
+
+    def __init__(self, database: str | None) -> None:
+        # A private in-memory database cannot be shared, and needs no lock.
+        self._database = None if not database or database == ":memory:" else database
+        self._identity: FileIdentity | None = None
+
+    async def take(self) -> None:
+        if self._database is None:
+            return
+        identity = _DATABASE_FILES.take(self._database)
+        try:
+            _write_holder(self._database)
+        except BaseException:
+            _DATABASE_FILES.release(identity)
+            raise
+        self._identity = identity
+
+    async def keep(self) -> None:
+        return None
+
+    async def release(self) -> None:
+        if self._identity is not None:
+            _DATABASE_FILES.release(self._identity)
+            self._identity = None
 
 
 class _OpenDatabaseFiles:
@@ -108,19 +200,6 @@ class _OpenDatabaseFiles:
 _DATABASE_FILES = _OpenDatabaseFiles()
 
 
-@contextmanager
-def _sqlite_file_lock(database: str | None) -> Iterator[None]:
-    if not database or database == ":memory:":
-        yield  # a private in-memory database cannot be shared
-        return
-    identity = _DATABASE_FILES.take(database)
-    try:
-        _write_holder(database)
-        yield
-    finally:
-        _DATABASE_FILES.release(identity)
-
-
 def _note_path(database: str) -> Path:
     return Path(f"{os.path.realpath(database)}{HOLDER_NOTE_SUFFIX}")
 
@@ -164,17 +243,59 @@ def _identity(status: os.stat_result) -> FileIdentity:
     return (status.st_dev, status.st_ino)
 
 
-@asynccontextmanager
-async def _postgres_advisory_lock(engine: AsyncEngine) -> AsyncIterator[None]:
-    async with engine.connect() as connection:
-        acquired = await connection.scalar(
-            text("SELECT pg_try_advisory_lock(:key)"), {"key": POSTGRES_LOCK_KEY}
-        )
+class _PostgresLock:
+    """A session-level advisory lock, held on a connection of its own."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._connection: AsyncConnection | None = None
+
+    async def take(self) -> None:
+        async with typed_store_errors("take the database's lock"):
+            connection = await self._engine.connect()
+            try:
+                acquired = await connection.scalar(
+                    text("SELECT pg_try_advisory_lock(:key)"), {"key": POSTGRES_LOCK_KEY}
+                )
+            except BaseException:
+                await _closed(connection)
+                raise
         if not acquired:
+            await _closed(connection)
             raise ReconciliationLocked("another reconciliation is running on this database")
-        try:
-            yield
-        finally:
+        self._connection = connection
+
+    async def keep(self) -> None:
+        if self._connection is not None and await _answers(self._connection):
+            return
+        log.warning("lock_connection_lost")
+        if self._connection is not None:
+            await _closed(self._connection)
+            self._connection = None
+        await self.take()
+        log.info("lock_taken_again")
+
+    async def release(self) -> None:
+        """Let go; a lock whose connection is gone went with it, and there is nothing to do."""
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        with suppress(SQLAlchemyError, OSError):
             await connection.execute(
                 text("SELECT pg_advisory_unlock(:key)"), {"key": POSTGRES_LOCK_KEY}
             )
+        await _closed(connection)
+
+
+async def _answers(connection: AsyncConnection) -> bool:
+    try:
+        await connection.execute(text("SELECT 1"))
+    except (SQLAlchemyError, OSError):
+        return False
+    return True
+
+
+async def _closed(connection: AsyncConnection) -> None:
+    """Closed, however dead it already is."""
+    with suppress(SQLAlchemyError, OSError):
+        await connection.close()

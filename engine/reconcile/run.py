@@ -6,7 +6,7 @@ alike by the headless command, the console and the guard; the caller holds the d
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -36,7 +36,7 @@ from engine.reconcile.rate_limit_report import reporting_rate_limit
 from engine.reconcile.result import AccountSummary, RunResult, position_outcomes
 from engine.reconcile.rounds import MAX_READS, RunMemory
 from engine.reconcile.snapshot import InvalidSnapshot, Snapshot, validate
-from engine.store import CorruptRow, journal, session_factory
+from engine.store import StoreError, journal, session_factory, typed_store_errors
 
 # The snapshot's reads, as the Fetch pane counts them.
 FETCH_STEPS = 6
@@ -51,7 +51,7 @@ class RunRequest:
 
 
 # Whatever makes a read of the book unusable: nothing is acted on from it.
-READ_FAILURES = (BrokerError, InvalidSnapshot, CorruptRow)
+READ_FAILURES = (BrokerError, InvalidSnapshot, StoreError)
 
 
 async def reconcile(
@@ -218,12 +218,12 @@ class Cycle:
         confirmed = True
         while True:
             memory.remember(await executor.run(todo))
-            if not executor.changed_broker:
-                break  # the last read is still the broker's word
+            if executor.database_failure is not None or not executor.changed_broker:
+                break  # the last read is still the broker's word, or nothing more is changed
             try:
                 fresh = await self.read(since=snapshot)
             except READ_FAILURES as exc:
-                executor.report.errors.append(f"could not read the broker again: {exc}")
+                executor.report.errors.append(f"could not read the book again: {exc}")
                 confirmed = False
                 break
             reads += 1
@@ -266,14 +266,18 @@ class Cycle:
             unfinished_runs=unfinished,
             rereads=tuple(rereads),
         )
-        async with self._sessions.begin() as session:
-            await journal.finish_run(
-                session,
-                run_id,
-                outcome=f"exit {result.exit_code}",
-                finished_at=self._now(),
-                summary_json=secrets.dumps(result.to_json()),
-            )
+        try:
+            async with typed_store_errors("journal the run's end"), self._sessions.begin() as s:
+                await journal.finish_run(
+                    s,
+                    run_id,
+                    outcome=f"exit {result.exit_code}",
+                    finished_at=self._now(),
+                    summary_json=secrets.dumps(result.to_json()),
+                )
+        except StoreError as exc:
+            # What the run did stands; the next run reports this one as unfinished.
+            return replace(result, errors=(*result.errors, str(exc)))
         return result
 
 
@@ -286,7 +290,7 @@ async def _open_journal(
 ) -> tuple[str, ...]:
     """Record the run before its first change; report, and close, any earlier run that was
     killed before it finished."""
-    async with sessions.begin() as session:
+    async with typed_store_errors("record the run"), sessions.begin() as session:
         unfinished = await journal.find_unfinished_runs(session)
         for earlier in unfinished:
             await journal.close_unfinished_run(session, earlier.run_id, noticed_by=run_id, at=now())

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import structlog
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -25,7 +26,7 @@ from engine.reconcile.events import DecisionAnswer, DecisionCallback, Listener
 from engine.reconcile.guard import Guard
 from engine.reconcile.guard_settings import GuardSettings
 from engine.reconcile.history import HISTORY_RUNS, RunHistoryEntry, history_entry
-from engine.reconcile.lock import reconciliation_lock
+from engine.reconcile.lock import HeldLock, reconciliation_lock
 from engine.reconcile.result import GuardOutcome, RunResult
 from engine.reconcile.run import RunRequest, reconcile
 from engine.store import (
@@ -38,6 +39,8 @@ from engine.store import (
 )
 from engine.store.database import database_passwords, without_password
 from engine.store.journal import JournaledAction
+
+log = structlog.get_logger("recon.guard")
 
 # A position's detail shows this many of its orders' events: the day's story, in one query.
 SYMBOL_HISTORY_EVENTS = 200
@@ -95,6 +98,7 @@ class ReconcileService:
         *,
         after: RunResult | None = None,
         ran: Callable[[RunResult], None] = lambda result: None,
+        standby: bool = False,
     ) -> GuardOutcome:
         """Reconcile — unless `after`, a run made earlier, is what to guard — then keep every
         position covered until `stopping` is set, holding the database's lock throughout: two
@@ -102,15 +106,21 @@ class ReconcileService:
         slip in between a run and its guard. `ran` hears the run the moment it ends. A run that
         aborted is not followed by guarding, unless what aborted it is an account that refuses
         orders, which the guard watches until it takes them; what the operator answered in the
-        run is not asked again."""
-        async with self._connected() as (broker, engine), reconciliation_lock(engine):
+        run is not asked again. A `standby` waits for the lock another process holds, and
+        takes over — a full run first — as soon as it is free."""
+        async with (
+            self._connected() as (broker, engine),
+            reconciliation_lock(
+                engine, standing_by=_standing_by if standby else None, until=stopping
+            ) as lock,
+        ):
             first = after
             if first is None:
                 first = await self._reconcile_on(broker, engine, False, decide, emit)
                 ran(first)
                 if first.aborted is not None and first.account_refusal is None:
                     return GuardOutcome(first, covered=False, guard_runs=())
-            guard = self._guard(broker, engine, decide, emit, settings, first.decided_orders)
+            guard = self._guard(broker, engine, lock, decide, emit, settings, first.decided_orders)
             covered = await guard.watch(stopping)
             return GuardOutcome(first, covered, tuple(guard.runs))
 
@@ -118,6 +128,7 @@ class ReconcileService:
         self,
         broker: AlpacaBroker,
         engine: AsyncEngine,
+        lock: HeldLock,
         decide: DecisionCallback,
         emit: Listener,
         settings: GuardSettings,
@@ -132,6 +143,7 @@ class ReconcileService:
             emit=emit,
             now=self.now,
             new_run_id=self.new_run_id,
+            lock=lock,
             asked=asked,
         )
 
@@ -213,6 +225,10 @@ class ReconcileService:
             masked_key_id=self.masked_key_id,
             settings=self.settings,
         )
+
+
+def _standing_by(holder: str) -> None:
+    log.info("guard_standing_by", holder=holder)
 
 
 async def _never_asked(action: PlanAction) -> DecisionAnswer:

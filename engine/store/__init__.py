@@ -12,11 +12,13 @@ from engine.store.database import (
 from engine.store.errors import (
     ConcurrentChange,
     CorruptRow,
+    DatabaseLocked,
     DatabaseUnreachable,
     SchemaNotReady,
     StoreConfigError,
     StoreError,
 )
+from engine.store.faults import typed_store_errors
 from engine.store.journal import (
     JournaledAction,
     PlannedActionRecord,
@@ -48,6 +50,7 @@ __all__ = [
     "ConcurrentChange",
     "CorruptRow",
     "CorruptValue",
+    "DatabaseLocked",
     "DatabaseUnreachable",
     "DecimalText",
     "JournaledAction",
@@ -82,4 +85,5 @@ __all__ = [
     "schema_is_current",
     "session_factory",
     "start_run",
+    "typed_store_errors",
 ]

@@ -12,7 +12,11 @@ class StoreConfigError(StoreError):
 
 
 class DatabaseUnreachable(StoreError):
-    """The database server did not answer: nothing was read and nothing changed."""
+    """The database server did not answer, or cut the connection."""
+
+
+class DatabaseLocked(StoreError):
+    """Another writer held the database past the busy timeout."""
 
 
 class SchemaNotReady(StoreError):

@@ -17,6 +17,7 @@ from engine.reconcile.actions import PlanAction, PlanSettings
 from engine.reconcile.events import Decision, DecisionAnswer, DecisionCallback, Event
 from engine.reconcile.guard import Guard
 from engine.reconcile.guard_settings import GuardSettings
+from engine.reconcile.lock import reconciliation_lock
 from engine.reconcile.result import RunResult
 from engine.reconcile.run import RunRequest, reconcile
 from engine.simulator.book import STOP_TYPES
@@ -112,24 +113,28 @@ async def guarding(
     broker = broker_for(simulator)
     stopping = asyncio.Event()
     run_ids = (f"{n}" for n in itertools.count(1))
-    guard = Guard(
-        RunRequest(False, "test-operator", "PK…7Q", SETTINGS),
-        GuardSettings(grace_seconds=grace, sweep_seconds=sweep),
-        broker=broker,
-        sessions=session_factory(engine),
-        decide=operator or Operator(),
-        emit=(events if events is not None else []).append,
-        now=simulator.broker.now,
-        new_run_id=lambda: next(run_ids),
-        asked=asked,
-    )
-    watching = asyncio.create_task(guard.watch(stopping))
-    book = GuardedBook(guard, watching)
     try:
-        yield book
+        async with reconciliation_lock(engine) as lock:
+            guard = Guard(
+                RunRequest(False, "test-operator", "PK…7Q", SETTINGS),
+                GuardSettings(grace_seconds=grace, sweep_seconds=sweep),
+                broker=broker,
+                sessions=session_factory(engine),
+                decide=operator or Operator(),
+                emit=(events if events is not None else []).append,
+                now=simulator.broker.now,
+                new_run_id=lambda: next(run_ids),
+                lock=lock,
+                asked=asked,
+            )
+            watching = asyncio.create_task(guard.watch(stopping))
+            book = GuardedBook(guard, watching)
+            try:
+                yield book
+            finally:
+                stopping.set()
+                book.covered_at_stop = await watching
     finally:
-        stopping.set()
-        book.covered_at_stop = await watching
         await broker.close()
         await engine.dispose()
 
