@@ -35,8 +35,9 @@ postgres-server:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; \
 	fi
 
+# One worker per core (pytest-xdist): every test keeps to its own files, ports and databases.
 test: $(VENV)/.installed-test postgres-server
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m benchmarks

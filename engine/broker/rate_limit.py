@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from engine.clock import SYSTEM_CLOCK, Clock
+
 # Timers may fire a hair early and the bucket leaks in floats: a request this close to fitting
 # fits, rather than the limiter waking again a nanosecond later.
 ROUNDING_ROOM = 1e-6
@@ -42,15 +44,21 @@ class RateLimit:
     riskiest first."""
 
     def __init__(
-        self, max_rate: int, period_seconds: float, *, now: Callable[[], datetime]
+        self,
+        max_rate: int,
+        period_seconds: float,
+        *,
+        now: Callable[[], datetime],
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._max_rate = max_rate
         self._per_second = max_rate / period_seconds
         self._now = now
+        self._clock = clock
         self._level = 0.0
-        self._leaked_at = 0.0  # the loop's clock
+        self._leaked_at = clock.monotonic()
         self._waiting: deque[asyncio.Future[None]] = deque()
-        self._next_turn: asyncio.TimerHandle | None = None
+        self._next_turn: asyncio.Task[None] | None = None
         self._listeners: list[RateQueueListener] = []
 
     @contextlib.contextmanager
@@ -63,15 +71,14 @@ class RateLimit:
             self._listeners.remove(listener)
 
     async def __aenter__(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._leak(loop.time())
+        self._leak()
         if not self._waiting and self._has_room():
             self._level += 1
             return
-        turn = loop.create_future()
+        turn = asyncio.get_running_loop().create_future()
         self._waiting.append(turn)
         self._report()
-        self._schedule(loop)
+        self._schedule()
         try:
             await turn
         except asyncio.CancelledError:
@@ -84,12 +91,15 @@ class RateLimit:
     async def __aexit__(self, *exc_info: object) -> None:
         return None
 
+    async def _let_go_after(self, seconds: float) -> None:
+        await self._clock.sleep(seconds)
+        self._let_go()
+
     def _let_go(self) -> None:
         """The bucket has leaked room for the first waiter: hand it over, and to as many after
         it as fit."""
         self._next_turn = None
-        loop = asyncio.get_running_loop()
-        self._leak(loop.time())
+        self._leak()
         waiting = len(self._waiting)
         while self._waiting and self._has_room():
             turn = self._waiting.popleft()
@@ -98,24 +108,25 @@ class RateLimit:
                 turn.set_result(None)
         if len(self._waiting) != waiting:
             self._report()
-        self._schedule(loop)
+        self._schedule()
 
-    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _schedule(self) -> None:
         if self._next_turn is None and self._waiting:
             seconds = seconds_until_last_goes(1, self._level, self._max_rate, self._per_second)
-            self._next_turn = loop.call_later(seconds, self._let_go)
+            self._next_turn = asyncio.get_running_loop().create_task(self._let_go_after(seconds))
 
     def _has_room(self) -> bool:
         return self._level + 1 <= self._max_rate + ROUNDING_ROOM
 
-    def _leak(self, at: float) -> None:
+    def _leak(self) -> None:
+        at = self._clock.monotonic()
         self._level = max(self._level - (at - self._leaked_at) * self._per_second, 0.0)
         self._leaked_at = at
 
     def _report(self) -> None:
         if not self._listeners:
             return
-        self._leak(asyncio.get_running_loop().time())
+        self._leak()
         waiting = len(self._waiting)
         seconds = seconds_until_last_goes(waiting, self._level, self._max_rate, self._per_second)
         queue = RateQueue(waiting, self._now() + timedelta(seconds=seconds))

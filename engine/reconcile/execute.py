@@ -23,6 +23,7 @@ from engine.broker.errors import (
 from engine.broker.protocol import Broker
 from engine.broker.status_map import meaning_of
 from engine.broker.trade_updates import TradeUpdates
+from engine.clock import SYSTEM_CLOCK, Clock
 from engine.domain import (
     BrokerOrder,
     BrokerOrderStatus,
@@ -138,7 +139,7 @@ class Executor:
         emit: Listener,
         now: Callable[[], datetime],
         updates: TradeUpdates | None = None,
-        pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._broker = broker
         self._updates = updates
@@ -146,7 +147,7 @@ class Executor:
         self._decide = decide
         self._emit = emit
         self._now = now
-        self._pause = pause
+        self._clock = clock
         self.report = ExecutionReport()
         # Set once a request that may change the broker's book has gone out this round.
         self._wrote = False
@@ -370,7 +371,7 @@ class Executor:
             if now is None or not meaning_of(now.status).is_open:
                 return now
             status = now.status
-            await self._pause(CONFIRMATION_POLL_SECONDS)
+            await self._clock.sleep(CONFIRMATION_POLL_SECONDS)
         raise StopNotPlaced(
             f"cancel of {order.id} not confirmed: still {status}", Refusal.UNFORESEEN
         )
@@ -627,7 +628,7 @@ class Executor:
                     order.id, _no_longer_pending, CONFIRMATION_POLL_SECONDS
                 )
             else:
-                await self._pause(CONFIRMATION_POLL_SECONDS)
+                await self._clock.sleep(CONFIRMATION_POLL_SECONDS)
             order = heard or await self._broker.get_order(order.id)
         return order
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
@@ -17,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from engine.broker.errors import BrokerError
 from engine.broker.protocol import Broker
+from engine.clock import SYSTEM_CLOCK, Clock
 from engine.domain import OrderRole, OrderState
 from engine.reconcile.actions import ActionKind, PlanAction
 from engine.reconcile.diff import PositionRow
@@ -63,7 +63,7 @@ class Guard:
         new_run_id: Callable[[], str],
         lock: HeldLock,
         asked: Iterable[str] = (),
-        monotonic: Callable[[], float] = time.monotonic,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         """`lock` is the database's, held by the caller; `asked` are orders the operator has
         answered about already, in the run before."""
@@ -73,11 +73,12 @@ class Guard:
         # Why the guard does not hold the lock now, None while it does.
         self._lock_trouble: str | None = None
         self._cycle = Cycle(
-            request, broker=broker, sessions=sessions, decide=decide, emit=emit, now=now
-        )
+            request, broker=broker, sessions=sessions, decide=decide, emit=emit, now=now,
+            clock=clock,
+        )  # fmt: skip
         self._emit = emit
         self._new_run_id = new_run_id
-        self._monotonic = monotonic
+        self._clock = clock
         self._wake = asyncio.Event()
         # Since when (monotonic) each position has been unsettled: needing cover, or a stop
         # of its not tracked by its local row.
@@ -95,10 +96,12 @@ class Guard:
 
     async def watch(self, stopping: asyncio.Event) -> bool:
         """Guard until `stopping` is set; True if every position is covered at that moment."""
-        stream = StreamWatch(self._broker, on_change=self._wake.set, emit=self._emit)
+        stream = StreamWatch(
+            self._broker, on_change=self._wake.set, emit=self._emit, clock=self._clock
+        )
         listening = asyncio.create_task(stream.run())
         try:
-            with reporting_rate_limit(self._broker, self._emit):
+            with reporting_rate_limit(self._broker, self._emit, self._clock):
                 while not stopping.is_set():
                     self._wake.clear()
                     await self._check(stream)
@@ -127,15 +130,16 @@ class Guard:
         """Until the stream hears something, the sweep is due, a position's wait ends, or the
         guard is stopped."""
         timeout = min([self._settings.sweep_seconds, *(s for s in self._waits.values() if s > 0)])
-        woken = asyncio.create_task(self._wake.wait())
-        stopped = asyncio.create_task(stopping.wait())
+        waits = {
+            asyncio.create_task(self._wake.wait()),
+            asyncio.create_task(stopping.wait()),
+            asyncio.create_task(self._clock.sleep(timeout)),
+        }
         try:
-            await asyncio.wait(
-                {woken, stopped}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-            )
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            woken.cancel()
-            stopped.cancel()
+            for wait in waits:
+                wait.cancel()
 
     async def _check(self, stream: StreamWatch) -> None:
         # Every sweep, not only before acting: a lock lost with its connection is taken back
@@ -151,7 +155,7 @@ class Guard:
         unsettled = {row.symbol for row in the_diff.positions if _needs_cover(row)} | {
             action.symbol for action in full_plan.actions if _tracks_a_stop(action)
         }
-        self._waits = self._waits_for(snapshot, unsettled, self._monotonic())
+        self._waits = self._waits_for(snapshot, unsettled, self._clock.monotonic())
         self._emit(GuardChecked(the_diff, dict(self._waits), snapshot.taken_at))
         if self._account_refuses(snapshot):
             return  # every order would be refused; the sweeps watch for the account to clear
@@ -178,7 +182,7 @@ class Guard:
             self._emit(GuardCheckFailed(str(exc)))
         else:
             self.runs.append(result)
-        self._tried(due, self._monotonic())
+        self._tried(due, self._clock.monotonic())
         self._wake.set()  # read the book again: the cover just placed is what it now holds
 
     async def _lock_kept(self) -> bool:

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from engine.clock import SYSTEM_CLOCK, Clock
 from engine.domain import BrokerOrder, LocalOrder, OrderState
 from engine.reconcile.actions import PlanAction
 from engine.reconcile.events import DecisionAnswer
@@ -31,12 +32,12 @@ class StoreLedger:
         sessions: async_sessionmaker[AsyncSession],
         run_id: str,
         now: Callable[[], datetime],
-        pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._sessions = sessions
         self._run_id = run_id
         self._now = now
-        self._pause = pause
+        self._clock = clock
         # SQLite takes one writer at a time and makes the others sleep and retry; queueing
         # recon's own concurrent actions here is far faster than letting them collide.
         self._write_turn = asyncio.Lock()
@@ -145,7 +146,7 @@ class StoreLedger:
             except _PASSING_FAULTS:
                 if delay is None:
                     raise
-            await self._pause(delay)
+            await self._clock.sleep(delay)
 
     async def _record_outcome(self, session: AsyncSession, entry: JournalEntry) -> None:
         await journal.record_outcome(

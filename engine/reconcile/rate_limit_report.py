@@ -10,6 +10,7 @@ from contextlib import contextmanager
 
 from engine.broker.protocol import Broker
 from engine.broker.rate_limit import RateQueue
+from engine.clock import SYSTEM_CLOCK, Clock
 from engine.reconcile.events import Listener, RateLimitWaiting
 
 # A 300-stop run changes the queue 300 times in a blink, then once per request for a minute.
@@ -17,9 +18,11 @@ REPORT_INTERVAL_SECONDS = 0.25
 
 
 @contextmanager
-def reporting_rate_limit(broker: Broker, emit: Listener) -> Iterator[None]:
+def reporting_rate_limit(
+    broker: Broker, emit: Listener, clock: Clock = SYSTEM_CLOCK
+) -> Iterator[None]:
     """While inside, the broker's queue reaches `emit` as `RateLimitWaiting` events."""
-    reporter = RateLimitReporter(emit)
+    reporter = RateLimitReporter(emit, clock=clock)
     try:
         with broker.reporting_rate_queue(reporter.heard):
             yield
@@ -31,20 +34,26 @@ class RateLimitReporter:
     """Tells the latest queue it has heard, no sooner than `interval` after the last telling: a
     burst of reports in one turn of the loop is told once, with its last count."""
 
-    def __init__(self, emit: Listener, interval: float = REPORT_INTERVAL_SECONDS) -> None:
+    def __init__(
+        self,
+        emit: Listener,
+        interval: float = REPORT_INTERVAL_SECONDS,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
         self._emit = emit
         self._interval = interval
-        self._loop = asyncio.get_running_loop()
+        self._clock = clock
         self._heard: RateQueue | None = None  # not yet told
         self._told_waiting = 0
         self._told_at = float("-inf")
-        self._telling: asyncio.TimerHandle | None = None
+        self._telling: asyncio.Task[None] | None = None
 
     def heard(self, queue: RateQueue) -> None:
         self._heard = queue
         if self._telling is None:
-            at = max(self._loop.time(), self._told_at + self._interval)
-            self._telling = self._loop.call_at(at, self._tell)
+            wait = max(self._told_at + self._interval - self._clock.monotonic(), 0.0)
+            self._telling = asyncio.get_running_loop().create_task(self._tell_after(wait))
 
     def close(self) -> None:
         """Tell what is left to tell: a run ends with its queue drained, and says so."""
@@ -52,11 +61,15 @@ class RateLimitReporter:
             self._telling.cancel()
             self._tell()
 
+    async def _tell_after(self, seconds: float) -> None:
+        await self._clock.sleep(seconds)
+        self._tell()
+
     def _tell(self) -> None:
         self._telling = None
         queue, self._heard = self._heard, None
         if queue is None or queue.waiting == self._told_waiting:
             return  # held and let go between two tellings: nothing the operator needs
         self._told_waiting = queue.waiting
-        self._told_at = self._loop.time()
+        self._told_at = self._clock.monotonic()
         self._emit(RateLimitWaiting(queue.waiting, queue.last_goes_at if queue.waiting else None))

@@ -15,6 +15,7 @@ from engine import secrets
 from engine.broker.errors import BrokerError, StreamUnavailable
 from engine.broker.protocol import Broker
 from engine.broker.trade_updates import TradeUpdates
+from engine.clock import SYSTEM_CLOCK, Clock
 from engine.reconcile.actions import Phase, Plan, PlanSettings
 from engine.reconcile.changes import changes_between
 from engine.reconcile.diff import Diff, diff
@@ -98,6 +99,7 @@ class Cycle:
         decide: DecisionCallback,
         emit: Listener,
         now: Callable[[], datetime],
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._request = request
         self._broker = broker
@@ -105,6 +107,7 @@ class Cycle:
         self._decide = decide
         self._emit = emit
         self._now = now
+        self._clock = clock
 
     async def read(self, since: Snapshot | None = None) -> Snapshot:
         """The whole book, validated; raises one of `READ_FAILURES`. `since`, an earlier read
@@ -206,11 +209,12 @@ class Cycle:
         self._emit(RunStarted(run_id=run_id, dry_run=False, unfinished_runs=unfinished))
         executor = Executor(
             broker=self._broker,
-            ledger=StoreLedger(self._sessions, run_id, self._now),
+            ledger=StoreLedger(self._sessions, run_id, self._now, clock=self._clock),
             decide=self._decide,
             emit=self._emit,
             now=self._now,
             updates=updates,
+            clock=self._clock,
         )
         snapshot, reads = first, 1
         rereads: list[tuple[str, ...]] = []

@@ -8,13 +8,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import structlog
 
 from engine.broker.errors import StreamUnavailable
 from engine.broker.protocol import Broker
 from engine.broker.trade_updates import TradeUpdates
+from engine.clock import SYSTEM_CLOCK, Clock
 from engine.reconcile.events import GuardStreamStatus, Listener
 
 log = structlog.get_logger("recon.guard")
@@ -36,13 +37,13 @@ class StreamWatch:
         *,
         on_change: Callable[[], None],
         emit: Listener,
-        pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Clock = SYSTEM_CLOCK,
         jitter: Callable[[], float] = lambda: random.uniform(0.5, 1.0),
     ) -> None:
         self._broker = broker
         self._on_change = on_change
         self._emit = emit
-        self._pause = pause
+        self._clock = clock
         self._jitter = jitter
         self.updates: TradeUpdates | None = None  # the live connection, for confirmations
 
@@ -70,7 +71,7 @@ class StreamWatch:
             self._say(
                 GuardStreamStatus(False, f"stream dropped; polling, reconnecting in {delay:.1f}s")
             )
-            await self._pause(delay)
+            await self._clock.sleep(delay)
 
     async def _opened(self, attempt: int) -> TradeUpdates | None:
         """A new connection; or None, said and waited out, when none can be had."""
@@ -85,7 +86,7 @@ class StreamWatch:
             trouble = "trade_updates stream failed"
         delay = retry_delay(attempt, self._jitter())
         self._say(GuardStreamStatus(False, f"{trouble}; polling, next try in {delay:.0f}s"))
-        await self._pause(delay)
+        await self._clock.sleep(delay)
         return None
 
     async def _relay(self, updates: TradeUpdates) -> None:

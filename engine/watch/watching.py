@@ -5,14 +5,14 @@ included, needs to know nothing of either."""
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import structlog
 
+from engine.clock import SYSTEM_CLOCK, Clock
 from engine.reconcile.events import Event, Listener
 from engine.reconcile.guard_settings import GuardSettings
 from engine.reconcile.result import GuardOutcome, RunResult
@@ -31,7 +31,7 @@ class Watching:
 
     notifier: Notifier | None = None
     metrics: Metrics | None = None
-    monotonic: Callable[[], float] = time.monotonic
+    clock: Clock = SYSTEM_CLOCK
 
     def account(self, masked_key_id: str, settings: GuardSettings | None = None) -> AccountWatch:
         """The watch over one account; `settings` are its guard's, when it is guarded."""
@@ -46,7 +46,7 @@ class Watching:
             AlertTracker(bare_after=guard.grace_seconds + guard.sweep_seconds),
             notifier=self.notifier,
             metrics=figures,
-            monotonic=self.monotonic,
+            clock=self.clock,
         )
 
 
@@ -88,13 +88,13 @@ class AccountWatch:
         *,
         notifier: Notifier | None,
         metrics: AccountMetrics | None,
-        monotonic: Callable[[], float],
+        clock: Clock,
     ) -> None:
         self._label = label
         self._tracker = tracker
         self._notifier = notifier
         self._metrics = metrics
-        self._monotonic = monotonic
+        self._clock = clock
         self._run_ended = False
 
     def listener(self, log_events: Listener) -> Listener:
@@ -114,7 +114,7 @@ class AccountWatch:
             self._run_ended = True
             if self._metrics is not None:
                 self._metrics.run_ended(result)
-            self._send(self._tracker.run_ended(result, self._monotonic()))
+            self._send(self._tracker.run_ended(result, self._clock.monotonic()))
         except Exception:  # as in `listening`: nothing here may stop the guard that follows
             log.exception("watch_failed", heard="run_ended")
 
@@ -130,7 +130,7 @@ class AccountWatch:
 
     def _alert(self, event: Event) -> None:
         if self._run_ended:
-            self._send(self._tracker.observe(event, self._monotonic()))
+            self._send(self._tracker.observe(event, self._clock.monotonic()))
 
     def _send(self, alerts: list[Alert]) -> None:
         if self._notifier is None:

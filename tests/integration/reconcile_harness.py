@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from engine.broker.alpaca import AlpacaBroker
 from engine.broker.status_map import meaning_of
+from engine.clock import SYSTEM_CLOCK, Clock
 from engine.domain import BrokerOrderStatus
 from engine.reconcile.actions import PlanAction, PlanSettings
 from engine.reconcile.events import Decision, DecisionAnswer, DecisionCallback, Event
@@ -106,6 +107,7 @@ async def guarding(
     events: list[Event] | None = None,
     asked: frozenset[str] = frozenset(),
     broker_for: Callable[[Simulator], AlpacaBroker] = make_broker,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> AsyncIterator[GuardedBook]:
     """A guard watching the simulator's book in the background, as `recon guard` runs one
     after its first reconciliation; stopped, as SIGTERM would, on leaving."""
@@ -126,6 +128,7 @@ async def guarding(
                 new_run_id=lambda: next(run_ids),
                 lock=lock,
                 asked=asked,
+                clock=clock,
             )
             watching = asyncio.create_task(guard.watch(stopping))
             book = GuardedBook(guard, watching)

@@ -23,6 +23,7 @@ from engine.simulator.local_seed import seed_local_database
 from engine.simulator.runner import SimulatorThread, running_simulator
 from engine.simulator.scenarios import LocalBookSeed, Scenario
 from engine.store import DatabaseLocked, create_engine, journal, session_factory
+from tests.clock import FakeClock
 from tests.integration.conftest import make_broker
 from tests.integration.reconcile_harness import held, run_reconcile, stop_cover
 from tests.integration.test_guard_command import recon
@@ -157,6 +158,19 @@ async def test_a_change_the_database_cannot_record_is_reported_by_its_ids_and_ad
     assert summary["emergency_stops_placed"] == 0
 
 
+class LettingGo(FakeClock):
+    """The trading engine lets its write go while the ledger waits to try again."""
+
+    def __init__(self, writer: sqlite3.Connection) -> None:
+        super().__init__()
+        self._writer = writer
+        self.pauses: list[float] = []
+
+    async def sleep(self, seconds: float) -> None:
+        self.pauses.append(seconds)
+        self._writer.execute("COMMIT")
+
+
 async def test_a_write_refused_while_locked_goes_in_once_the_lock_is_let_go(
     tmp_path: Path,
 ) -> None:
@@ -171,17 +185,12 @@ async def test_a_write_refused_while_locked_goes_in_once_the_lock_is_let_go(
                 paper=True, dry_run=False, started_at=CRASH_TIME,
             )  # fmt: skip
         with writer_holding(tmp_path / "engine.db") as writer:
-            pauses: list[float] = []
-
-            async def let_go_then_pause(seconds: float) -> None:
-                pauses.append(seconds)
-                writer.execute("COMMIT")
-
-            ledger = StoreLedger(sessions, "run-1", lambda: CRASH_TIME, pause=let_go_then_pause)
+            clock = LettingGo(writer)
+            ledger = StoreLedger(sessions, "run-1", lambda: CRASH_TIME, clock=clock)
             await ledger.record_planned(
                 [PlanAction(1, Phase.POSITIONS, ActionKind.SYNTHETIC_ENTRY, "AAPL", "x", "held")]
             )
-        assert pauses == [0.5]  # refused once, while the engine held the file; then written
+        assert clock.pauses == [0.5]  # refused once, while the engine held the file; then written
         async with sessions() as session:
             (action,) = await journal.load_run_actions(session, "run-1")
         assert action.symbol == "AAPL"

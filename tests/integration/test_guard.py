@@ -21,6 +21,7 @@ from engine.simulator.faults import Fault, FaultKind
 from engine.simulator.local_seed import seed_local_database
 from engine.simulator.orders import STOP_TYPES
 from engine.simulator.runner import Simulator, running_simulator
+from tests.clock import FakeClock
 from tests.integration.database import sql
 from tests.integration.reconcile_harness import (
     Operator,
@@ -88,20 +89,46 @@ def assert_local_rows_track_every_broker_stop(simulator: Simulator, db_url: str)
 async def test_a_stop_canceled_on_the_broker_is_replaced_after_the_grace(
     protected_day: Simulator, db_url: str
 ) -> None:
+    """The stream, not the sweep, brings the cancellation to the guard, which waits out the
+    grace on its clock — not a moment less — and covers the position then."""
     simulator = protected_day
-    async with guarding(simulator, db_url, grace=0.3) as book:
-        await until(lambda: book.guard.runs == [] and exactly_covered(simulator), seconds=5)
+    clock = FakeClock()
+    events: list[Event] = []
+    async with guarding(simulator, db_url, grace=0.3, sweep=60, events=events, clock=clock) as book:
+        await until(lambda: stream_up(events) and resting(clock, 60), seconds=5)
         (nvda_stop,) = open_stop_ids(simulator, "NVDA")
         simulator.broker.cancel(nvda_stop)
-        assert not exactly_covered(simulator)
-        took = await until(lambda: exactly_covered(simulator), seconds=5)
-        assert 0.3 <= took < 1.3  # grace + under a second, the stream up
+        await until(lambda: waiting(events, "NVDA", 0.3) and resting(clock, 0.3), seconds=5)
+        await clock.advance(0.29)
+        assert open_stop_ids(simulator, "NVDA") == [] and book.guard.runs == []
+        await clock.advance(0.01)
+        await until(lambda: exactly_covered(simulator), seconds=5)
         (replacement,) = open_stop_ids(simulator, "NVDA")
         assert replacement != nvda_stop
     assert book.covered_at_stop is True
     assert [run.run_id.startswith("guard-") for run in book.guard.runs] == [True]
     assert market_orders_by_recon(simulator) == []
     assert_local_rows_track_every_broker_stop(simulator, db_url)
+
+
+def stream_refused(events: list[Event]) -> bool:
+    return any(isinstance(event, GuardStreamStatus) for event in events)
+
+
+def stream_up(events: list[Event]) -> bool:
+    statuses = [event for event in events if isinstance(event, GuardStreamStatus)]
+    return bool(statuses) and statuses[-1].up
+
+
+def waiting(events: list[Event], symbol: str, seconds: float) -> bool:
+    """Whether the guard's last check left `symbol` waiting `seconds` for its cover."""
+    checks = [event for event in events if isinstance(event, GuardChecked)]
+    return bool(checks) and checks[-1].uncovered.get(symbol) == pytest.approx(seconds)
+
+
+def resting(clock: FakeClock, seconds: float) -> bool:
+    """Whether the guard sleeps on its clock, due to wake `seconds` from now."""
+    return pytest.approx(seconds) in clock.sleeping
 
 
 async def test_a_stop_placed_by_hand_meanwhile_is_adopted_not_doubled(
@@ -216,13 +243,16 @@ async def test_with_the_stream_refused_the_sweep_finds_the_lost_stop(
 ) -> None:
     simulator = protected_book
     simulator.streams.refuse()
+    clock = FakeClock()
     events: list[Event] = []
-    async with guarding(simulator, db_url, grace=0.3, sweep=0.6, events=events):
-        await until(lambda: any(isinstance(e, GuardStreamStatus) for e in events), seconds=5)
+    async with guarding(simulator, db_url, grace=0.3, sweep=0.6, events=events, clock=clock):
+        await until(lambda: stream_refused(events) and resting(clock, 0.6), seconds=5)
         (msft_stop,) = open_stop_ids(simulator, "MSFT")
         simulator.broker.cancel(msft_stop)
-        took = await until(lambda: exactly_covered(simulator), seconds=5)
-    assert took < 0.3 + 0.6 + 1.0
+        await clock.advance(0.6)  # the sweep
+        await until(lambda: waiting(events, "MSFT", 0.3) and resting(clock, 0.3), seconds=5)
+        await clock.advance(0.3)  # the grace
+        await until(lambda: exactly_covered(simulator), seconds=5)
     statuses = [e for e in events if isinstance(e, GuardStreamStatus)]
     assert not any(status.up for status in statuses)
     assert "connection limit exceeded" in statuses[0].detail

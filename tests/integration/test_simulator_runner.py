@@ -7,7 +7,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import requests
@@ -25,16 +24,13 @@ from engine.simulator.scenarios import CRASH_TIME, load_scenario
 from tests.integration.simulator_harness import recon_sim, seeded_rows
 
 
-async def test_running_simulator_starts_in_the_loop_on_a_free_port_in_milliseconds() -> None:
-    started = time.monotonic()
+async def test_running_simulator_starts_in_the_loop_on_a_free_port() -> None:
     async with running_simulator("crashed_day", now=lambda: CRASH_TIME) as sim:
-        elapsed = time.monotonic() - started
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+", sim.url)
         assert sim.stream_url == sim.url.replace("http://", "ws://") + "/stream"
         trading = TradingClient(DEMO_KEY_ID, DEMO_SECRET_KEY, url_override=sim.url)
         account = await asyncio.to_thread(trading.get_account)
     assert account.account_number == "PA3SIMRECON1"
-    assert elapsed < 0.5
 
 
 def test_simulator_thread_takes_its_own_keys() -> None:
@@ -68,16 +64,15 @@ def test_serve_prints_its_url_and_stops_quietly_on_ctrl_c() -> None:
 
 
 async def test_stopping_does_not_wait_for_a_delayed_request() -> None:
-    async with running_simulator("empty") as sim:
-        sim.faults.add(Fault(FaultKind.DELAY, path="/v2/clock", delay=5))
+    """The request is held for an hour; the simulator stops long before that."""
+    async with asyncio.timeout(60), running_simulator("empty") as sim:
+        sim.faults.add(Fault(FaultKind.DELAY, path="/v2/clock", delay=3600))
         trading = TradingClient(DEMO_KEY_ID, DEMO_SECRET_KEY, url_override=sim.url)
         waiting = asyncio.create_task(asyncio.to_thread(trading.get_clock))
-        for _ in range(100):
+        for _ in range(1000):
             if sim.requests.count("GET"):
                 break
             await asyncio.sleep(0.01)
-        stopping = time.monotonic()
-    assert time.monotonic() - stopping < 1
     with contextlib.suppress(requests.ConnectionError):
         await waiting
 

@@ -8,6 +8,7 @@ from engine.broker.errors import StreamUnavailable
 from engine.broker.trade_updates import TradeUpdates
 from engine.reconcile.events import Event, GuardStreamStatus
 from engine.reconcile.stream_watch import LONGEST_RETRY_SECONDS, StreamWatch, retry_delay
+from tests.clock import FakeClock
 
 
 @pytest.mark.parametrize(("attempt", "expected"), [(0, 1.0), (1, 2.0), (3, 8.0), (6, 60.0)])
@@ -21,6 +22,19 @@ def test_jitter_shortens_a_wait_by_at_most_half() -> None:
 
 class Enough(Exception):
     """Ends a watch that would otherwise run until cancelled."""
+
+
+class EndingClock(FakeClock):
+    """Ends the watch as it goes to sleep for the `pauses`-th time."""
+
+    def __init__(self, pauses: int) -> None:
+        super().__init__()
+        self._left = pauses
+
+    async def sleep(self, seconds: float) -> None:
+        self._left -= 1
+        if self._left == 0:
+            raise Enough
 
 
 class BrokerWithABuggyStream:
@@ -39,18 +53,12 @@ class BrokerWithABuggyStream:
 async def test_a_fault_opening_the_stream_is_logged_in_full_and_tried_again() -> None:
     broker = BrokerWithABuggyStream()
     statuses: list[Event] = []
-    pauses: list[float] = []
-
-    async def pause(seconds: float) -> None:
-        pauses.append(seconds)
-        if len(pauses) == 2:
-            raise Enough
-
+    clock = EndingClock(pauses=2)
     watch = StreamWatch(
         broker,  # type: ignore[arg-type]  # only its stream is asked for
         on_change=lambda: None,
         emit=statuses.append,
-        pause=pause,
+        clock=clock,
         jitter=lambda: 1.0,
     )
     with capture_logs() as logs, pytest.raises(Enough):
