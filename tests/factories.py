@@ -27,9 +27,12 @@ from engine.domain import (
     Trade,
 )
 from engine.reconcile.actions import PlanSettings
+from engine.reconcile.circuit_breaker import CircuitBreakerState
 from engine.reconcile.snapshot import BrokerSnapshot, LocalSnapshot, Snapshot
 
 NOW = datetime(2026, 11, 24, 15, 31, tzinfo=UTC)  # 10:31 in New York
+# A day with nothing lost: the breaker lets the trading engine trade.
+QUIET_BREAKER = CircuitBreakerState(False, None, Decimal(0), 0, Decimal(3000))
 SETTINGS = PlanSettings(
     emergency_stop_pct=Decimal("0.02"),
     max_daily_loss_pct=Decimal("0.03"),

@@ -38,6 +38,7 @@ from engine.reconcile.events import (
     Event,
     GuardChecked,
     GuardCheckFailed,
+    GuardRunFinished,
     GuardStreamStatus,
     PhaseFinished,
     PhaseProgress,
@@ -323,6 +324,8 @@ class MainScreen(Screen[None]):
                     if refusal is None
                     else f"the account refuses orders: {refusal}; nothing is sent until it clears"
                 )
+            case GuardRunFinished(run_id, exit_code):
+                self.write_log(f"run {run_id} finished: exit {exit_code}")
             case GuardCheckFailed(error):
                 self.show_guard(
                     f"{self._guard_stream} · [b red]could not read the book:[/] "

@@ -10,6 +10,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from engine.reconcile.actions import Phase, Plan, PlanAction
+from engine.reconcile.circuit_breaker import CircuitBreakerState
 from engine.reconcile.diff import Diff
 
 
@@ -130,11 +131,22 @@ class GuardStreamStatus:
 @dataclass(frozen=True, slots=True)
 class GuardChecked:
     """The guard re-read the whole book. `uncovered` maps each position that lost its cover to
-    the seconds left before recon covers it again (zero: covering now)."""
+    the seconds left before recon covers it again (zero: covering now); `circuit_breaker` is
+    rebuilt from the day's trades as they stand at this read."""
 
     diff: Diff
     uncovered: dict[str, float]
     at: datetime
+    circuit_breaker: CircuitBreakerState
+
+
+@dataclass(frozen=True, slots=True)
+class GuardRunFinished:
+    """The guard acted in a run of its own, journaled as `run_id`, which ended with
+    `exit_code` (SPEC §2's codes, as `recon reconcile` would have exited)."""
+
+    run_id: str
+    exit_code: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +189,7 @@ Event = (
     | StopConfirmed
     | GuardStreamStatus
     | GuardChecked
+    | GuardRunFinished
     | GuardCheckFailed
     | AccountOrderState
     | RateLimitWaiting

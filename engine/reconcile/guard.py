@@ -25,12 +25,13 @@ from engine.reconcile.events import (
     DecisionCallback,
     GuardChecked,
     GuardCheckFailed,
+    GuardRunFinished,
     Listener,
 )
 from engine.reconcile.guard_settings import GuardSettings
 from engine.reconcile.lock import HeldLock, ReconciliationLocked
 from engine.reconcile.rate_limit_report import reporting_rate_limit
-from engine.reconcile.result import RunResult, position_outcomes
+from engine.reconcile.result import EXIT_COMPLETED_WITH_ERRORS, RunResult, position_outcomes
 from engine.reconcile.rounds import RunMemory
 from engine.reconcile.rows import is_recon_row
 from engine.reconcile.run import READ_FAILURES, Cycle, RunRequest
@@ -156,7 +157,9 @@ class Guard:
             action.symbol for action in full_plan.actions if _tracks_a_stop(action)
         }
         self._waits = self._waits_for(snapshot, unsettled, self._clock.monotonic())
-        self._emit(GuardChecked(the_diff, dict(self._waits), snapshot.taken_at))
+        self._emit(
+            GuardChecked(the_diff, dict(self._waits), snapshot.taken_at, full_plan.circuit_breaker)
+        )
         if self._account_refuses(snapshot):
             return  # every order would be refused; the sweeps watch for the account to clear
         due = frozenset(symbol for symbol, wait in self._waits.items() if wait <= 0)
@@ -167,10 +170,11 @@ class Guard:
         if not holding or not await self._lock_kept():
             return  # another reconciliation acts on this book now; the sweeps try again
         log.info("guard_covering", symbols=sorted(due))
+        run_id = f"{GUARD_RUN_PREFIX}{self._new_run_id()}"
         try:
             result = await self._cycle.settle(
                 snapshot,
-                run_id=f"{GUARD_RUN_PREFIX}{self._new_run_id()}",
+                run_id=run_id,
                 memory=memory,
                 updates=stream.updates,
                 select=lambda plan: plan.only_for(due),
@@ -178,10 +182,13 @@ class Guard:
             )
         except (BrokerError, StoreError) as exc:
             # The journal or the broker failed around the actions; the guard keeps watching.
+            # Something may have been changed before it did: not finished, never "aborted".
             log.error("guard_run_failed", error=str(exc))
             self._emit(GuardCheckFailed(str(exc)))
+            self._emit(GuardRunFinished(run_id, EXIT_COMPLETED_WITH_ERRORS))
         else:
             self.runs.append(result)
+            self._emit(GuardRunFinished(run_id, result.exit_code))
         self._tried(due, self._clock.monotonic())
         self._wake.set()  # read the book again: the cover just placed is what it now holds
 

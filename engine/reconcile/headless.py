@@ -29,6 +29,7 @@ from engine.reconcile.events import (
     Event,
     GuardChecked,
     GuardCheckFailed,
+    GuardRunFinished,
     GuardStreamStatus,
     PhaseFinished,
     PhaseProgress,
@@ -106,6 +107,8 @@ def log_event(event: Event) -> None:
                     symbol: f"covering in {wait:.0f}s" for symbol, wait in sorted(uncovered.items())
                 },
             )
+        case GuardRunFinished(run_id, exit_code):
+            log.info("guard_run_finished", run_id=run_id, exit_code=exit_code)
         case GuardCheckFailed(error):
             log.warning("guard_check_failed", error=error)
         case (

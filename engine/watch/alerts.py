@@ -84,8 +84,9 @@ class AlertTracker:
     def observe(self, event: Event, now: float) -> list[Alert]:
         alerts: list[Alert] = []
         match event:
-            case GuardChecked(diff, _, _):
+            case GuardChecked(diff, _, _, breaker):
                 alerts.extend(self._read(bare_in(diff), now))
+                alerts.extend(self._breaker(breaker))
             case SnapshotReady(_, plan):
                 alerts.extend(self._breaker(plan.circuit_breaker))
             case AccountOrderState(refusal):

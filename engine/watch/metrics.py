@@ -20,6 +20,7 @@ from engine.reconcile.events import (
     ActionSucceeded,
     Event,
     GuardChecked,
+    GuardRunFinished,
     GuardStreamStatus,
     RateLimitWaiting,
     SnapshotReady,
@@ -58,7 +59,8 @@ class Metrics:
             "recon_rate_limit_waiting_requests", "Requests held back by the rate limit now."
         )
         self.last_exit_code = gauge(
-            "recon_last_run_exit_code", "The exit code of the run the guard began with."
+            "recon_last_run_exit_code",
+            "The exit code of the last run: the one the guard began with, then each of its own.",
         )
         self.actions = Counter(
             "recon_actions",
@@ -110,6 +112,8 @@ class AccountMetrics:
             case GuardChecked(diff, _, at):
                 self._book(diff)
                 self._set(self._metrics.last_sweep, at.timestamp())
+            case GuardRunFinished(_, exit_code):
+                self._set(self._metrics.last_exit_code, exit_code)
             case SnapshotReady(diff, _):
                 self._book(diff)
             case GuardStreamStatus(up, _):

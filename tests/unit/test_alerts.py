@@ -22,31 +22,45 @@ from engine.watch.alerts import (
     Condition,
     message,
 )
-from tests.factories import NOW, make_broker_order, make_position, make_snapshot
+from tests.factories import (
+    NOW,
+    QUIET_BREAKER,
+    make_broker_order,
+    make_position,
+    make_snapshot,
+)
 
 GRACE_AND_SWEEP = 25.0
 ACCOUNT = AccountLabel(masked_key_id="PK…7Q", number="PA3RECON0001")
 
 
-def read(*, bare: tuple[str, ...] = (), covered: tuple[str, ...] = ()) -> GuardChecked:
+def read(
+    *,
+    bare: tuple[str, ...] = (),
+    covered: tuple[str, ...] = (),
+    circuit_breaker: CircuitBreakerState = QUIET_BREAKER,
+) -> GuardChecked:
     """A guard's read of a book holding these positions, the `covered` ones under a working
     stop for every share."""
     snapshot = make_snapshot(
         positions=tuple(make_position(symbol) for symbol in (*bare, *covered)),
         open_orders=tuple(make_broker_order(symbol) for symbol in covered),
     )
-    return GuardChecked(diff(snapshot), {symbol: 0.0 for symbol in bare}, NOW)
+    return GuardChecked(diff(snapshot), {symbol: 0.0 for symbol in bare}, NOW, circuit_breaker)
 
 
-def breaker(reason: str | None) -> SnapshotReady:
-    state = CircuitBreakerState(
+def paused(reason: str | None) -> CircuitBreakerState:
+    return CircuitBreakerState(
         paused=reason is not None,
         reason=reason,
         daily_realized_pnl=Decimal("-3100"),
         consecutive_losses=1,
         daily_loss_limit=Decimal("3000"),
     )
-    return SnapshotReady(read().diff, Plan((), state, ()))
+
+
+def breaker(reason: str | None) -> SnapshotReady:
+    return SnapshotReady(read().diff, Plan((), paused(reason), ()))
 
 
 def run(
@@ -142,6 +156,20 @@ def test_a_paused_circuit_breaker_is_alerted_once_and_cleared_once() -> None:
     assert tracker.observe(breaker(reason), now=1.0) == []
     cleared = tracker.observe(breaker(None), now=2.0)
     assert raised == [Alert(Condition.BREAKER_PAUSED, True, (), reason)]
+    assert [(a.condition, a.raised) for a in cleared] == [(Condition.BREAKER_PAUSED, False)]
+
+
+def test_a_breaker_that_pauses_while_the_guard_watches_is_alerted_from_its_reads() -> None:
+    """Stops fill while nothing else happens: the day's losses cross the limit between two of
+    the guard's reads, and the next read says so."""
+    tracker = AlertTracker(bare_after=GRACE_AND_SWEEP)
+    reason = "daily loss 3100 reached the limit 3000.00"
+    assert tracker.observe(read(covered=("AAPL",)), now=0.0) == []
+    raised = tracker.observe(read(covered=("AAPL",), circuit_breaker=paused(reason)), now=5.0)
+    again = tracker.observe(read(covered=("AAPL",), circuit_breaker=paused(reason)), now=10.0)
+    cleared = tracker.observe(read(covered=("AAPL",)), now=15.0)
+    assert raised == [Alert(Condition.BREAKER_PAUSED, True, (), reason)]
+    assert again == []
     assert [(a.condition, a.raised) for a in cleared] == [(Condition.BREAKER_PAUSED, False)]
 
 

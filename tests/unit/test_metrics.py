@@ -12,12 +12,19 @@ from engine.reconcile.events import (
     ActionSkipped,
     ActionSucceeded,
     GuardChecked,
+    GuardRunFinished,
     GuardStreamStatus,
     RateLimitWaiting,
 )
 from engine.reconcile.result import AccountSummary, PositionOutcome, RunResult
 from engine.watch.metrics import AccountMetrics, Metrics
-from tests.factories import NOW, make_broker_order, make_position, make_snapshot
+from tests.factories import (
+    NOW,
+    QUIET_BREAKER,
+    make_broker_order,
+    make_position,
+    make_snapshot,
+)
 
 
 def read(*, bare: tuple[str, ...] = (), covered: tuple[str, ...] = ()) -> GuardChecked:
@@ -25,7 +32,7 @@ def read(*, bare: tuple[str, ...] = (), covered: tuple[str, ...] = ()) -> GuardC
         positions=tuple(make_position(symbol) for symbol in (*bare, *covered)),
         open_orders=tuple(make_broker_order(symbol) for symbol in covered),
     )
-    return GuardChecked(diff(snapshot), {symbol: 0.0 for symbol in bare}, NOW)
+    return GuardChecked(diff(snapshot), {symbol: 0.0 for symbol in bare}, NOW, QUIET_BREAKER)
 
 
 def ended(number: str, *, bare: tuple[str, ...] = (), covered: tuple[str, ...] = ()) -> RunResult:
@@ -86,6 +93,17 @@ def test_what_the_first_run_did_is_written_under_the_account_once_it_is_known() 
     assert 'recon_last_run_exit_code{account="PA1"} 1.0' in text
     assert 'recon_positions_unprotected{account="PA1"} 1.0' in text
     assert 'recon_stream_up{account="PA1"} 0.0' in text
+
+
+def test_each_run_of_the_guard_s_own_sets_the_last_exit_code() -> None:
+    metrics = Metrics()
+    account = AccountMetrics(metrics)
+    account.run_ended(ended("PA1", covered=("AAPL",)))
+    assert 'recon_last_run_exit_code{account="PA1"} 0.0' in scraped(metrics)
+    account(GuardRunFinished("guard-1", 1))
+    assert 'recon_last_run_exit_code{account="PA1"} 1.0' in scraped(metrics)
+    account(GuardRunFinished("guard-2", 0))
+    assert 'recon_last_run_exit_code{account="PA1"} 0.0' in scraped(metrics)
 
 
 def test_two_accounts_share_one_registry_each_under_its_own_number() -> None:

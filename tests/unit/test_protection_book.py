@@ -6,13 +6,12 @@ from decimal import Decimal
 
 from console.protection import ProtectionBook
 from engine.reconcile.actions import ActionKind, Phase, Plan, PlanAction
-from engine.reconcile.circuit_breaker import CircuitBreakerState
 from engine.reconcile.diff import Diff, Match, PositionRow, Protection
 from engine.reconcile.events import GuardChecked, SnapshotReady, StopConfirmed, StopSubmitted
 from engine.reconcile.result import PositionOutcome
+from tests.factories import QUIET_BREAKER
 
 PROTECTED, PENDING, BARE = Protection.PROTECTED, Protection.STOP_PENDING, Protection.UNPROTECTED
-QUIET_BREAKER = CircuitBreakerState(False, None, Decimal(0), 0, Decimal(0))
 AT = datetime(2026, 11, 24, 15, 31, tzinfo=UTC)
 
 
@@ -110,7 +109,9 @@ def test_a_guard_check_between_two_confirmations_keeps_the_plans_count() -> None
     book, _ = heard()
     book.hear(SnapshotReady(read_as(NVDA=BARE), stops_for("NVDA", "NVDA")))
     book.hear(confirmed("NVDA"))
-    book.hear(GuardChecked(read_as(NVDA=PENDING), uncovered={}, at=AT))
+    book.hear(
+        GuardChecked(read_as(NVDA=PENDING), uncovered={}, at=AT, circuit_breaker=QUIET_BREAKER)
+    )
     book.hear(confirmed("NVDA"))
     assert book.protection_of("NVDA") is PROTECTED
 
