@@ -47,13 +47,18 @@ class RateLimitReporter:
         self._heard: RateQueue | None = None  # not yet told
         self._told_waiting = 0
         self._told_at = float("-inf")
-        self._telling: asyncio.Task[None] | None = None
+        self._telling: asyncio.Handle | asyncio.Task[None] | None = None
 
     def heard(self, queue: RateQueue) -> None:
         self._heard = queue
-        if self._telling is None:
-            wait = max(self._told_at + self._interval - self._clock.monotonic(), 0.0)
-            self._telling = asyncio.get_running_loop().create_task(self._tell_after(wait))
+        if self._telling is not None:
+            return
+        loop = asyncio.get_running_loop()
+        wait = self._told_at + self._interval - self._clock.monotonic()
+        if wait > 0:
+            self._telling = loop.create_task(self._tell_after(wait))
+        else:  # at the loop's next turn, once the burst that began with this report is in
+            self._telling = loop.call_soon(self._tell)
 
     def close(self) -> None:
         """Tell what is left to tell: a run ends with its queue drained, and says so."""
