@@ -1,6 +1,13 @@
-"""The `Broker` protocol over alpaca-py's `TradingClient`: blocking calls bridged to asyncio, every
+"""The `Broker` protocol over alpaca-py's REST client: blocking calls bridged to asyncio, every
 HTTP call bounded by a timeout and a client-side rate limit, reads retried, submissions never
-repeated blindly."""
+repeated blindly.
+
+alpaca-py's `RESTClient` carries the key pair, the session and Alpaca's error bodies; the few
+trading endpoints recon calls are spelled here, as its `TradingClient` spells them. Importing
+anything under `alpaca.trading` imports the whole package — pandas with it, for one date
+helper — which costs a start-up more than half a second before its first request; and the
+JSON bodies written here carry prices and quantities as the exact decimals Alpaca's API takes,
+where alpaca-py's request models would turn them into floats."""
 
 from __future__ import annotations
 
@@ -15,28 +22,13 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from typing import Any, TypeVar
+from urllib.parse import quote
 from uuid import UUID
 
 import requests
 import urllib3.exceptions
-from alpaca.common.enums import Sort
 from alpaca.common.exceptions import APIError
-from alpaca.trading.client import TradingClient
-from alpaca.trading.enums import OrderClass as AlpacaOrderClass
-from alpaca.trading.enums import OrderSide, QueryOrderStatus
-from alpaca.trading.enums import TimeInForce as AlpacaTimeInForce
-from alpaca.trading.requests import (
-    GetOrderByIdRequest,
-    GetOrdersRequest,
-    LimitOrderRequest,
-    MarketOrderRequest,
-    OrderRequest,
-    ReplaceOrderRequest,
-    StopLimitOrderRequest,
-    StopLossRequest,
-    StopOrderRequest,
-    TakeProfitRequest,
-)
+from alpaca.common.rest import RESTClient
 from pydantic import SecretStr
 from requests.adapters import HTTPAdapter
 
@@ -107,11 +99,12 @@ TRANSPORT_FAILURES = (
     http.client.HTTPException,
 )
 
-_REQUEST_CLASSES: dict[OrderType, type[OrderRequest]] = {
-    OrderType.MARKET: MarketOrderRequest,
-    OrderType.LIMIT: LimitOrderRequest,
-    OrderType.STOP: StopOrderRequest,
-    OrderType.STOP_LIMIT: StopLimitOrderRequest,
+# The order types recon places, each with the prices Alpaca requires of it.
+_PRICES_REQUIRED: dict[OrderType, tuple[str, ...]] = {
+    OrderType.MARKET: (),
+    OrderType.LIMIT: ("limit_price",),
+    OrderType.STOP: ("stop_price",),
+    OrderType.STOP_LIMIT: ("stop_price", "limit_price"),
 }
 
 
@@ -149,11 +142,12 @@ class AlpacaBroker:
         if isinstance(secret_key, str):
             secret_key = SecretStr(secret_key)
         self._base_url, self._key_id, self._secret_key = base_url, key_id, secret_key
-        self._client = TradingClient(
+        self._client = RESTClient(
+            base_url=base_url,
             api_key=key_id,
             secret_key=secret_key.get_secret_value(),
+            api_version="v2",
             raw_data=True,
-            url_override=base_url,
         )
         # alpaca-py sleeps 3 s and retries 429/504 on its own, and its constructor treats 0 as
         # "use the default", so the attribute is the only way to hand retries to our policy.
@@ -174,13 +168,13 @@ class AlpacaBroker:
         return f"AlpacaBroker(base_url={self._base_url!r})"  # never the key pair
 
     async def get_account(self) -> Account:
-        return account_from_wire(await self._read("get account", self._client.get_account))
+        return account_from_wire(await self._read("get account", self._get("/account")))
 
     async def get_clock(self) -> MarketClock:
-        return clock_from_wire(await self._read("get clock", self._client.get_clock))
+        return clock_from_wire(await self._read("get clock", self._get("/clock")))
 
     async def get_positions(self) -> list[BrokerPosition]:
-        raw = await self._read("list positions", self._client.get_all_positions)
+        raw = await self._read("list positions", self._get("/positions"))
         positions = [position_from_wire(item) for item in list_from_wire(raw, "positions")]
         return list(await asyncio.gather(*map(self._named_as_ordered, positions)))
 
@@ -188,9 +182,7 @@ class AlpacaBroker:
         # Alpaca finds a crypto position only by its compact symbol: `BTC/USD` is a 404.
         listed_as = compact_symbol(symbol)
         try:
-            raw = await self._read(
-                f"get position {symbol}", lambda: self._client.get_open_position(listed_as)
-            )
+            raw = await self._read(f"get position {symbol}", self._get("/positions", listed_as))
         except OrderNotFound:  # Alpaca answers a flat symbol with 404
             return None
         return await self._named_as_ordered(position_from_wire(raw))
@@ -203,13 +195,12 @@ class AlpacaBroker:
         try:
             if asset_class is AssetClass.CRYPTO:
                 raw = await self._read(
-                    f"get asset {symbol}", lambda: self._client.get_asset(compact_symbol(symbol))
+                    f"get asset {symbol}", self._get("/assets", compact_symbol(symbol))
                 )
                 terms = crypto_asset_from_wire(raw)
             elif asset_class is AssetClass.US_OPTION:
                 contract = await self._read(
-                    f"get option contract {symbol}",
-                    lambda: self._client.get_option_contract(symbol),
+                    f"get option contract {symbol}", self._get("/options/contracts", symbol)
                 )
                 terms = option_contract_from_wire(contract)
             else:
@@ -234,33 +225,30 @@ class AlpacaBroker:
         return replace(position, symbol=asset.symbol)
 
     async def get_open_orders(self) -> list[BrokerOrder]:
-        listed = await self._all_pages("list open orders", QueryOrderStatus.OPEN, since=None)
+        listed = await self._all_pages("list open orders", "open", since=None)
         # A group is listed while any member is open; its filled entry is not an open order.
         return [order for order in listed if meaning_of(order.status).is_open]
 
     async def get_recent_orders(self, hours: int) -> list[BrokerOrder]:
         since = self._now() - timedelta(hours=hours)
-        return await self._all_pages("list recent orders", QueryOrderStatus.ALL, since=since)
+        return await self._all_pages("list recent orders", "all", since=since)
 
     async def get_group_orders(self, symbol: str, until: datetime) -> list[BrokerOrder]:
-        request = GetOrdersRequest(
-            status=QueryOrderStatus.ALL,
-            limit=ORDERS_PAGE_LIMIT,
-            direction=Sort.DESC,
-            until=until,
-            symbols=[symbol],
-            nested=True,
-        )
-        raw = await self._read(
-            f"list {symbol} orders by group", partial(self._client.get_orders, request)
-        )
+        query = {
+            "status": "all",
+            "limit": ORDERS_PAGE_LIMIT,
+            "direction": "desc",
+            "until": until.isoformat(),
+            "symbols": symbol,
+            "nested": "true",
+        }
+        raw = await self._read(f"list {symbol} orders by group", self._get("/orders", query=query))
         return orders_from_wire(raw, "orders")
 
     async def get_order(self, broker_id: str) -> BrokerOrder:
         _require_order_id(broker_id)
-        nested = GetOrderByIdRequest(nested=True)
         raw = await self._read(
-            f"get order {broker_id}", lambda: self._client.get_order_by_id(broker_id, nested)
+            f"get order {broker_id}", self._get("/orders", broker_id, query={"nested": "true"})
         )
         return order_from_wire(raw)
 
@@ -268,18 +256,18 @@ class AlpacaBroker:
         try:
             raw = await self._read(
                 f"find order {client_order_id}",
-                lambda: self._client.get_order_by_client_id(client_order_id),
+                self._get("/orders:by_client_order_id", query={"client_order_id": client_order_id}),
             )
         except OrderNotFound:
             return None
         return order_from_wire(raw)
 
     async def submit_order(self, order: NewOrder) -> BrokerOrder:
-        request = _order_request(order)
+        body = _order_body(order)
         operation = f"submit {order.client_order_id}"
         try:
             raw = await self._call(
-                operation, _parsed(operation, lambda: self._client.submit_order(request))
+                operation, _parsed(operation, lambda: self._client.post("/orders", body))
             )
         except TransientFailure as exc:
             # The request may have reached the broker; only a lookup can tell.
@@ -288,14 +276,12 @@ class AlpacaBroker:
 
     async def replace_order(self, broker_id: str, order: NewOrder) -> BrokerOrder:
         _require_order_id(broker_id)
-        request = ReplaceOrderRequest(
-            qty=_whole_shares(order.qty), client_order_id=order.client_order_id
-        )
+        body = {"qty": str(_whole_shares(order.qty)), "client_order_id": order.client_order_id}
         operation = f"replace {broker_id} by {order.client_order_id}"
         try:
             raw = await self._call(
                 operation,
-                _parsed(operation, lambda: self._client.replace_order_by_id(broker_id, request)),
+                _parsed(operation, lambda: self._client.patch(f"/orders/{broker_id}", body)),
             )
         except TransientFailure as exc:
             raise AmbiguousSubmit(order.client_order_id, str(exc)) from exc
@@ -304,7 +290,7 @@ class AlpacaBroker:
     async def cancel_order(self, broker_id: str) -> None:
         _require_order_id(broker_id)
         await self._read(
-            f"cancel order {broker_id}", lambda: self._client.cancel_order_by_id(broker_id)
+            f"cancel order {broker_id}", lambda: self._client.delete(f"/orders/{broker_id}")
         )
 
     async def open_trade_updates(self) -> TradeUpdates:
@@ -321,8 +307,17 @@ class AlpacaBroker:
         self._executor.shutdown(wait=False, cancel_futures=True)
         self._client._session.close()
 
+    def _get(
+        self, path: str, name: str | None = None, *, query: dict[str, Any] | None = None
+    ) -> Callable[[], Any]:
+        """A GET of `path` — of `name` under it, which never leaves its place in the URL —
+        ready to be called from the request thread."""
+        if name is not None:
+            path = f"{path}/{quote(name, safe='')}"
+        return partial(self._client.get, path, query)
+
     async def _all_pages(
-        self, operation: str, status: QueryOrderStatus, since: datetime | None
+        self, operation: str, status: str, since: datetime | None
     ) -> list[BrokerOrder]:
         """Walk the list oldest first, nested so that each leg knows its group. `after` is
         exclusive and the broker's clock is finer than ours, so each page starts a microsecond
@@ -330,14 +325,11 @@ class AlpacaBroker:
         orders: dict[str, BrokerOrder] = {}
         cursor = since
         while True:
-            request = GetOrdersRequest(
-                status=status,
-                limit=ORDERS_PAGE_LIMIT,
-                direction=Sort.ASC,
-                after=cursor,
-                nested=True,
-            )
-            raw = await self._read(operation, partial(self._client.get_orders, request))
+            query = {"status": status, "limit": ORDERS_PAGE_LIMIT, "direction": "asc"}
+            if cursor is not None:
+                query["after"] = cursor.isoformat()
+            query["nested"] = "true"
+            raw = await self._read(operation, self._get("/orders", query=query))
             page = [group_members(item) for item in list_from_wire(raw, "orders")]
             new = [member for group in page for member in group if member.id not in orders]
             orders.update((order.id, order) for order in new)
@@ -431,38 +423,41 @@ def _require_order_id(broker_id: str) -> None:
         raise OrderNotFound(404, None, f"{broker_id!r} is not an Alpaca order id") from None
 
 
-def _order_request(order: NewOrder) -> OrderRequest:
-    """alpaca-py has one request class per order type, each refusing the others' prices."""
-    common: dict[str, Any] = {
+def _order_body(order: NewOrder) -> dict[str, Any]:
+    """The JSON of `POST /v2/orders` for `order`: the prices its type requires and no other."""
+    required = _PRICES_REQUIRED.get(order.order_type)
+    if required is None:
+        raise ValueError(f"recon does not place {order.order_type} orders")
+    body: dict[str, Any] = {
         "symbol": order.symbol,
         "qty": _wire_number(order.qty, "qty"),
-        "side": OrderSide(order.side.value),
-        "time_in_force": AlpacaTimeInForce(order.time_in_force.value),
+        "side": order.side.value,
+        "type": order.order_type.value,
+        "time_in_force": order.time_in_force.value,
         "client_order_id": order.client_order_id,
     }
-    if order.stop_price is not None:
-        common["stop_price"] = _wire_number(order.stop_price, "stop_price")
     if order.order_class is OrderClass.OCO:
-        return _oco_request(order, common)
-    if order.limit_price is not None:
-        common["limit_price"] = _wire_number(order.limit_price, "limit_price")
-    request_class = _REQUEST_CLASSES.get(order.order_type)
-    if request_class is None:
-        raise ValueError(f"recon does not place {order.order_type} orders")
-    return request_class(**common)
+        return _oco_body(order, body)
+    prices = {"stop_price": order.stop_price, "limit_price": order.limit_price}
+    for field in required:
+        price = prices[field]
+        if price is None:
+            raise ValueError(f"{order.order_type} {order.client_order_id} needs a {field}")
+        body[field] = _wire_number(price, field)
+    return body
 
 
-def _oco_request(order: NewOrder, common: dict[str, Any]) -> OrderRequest:
+def _oco_body(order: NewOrder, body: dict[str, Any]) -> dict[str, Any]:
     """An OCO exit is a limit order whose take-profit and stop-loss Alpaca places as one group."""
     if order.limit_price is None or order.stop_price is None:
         raise ValueError(f"OCO {order.client_order_id} needs a limit price and a stop price")
-    stop_price = common.pop("stop_price")
-    return LimitOrderRequest(
-        **common,
-        order_class=AlpacaOrderClass.OCO,
-        take_profit=TakeProfitRequest(limit_price=_wire_number(order.limit_price, "limit_price")),
-        stop_loss=StopLossRequest(stop_price=stop_price),
-    )
+    return {
+        **body,
+        "type": OrderType.LIMIT.value,
+        "order_class": OrderClass.OCO.value,
+        "take_profit": {"limit_price": _wire_number(order.limit_price, "limit_price")},
+        "stop_loss": {"stop_price": _wire_number(order.stop_price, "stop_price")},
+    }
 
 
 def _whole_shares(qty: Decimal) -> int:
@@ -472,13 +467,10 @@ def _whole_shares(qty: Decimal) -> int:
     return int(qty)
 
 
-def _wire_number(value: Decimal, field: str) -> float:
-    """alpaca-py types prices and quantities as float; refuse any value the float would alter
-    rather than send the broker a different number than the one decided, and any that is not
-    above zero (a stop at 0.0000 protects nothing; planning never sends one)."""
+def _wire_number(value: Decimal, field: str) -> str:
+    """A price or quantity as Alpaca's API takes it — the exact decimal, as a string, so the
+    broker is sent the very number decided — and never one that is not above zero (a stop at
+    0.0000 protects nothing; planning never sends one)."""
     if not value > 0:
         raise ValueError(f"{field} {value} is not above zero; not sent")
-    number = float(value)
-    if Decimal(repr(number)) != value:
-        raise ValueError(f"{field} {value} cannot be sent exactly through alpaca-py")
-    return number
+    return format(value, "f")
