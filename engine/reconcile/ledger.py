@@ -1,12 +1,15 @@
-"""The database side of a run over the store: each action's change in its own transaction with
-its `order_event` row, forced states only through the state machine's gate, and the journal.
-A write the database refuses for being locked or unreachable is tried again with backoff for a
-bounded time: by then the broker may hold what the write records."""
+"""The database side of a run over the store: each action's change with its `order_event` row,
+forced states only through the state machine's gate, and the journal. A write returns once it
+is committed. Writes that arrive while another transaction commits share the next one (a group
+commit): a hundred stops confirmed together cost two commits, not a hundred. A write the
+database refuses for being locked or unreachable is tried again with backoff for a bounded
+time: by then the broker may hold what the write records."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -25,6 +28,25 @@ from engine.store.journal import PlannedActionRecord
 WRITE_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
 _PASSING_FAULTS = (DatabaseLocked, DatabaseUnreachable)
 
+Write = Callable[[AsyncSession], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """One write waiting for its transaction, and what became of it."""
+
+    doing: str
+    write: Write
+    done: asyncio.Future[None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+    def finish(self, error: BaseException | None) -> None:
+        if error is None:
+            self.done.set_result(None)
+        else:
+            self.done.set_exception(error)
+
 
 class StoreLedger:
     def __init__(
@@ -41,6 +63,8 @@ class StoreLedger:
         # SQLite takes one writer at a time and makes the others sleep and retry; queueing
         # recon's own concurrent actions here is far faster than letting them collide.
         self._write_turn = asyncio.Lock()
+        # Writes not yet taken into a transaction, oldest first.
+        self._waiting: list[_Pending] = []
 
     async def apply_broker_state(
         self,
@@ -130,18 +154,66 @@ class StoreLedger:
             lambda session: self._record_outcome(session, entry),
         )
 
-    async def _write(self, doing: str, write: Callable[[AsyncSession], Awaitable[None]]) -> None:
-        """`write` in one transaction of its own, tried again while the database refuses it
-        for the moment (locked, or its connection lost); raises the store's typed error once
-        the tries are spent, or at once for any other failure."""
+    async def _write(self, doing: str, write: Write) -> None:
+        """`write`, committed — with whatever other writes wait beside it — before this
+        returns; raises the store's typed error once the database's refusals have outlasted
+        the tries, or at once for any other failure."""
+        pending = _Pending(doing, write)
+        self._waiting.append(pending)
+        try:
+            async with self._write_turn:
+                if not pending.done.done():  # not committed with the writes before it
+                    batch, self._waiting = self._waiting, []
+                    try:
+                        await self._commit(batch)
+                    finally:
+                        # Stopped part way (cancelled): the writes it carried for others go
+                        # to whoever commits next.
+                        unfinished = [p for p in batch if not p.done.done() and p is not pending]
+                        self._waiting[:0] = unfinished
+        except asyncio.CancelledError:
+            if pending in self._waiting:
+                self._waiting.remove(pending)
+            raise
+        await pending.done
+
+    async def _commit(self, batch: list[_Pending]) -> None:
+        """The batch in one transaction. If it fails for any reason but the database refusing
+        writes for the moment, one of them may be at fault: each is tried alone, so the others
+        still land and only the faulty one fails."""
+        try:
+            await self._in_one_transaction(batch)
+        except _PASSING_FAULTS as exc:
+            for pending in batch:
+                pending.finish(exc)
+            return
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0].finish(exc)
+                return
+            for pending in batch:
+                try:
+                    await self._in_one_transaction([pending])
+                except Exception as alone:
+                    pending.finish(alone)
+                else:
+                    pending.finish(None)
+            return
+        for pending in batch:
+            pending.finish(None)
+
+    async def _in_one_transaction(self, batch: list[_Pending]) -> None:
+        """Tried again while the database refuses the transaction for the moment (locked, or
+        its connection lost), up to the bounded delays."""
+        doing = batch[0].doing
+        if len(batch) > 1:
+            doing = f"{doing} and {len(batch) - 1} more writes in one transaction"
         for delay in (*WRITE_RETRY_DELAYS, None):
             try:
-                async with (
-                    self._write_turn,
-                    typed_store_errors(doing),
-                    self._sessions.begin() as session,
-                ):
-                    await write(session)
+                async with typed_store_errors(doing), self._sessions.begin() as session:
+                    for pending in batch:
+                        async with typed_store_errors(pending.doing):
+                            await pending.write(session)
                 return
             except _PASSING_FAULTS:
                 if delay is None:
