@@ -100,6 +100,8 @@ class MainScreen(Screen[None]):
         self._uncovered: dict[str, float] = {}
         self._pending_log: list[str] = []
         self._recount_pending = False
+        # Positions whose protection moved since their rows were last coloured.
+        self._recolour_pending: set[str] = set()
 
     def compose(self) -> ComposeResult:
         yield AccountBar("connecting…", id="account")
@@ -373,17 +375,24 @@ class MainScreen(Screen[None]):
             )
             await self._orders.show(orders)
             await self._positions.show_positions(positions, self.protection.by_symbol)
+            self._recolour_pending.clear()  # every row just took the book's colour
         self._order_counts.update(_counts(diff.order_counts()))
         self._count_positions()
 
     def recolour(self, symbols: Iterable[str]) -> None:
-        """These positions' protection moved: their rows take its colour in place, and the
-        tally follows at the next catch-up."""
-        for symbol in symbols:
-            status = self.protection.protection_of(symbol)
-            if status is not None:  # one gone goes with the next drawing of the book
-                self._positions.set_protection(symbol, status)
+        """These positions' protection moved: their rows take its colour in place at the next
+        catch-up, all at once, with the tally — a read that moves ten thousand positions (and
+        is drawn anew right after) is one refresh, not ten thousand."""
+        self._recolour_pending.update(symbols)
         self._recount_pending = True
+
+    def _recolour_rows(self) -> None:
+        symbols, self._recolour_pending = self._recolour_pending, set()
+        book = self.protection
+        # One gone goes with the next drawing of the book.
+        self._positions.set_protections(
+            {symbol: status for symbol in symbols if (status := book.protection_of(symbol))}
+        )
 
     def _count_positions(self) -> None:
         self._recount_pending = False
@@ -402,7 +411,9 @@ class MainScreen(Screen[None]):
         self._pending_log.append(scrub(line))
 
     def catch_up(self) -> None:
-        """The log and the position tally brought up to what has happened."""
+        """The log, the positions' colours and their tally brought up to what has happened."""
+        if self._recolour_pending:
+            self._recolour_rows()
         if self._recount_pending:
             self._count_positions()
         lines, self._pending_log = self._pending_log, []

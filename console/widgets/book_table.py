@@ -7,7 +7,7 @@ than the screen."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -176,18 +176,22 @@ class BookTable(ScrollView, Generic[Line], can_focus=True):
         self._lay_out()
         self.refresh()
 
-    def update(self, key: str, line: Line) -> None:
-        """One row changed: only it is drawn again, unless a cell outgrew its column."""
-        index = self._index.get(key)
-        if index is None:  # filtered out of view
+    def update(self, lines: Mapping[str, Line]) -> None:
+        """Rows changed in place, by key: one row is drawn again alone; several, or a cell
+        that outgrew its column, are drawn in one refresh of what is on screen."""
+        rows = [self._index[key] for key in lines if key in self._index]  # else filtered out
+        if not rows:
             return
-        self._lines[index] = line
-        grew = _widen(self._full, self.FULL, [line]) | _widen(self._compact, self.COMPACT, [line])
+        changed = [line for key, line in lines.items() if key in self._index]
+        for row, line in zip(rows, changed, strict=True):
+            self._lines[row] = line
+        grew = _widen(self._full, self.FULL, changed) | _widen(self._compact, self.COMPACT, changed)
         if grew:
             self._lay_out()
+        if grew or len(rows) > 1:
             self.refresh()
         else:
-            self.refresh_line(index + 1)
+            self.refresh_line(rows[0] + 1)
 
     # Layout ----------------------------------------------------------------------------------
 

@@ -222,11 +222,14 @@ class PositionsTable(BookTable[ShownPosition]):
             [ShownPosition(line, protection.get(line.symbol, line.protection)) for line in lines]
         )
         # A stop confirmed while the rows were being measured has its colour already.
-        for symbol, status in protection.items():
-            self.set_protection(symbol, status)
+        self.set_protections(protection)
 
-    def set_protection(self, symbol: str, status: Protection) -> None:
-        """Recolour one row in place: a large book is not redrawn for every stop."""
-        shown = self.line(symbol)
-        if shown is not None and shown.protection is not status:  # else unchanged, or not shown
-            self.update(symbol, shown._replace(protection=status))
+    def set_protections(self, protection: Mapping[str, Protection]) -> None:
+        """Recolour rows in place, in one drawing of the table: a large book is not redrawn
+        for every stop, nor a row for each."""
+        changed = {}
+        for symbol, status in protection.items():
+            shown = self.line(symbol)
+            if shown is not None and shown.protection is not status:  # else same, or not shown
+                changed[symbol] = shown._replace(protection=status)
+        self.update(changed)
