@@ -96,10 +96,12 @@ def log_event(event: Event) -> None:
             log.error("action_failed", error=error, **_fields(action))
         case DecisionNeeded(action):
             log.info("decision_needed", reason=action.reason, **_fields(action))
+        # Each stop's `action_succeeded` line says it was placed and confirmed: these two lines
+        # more per stop are a thousand-stop run's thousands of lines, for whoever asks for them.
         case StopSubmitted(symbol, broker_order_id, qty):
-            log.info("stop_submitted", symbol=symbol, order_id=broker_order_id, qty=str(qty))
+            log.debug("stop_submitted", symbol=symbol, order_id=broker_order_id, qty=str(qty))
         case StopConfirmed(symbol, broker_order_id, qty):
-            log.info("stop_confirmed", symbol=symbol, order_id=broker_order_id, qty=str(qty))
+            log.debug("stop_confirmed", symbol=symbol, order_id=broker_order_id, qty=str(qty))
         case GuardChecked(_, uncovered) if uncovered:
             log.warning(
                 "guard_uncovered",
