@@ -20,7 +20,7 @@ from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from functools import partial
+from functools import cache, partial
 from typing import Any, TypeVar
 from urllib.parse import quote
 from uuid import UUID
@@ -73,6 +73,9 @@ ORDERS_PAGE_LIMIT = 500  # the most Alpaca returns per call
 # Enough threads for the stops of a large book to be in flight together; the rate limiter,
 # not the pool, is what keeps recon within the broker's budget.
 MAX_CONCURRENT_REQUESTS = 32
+# The threads every account of the process sends its requests from: a fleet's twenty accounts
+# share them rather than start twenty pools' worth, each thread started on the loop's time.
+SHARED_REQUEST_THREADS = 2 * MAX_CONCURRENT_REQUESTS
 # Alpaca counts requests per account per minute.
 RATE_LIMIT_PERIOD_SECONDS = 60.0
 # Alpaca answers these when it may succeed on another try; everything else 4xx is final.
@@ -155,9 +158,7 @@ class AlpacaBroker:
         adapter = _TimeoutAdapter(timeout_seconds, MAX_CONCURRENT_REQUESTS)
         self._client._session.mount("http://", adapter)
         self._client._session.mount("https://", adapter)
-        self._executor = ThreadPoolExecutor(
-            max_workers=MAX_CONCURRENT_REQUESTS, thread_name_prefix="alpaca"
-        )
+        self._in_flight = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS)
         self._limiter = RateLimit(rate_limit_per_minute, rate_limit_period_seconds, now=now)
         self._retry_policy = retry_policy or RetryPolicy()
         self._now = now
@@ -304,7 +305,6 @@ class AlpacaBroker:
         return self._limiter.reporting_to(listener)
 
     async def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
         self._client._session.close()
 
     def _get(
@@ -350,10 +350,10 @@ class AlpacaBroker:
         )
 
     async def _call(self, operation: str, call: Callable[[], T]) -> T:
-        async with self._limiter:
+        async with self._limiter, self._in_flight:
             loop = asyncio.get_running_loop()
             try:
-                return await loop.run_in_executor(self._executor, call)
+                return await loop.run_in_executor(_request_threads(), call)
             except APIError as exc:
                 raise _classified(operation, exc) from exc
             except UNSENDABLE_HEADER as exc:
@@ -374,6 +374,11 @@ class AlpacaBroker:
                 raise MalformedBrokerResponse(
                     f"{operation}: unreadable answer ({type(exc).__name__})"
                 ) from exc
+
+
+@cache
+def _request_threads() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=SHARED_REQUEST_THREADS, thread_name_prefix="alpaca")
 
 
 def _parsed(operation: str, call: Callable[[], T]) -> Callable[[], T]:
