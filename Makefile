@@ -39,8 +39,10 @@ postgres-server:
 test: $(VENV)/.installed-test postgres-server
 	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
 
+# BASE=<rev>: the figures that run recon, as ratios against <rev> built in .bench/ beside it.
+BASE ?=
 bench: $(VENV)/.installed-test
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks $(if $(BASE),--base $(BASE))
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check engine console recon tests benchmarks

@@ -1,34 +1,52 @@
-"""Run every benchmark and print each figure beside its bound; exit 1 if any is over."""
+"""Run every benchmark and print each figure beside its bound; exit 1 if any is over. With
+--base REV, the figures that run recon in a process of its own, each as a ratio against REV
+beside its bound instead; exit 1 if any is over, 2 if REV cannot be had."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import gc
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import event
 
-from benchmarks.books import large_snapshot, unprotected_positions
-from benchmarks.console import RUNS, first_frame_seconds, worst_stalls
+from benchmarks.base_tree import BaseUnavailable, prepare
+from benchmarks.books import large_snapshot
+from benchmarks.compare import Ratio, compare
+from benchmarks.console import (
+    RUNS,
+    first_frame_seconds,
+    one_first_frame_seconds,
+    streaming_stall_seconds,
+    worst_stalls,
+)
 from benchmarks.fleet import ACCOUNTS, POSITIONS, fleet_seconds
 from benchmarks.guard import GRACE_SECONDS, SWEEP_SECONDS, idle_cpu_share, stop_replaced_seconds
-from benchmarks.recon_process import seeded_environment
 from benchmarks.riskiest import POSITIONS as AT_RISK
 from benchmarks.riskiest import RISKIEST, riskiest_covered_seconds
+from benchmarks.side import CURRENT, Side
+from benchmarks.stops import stops_seconds
 from engine.reconcile.diff import diff
 from engine.reconcile.plan import plan
 from engine.simulator.local_seed import seed_local_database
-from engine.simulator.runner import SimulatorThread
 from engine.simulator.scenarios import LocalBookSeed
 from engine.store import create_engine, queries, session_factory
 from tests.factories import NOW, SETTINGS, make_filled_entry, make_local_order
+
+HUNDRED_STOPS = "recon reconcile, 100 emergency stops, broker at 50 ms"
+# Far above Alpaca's 200 a minute, so that the figure is recon's work rather than its wait:
+# the most engine/config.py's RATE_LIMIT_BOUNDS allow.
+RAISED_RATE_LIMIT = 10_000
+THOUSAND_STOPS = "recon reconcile, 1,000 emergency stops at 10,000/min, broker at 50 ms"
+WHOLE_FLEET = f"recon fleet reconcile, {ACCOUNTS} accounts x {POSITIONS} unprotected, same run"
 
 
 @dataclass(frozen=True)
@@ -102,25 +120,15 @@ async def _count_local_state_queries(folder: Path, size: int) -> int:
 
 
 def hundred_stops_process() -> Figure:
-    with (
-        tempfile.TemporaryDirectory() as folder,
-        SimulatorThread(unprotected_positions(100)) as simulator,
-    ):
-        _, env = seeded_environment(simulator, Path(folder))
-        simulator.latency = 0.05
-        start = time.perf_counter()
-        done = subprocess.run(
-            [sys.executable, "-m", "recon", "reconcile", "--yes", "--json"],
-            env=env,
-            capture_output=True,
-            text=True,
-        )
-        elapsed = time.perf_counter() - start
-        placed = simulator.requests.count("POST")
-    if done.returncode != 0 or placed != 100:
-        print(done.stderr[-2000:], file=sys.stderr)
-        raise SystemExit(f"the 100-stop run failed (exit {done.returncode}, {placed} stops)")
-    return Figure("recon reconcile, 100 emergency stops, broker at 50 ms", elapsed, 2.5, "s wall")
+    return Figure(HUNDRED_STOPS, stops_seconds(CURRENT, 100), 2.5, "s wall")
+
+
+def thousand_stops_seconds(side: Side) -> float:
+    return stops_seconds(side, 1_000, RAISED_RATE_LIMIT)
+
+
+def thousand_stops_process() -> Figure:
+    return Figure(THOUSAND_STOPS, thousand_stops_seconds(CURRENT), 12.0, "s wall")
 
 
 def riskiest_first_process() -> Figure:
@@ -145,12 +153,7 @@ def fleet_process() -> list[Figure]:
             4.0,
             "s wall",
         ),
-        Figure(
-            f"recon fleet reconcile, {ACCOUNTS} accounts x {POSITIONS} unprotected, same run",
-            whole,
-            4.0,
-            "s wall",
-        ),
+        Figure(WHOLE_FLEET, whole, 4.0, "s wall"),
     ]
 
 
@@ -210,6 +213,7 @@ BENCHMARKS: list[Callable[[], Figure | list[Figure]]] = [
     diff_and_plan_cpu,
     local_state_query_counts,
     hundred_stops_process,
+    thousand_stops_process,
     riskiest_first_process,
     fleet_process,
     console_first_frame,
@@ -220,7 +224,29 @@ BENCHMARKS: list[Callable[[], Figure | list[Figure]]] = [
 ]
 
 
-def main() -> int:
+# The figures that run recon in a process of its own, as ratios against a base; a console
+# figure's sample is one start or one streamed run, not the worst of RUNS. "No worse" is 1.10,
+# not 1.0: a start or a stall is a noisy figure, and even the medians of both sides measured in
+# turn wander a few percent from one run to the next (further on a busy machine, where more
+# --rounds steady them); a real regression of either shows well beyond that.
+NO_WORSE = 1.10
+RATIOS = [
+    Ratio(HUNDRED_STOPS, 0.5, lambda side: stops_seconds(side, 100)),
+    Ratio(THOUSAND_STOPS, 0.35, thousand_stops_seconds),
+    Ratio(WHOLE_FLEET, 0.5, lambda side: fleet_seconds(side=side)),
+    Ratio("recon demo: first frame after process start", NO_WORSE, one_first_frame_seconds),
+    *(
+        Ratio(
+            f"console, {orders:,} orders, longest stall while a run streams",
+            NO_WORSE,
+            partial(streaming_stall_seconds, orders=orders),
+        )
+        for orders in (10_000, 50_000)
+    ),
+]
+
+
+def absolute() -> int:
     figures: list[Figure] = []
     for benchmark in BENCHMARKS:
         result = benchmark()
@@ -228,6 +254,32 @@ def main() -> int:
             print(figure.line(), flush=True)
             figures.append(figure)
     return 0 if all(figure.ok for figure in figures) else 1
+
+
+def against(rev: str, rounds: int) -> int:
+    try:
+        base = prepare(rev)
+    except BaseUnavailable as reason:
+        print(f"base {rev}: {reason}", file=sys.stderr)
+        return 2
+    for side in (base, CURRENT):
+        side.compile()
+    print(f"{rounds} rounds of each figure, {base.name} and {CURRENT.name} in turn", flush=True)
+    return 0 if compare(RATIOS, base, CURRENT, rounds) else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument(
+        "--base", metavar="REV", help="the figures that run recon as ratios against this commit"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="measurements of each side per ratio (5)"
+    )
+    args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    return absolute() if args.base is None else against(args.base, args.rounds)
 
 
 if __name__ == "__main__":

@@ -12,15 +12,16 @@ import pty
 import select
 import struct
 import subprocess
-import sys
 import termios
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from textual.pilot import Pilot
 
 from benchmarks.books import large_snapshot
+from benchmarks.side import CURRENT, NotMeasurable, Side
 from console.app import ReconApp
 from console.widgets.diff_tables import OrdersTable
 from engine.domain import OrderEvent
@@ -49,24 +50,27 @@ FIRST_FRAME_MARKER = b"Loading"
 EVENTS_STREAMED = 5_000
 RUNS = 5  # each stall figure is the worst of this many runs
 HEARTBEAT_SECONDS = 0.002
+IN_SIDE = Path(__file__).with_name("in_side.py")
 
 
 def first_frame_seconds() -> float:
     """The slowest of `RUNS` starts of `recon demo`, each from spawning the process to its
     first screen arriving on the terminal."""
-    return max(_first_frame_seconds() for _ in range(RUNS))
+    return max(one_first_frame_seconds(CURRENT) for _ in range(RUNS))
 
 
-def _first_frame_seconds() -> float:
+def one_first_frame_seconds(side: Side) -> float:
+    """One start of `side`'s `recon demo`, from spawning the process to its first screen."""
     controller, terminal = pty.openpty()
     fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 48, 160, 0, 0))
-    env = {**os.environ, "TERM": "xterm-256color"}
+    env = side.environment({**os.environ, "TERM": "xterm-256color"})
     start = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-m", "recon", "demo"],
+        side.command("demo"),
         stdin=terminal,
         stdout=terminal,
         stderr=terminal,
+        cwd=side.root,
         env=env,
         close_fds=True,
     )
@@ -152,6 +156,27 @@ def worst_stalls(orders: int) -> tuple[float, float]:
         for _ in range(RUNS)
     )
     return streaming, scrolling
+
+
+def streaming_stall_seconds(side: Side, orders: int) -> float:
+    """The longest stall of one streaming run over a book of `orders` local orders, measured in
+    a process of `side`'s own Python by this tree's code (benchmarks/in_side.py) against
+    `side`'s console and engine. NotMeasurable, with the error's last line, if it fails there."""
+    done = subprocess.run(
+        [str(side.python), "-P", str(IN_SIDE), str(side.root), str(orders)],
+        cwd=side.root,
+        env=side.environment(),
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        raise NotMeasurable((done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1])
+    return float(done.stdout.split()[-1])
+
+
+def one_streaming_stall_seconds(orders: int) -> float:
+    """The longest stall of one streaming run over a book of `orders` local orders, here."""
+    return asyncio.run(_measure_gaps(StreamingBackend(_large_result(orders)), _stream_a_run))
 
 
 def _large_result(orders: int) -> RunResult:

@@ -17,6 +17,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from benchmarks.books import unprotected_positions
+from benchmarks.side import CURRENT, Side
 from engine.simulator.accounts import ACCOUNT_NAMES
 from engine.simulator.fleet_folder import key_environment, seed_databases, write_fleet_file
 from engine.simulator.runner import SimulatorThread
@@ -24,14 +25,13 @@ from engine.simulator.runner import SimulatorThread
 ACCOUNTS = 20
 POSITIONS = 25
 LATENCY_SECONDS = 0.05
-FLEET_RECONCILE = (sys.executable, "-m", "recon", "fleet", "reconcile", "--accounts")
 # Long enough for the brokers' process to stop its server once asked for its counts.
 BROKERS_EXIT_SECONDS = 10.0
 
 
-def fleet_seconds(accounts: int = ACCOUNTS) -> float:
-    """Wall time of the whole `recon fleet reconcile --yes` process over `accounts` accounts of
-    `POSITIONS` unprotected positions each, every broker answering after 50 ms."""
+def fleet_seconds(accounts: int = ACCOUNTS, side: Side = CURRENT) -> float:
+    """Wall time of `side`'s whole `recon fleet reconcile --yes` process over `accounts` accounts
+    of `POSITIONS` unprotected positions each, every broker answering after 50 ms."""
     spawn = multiprocessing.get_context("spawn")
     with tempfile.TemporaryDirectory() as folder:
         ours, theirs = spawn.Pipe()
@@ -43,8 +43,11 @@ def fleet_seconds(accounts: int = ACCOUNTS) -> float:
             env = {k: v for k, v in os.environ.items() if not k.startswith(("APCA_", "RECON_"))}
             start = time.perf_counter()
             done = subprocess.run(
-                [*FLEET_RECONCILE, str(fleet_file), "--yes", "--json"],
-                env={**env, **keys},
+                side.command(
+                    "fleet", "reconcile", "--accounts", str(fleet_file), "--yes", "--json"
+                ),
+                cwd=side.root,
+                env=side.environment({**env, **keys}),
                 capture_output=True,
                 text=True,
             )
