@@ -30,6 +30,7 @@ from benchmarks.console import (
 )
 from benchmarks.fleet import ACCOUNTS, POSITIONS, fleet_seconds
 from benchmarks.guard import GRACE_SECONDS, SWEEP_SECONDS, idle_cpu_share, stop_replaced_seconds
+from benchmarks.memory import DRAWINGS_PER_ROUND, ORDERS, ROUNDS, resident_memory_growth
 from benchmarks.riskiest import POSITIONS as AT_RISK
 from benchmarks.riskiest import RISKIEST, riskiest_covered_seconds
 from benchmarks.side import CURRENT, Side
@@ -209,6 +210,16 @@ def guard_idle_cpu() -> Figure:
     )
 
 
+def console_memory() -> Figure:
+    return Figure(
+        f"console memory, {ORDERS:,} orders drawn {ROUNDS * DRAWINGS_PER_ROUND} times, "
+        f"over after the first {DRAWINGS_PER_ROUND}",
+        resident_memory_growth(),
+        1.10,
+        "x",
+    )
+
+
 BENCHMARKS: list[Callable[[], Figure | list[Figure]]] = [
     diff_and_plan_cpu,
     local_state_query_counts,
@@ -221,6 +232,7 @@ BENCHMARKS: list[Callable[[], Figure | list[Figure]]] = [
     guard_replacement_stream_up,
     guard_replacement_stream_refused,
     guard_idle_cpu,
+    console_memory,
 ]
 
 
