@@ -1,7 +1,5 @@
 """`python -m recon`, as the `recon` console script."""
 
-import sys
+from recon.cli import run
 
-from recon.cli import main
-
-sys.exit(main())
+run()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -153,6 +154,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="write a fleet file for the accounts there, each account's database seeded beside it",
     )
     return parser
+
+
+def run() -> NoReturn:
+    """The `recon` command: `main`, then out at once with its exit code. By then every file and
+    connection is closed and every line written; only the interpreter's teardown of the hundreds
+    of modules a run loads is left, which would add about a third of a second to every run a
+    service manager, a script or an operator waits on. An exception `main` does not turn into an
+    exit code still ends the process as Python ends it, with its traceback."""
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a reader gone, or the stream closed
+            stream.flush()
+    os._exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
