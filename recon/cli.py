@@ -163,6 +163,8 @@ def run() -> NoReturn:
     service manager, a script or an operator waits on. An exception `main` does not turn into an
     exit code still ends the process as Python ends it, with its traceback."""
     code = main()
+    if sys.gettrace() is not None or sys.getprofile() is not None:
+        sys.exit(code)  # a profiler or coverage, which write what they found as Python ends
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a reader gone, or the stream closed
             stream.flush()
