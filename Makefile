@@ -54,3 +54,5 @@ screenshots: $(VENV)/.installed-test
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+	for tree in .bench/*/; do [ -d "$$tree" ] && git worktree remove --force "$$tree"; done; true
+	rm -rf .bench && git worktree prune
