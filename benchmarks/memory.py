@@ -1,7 +1,6 @@
 """The console's resident memory over a long session: a 10,000-order book drawn again and again,
-as a guard's reads redraw it all day, with the quiet pauses between in which the screen collects
-what its drawings froze. The figure is the memory after the last round over the memory after
-the first: a console that holds steady reads 1.0."""
+as a guard's reads redraw it all day, with quiet pauses between. The figure is the memory after
+the last round over the memory after the first: a console that holds steady reads 1.0."""
 
 from __future__ import annotations
 
@@ -10,17 +9,14 @@ from pathlib import Path
 
 from benchmarks.console import StreamingBackend, _large_result
 from console.app import ReconApp
-from console.screens import main as main_screen
 
 ORDERS = 10_000
 ROUNDS = 6
 DRAWINGS_PER_ROUND = 40
-# The quiet pause of a real session, shortened: what matters is that it comes between rounds.
 QUIET_SECONDS = 0.3
 
 
 def resident_memory_growth() -> float:
-    main_screen.QUIET_BEFORE_COLLECTING_SECONDS = QUIET_SECONDS
     return asyncio.run(_session())
 
 

@@ -17,7 +17,6 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.timer import Timer
 from textual.widgets import Footer, Input, Label, Static
 
 from console.protection import ProtectionBook
@@ -52,9 +51,6 @@ from engine.reconcile.result import RunResult
 from engine.secrets import scrub
 
 TALLY_SECONDS = 0.25
-# A drawing of a large book freezes what it made (see `_collector_held`); once the screen has
-# drawn nothing for this long, the garbage frozen with it is collected and the rest frozen anew.
-QUIET_BEFORE_COLLECTING_SECONDS = 10.0
 # Below this a terminal is laid out for what matters most: the positions and their cover.
 SHORT_SCREEN_ROWS = 40
 
@@ -106,7 +102,6 @@ class MainScreen(Screen[None]):
         self._recount_pending = False
         # Positions whose protection moved since their rows were last coloured.
         self._recolour_pending: set[str] = set()
-        self._collection: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield AccountBar("connecting…", id="account")
@@ -383,25 +378,6 @@ class MainScreen(Screen[None]):
             self._recolour_pending.clear()  # every row just took the book's colour
         self._order_counts.update(_counts(diff.order_counts()))
         self._count_positions()
-        self._collect_when_quiet()
-
-    def _collect_when_quiet(self) -> None:
-        if self._collection is not None:
-            self._collection.stop()
-        self._collection = self.set_timer(
-            QUIET_BEFORE_COLLECTING_SECONDS, self._collect_frozen_garbage
-        )
-
-    def _collect_frozen_garbage(self) -> None:
-        """What the drawings since the last collection froze and no longer hold — each drawing
-        leaves Textual's render caches in small cycles — collected in one pause while the
-        screen is quiet, so a console that guards all day holds steady instead of growing."""
-        self._collection = None
-        if self.drawing:
-            return  # that drawing freezes as it ends, and asks again
-        gc.unfreeze()
-        gc.collect()
-        gc.freeze()
 
     def recolour(self, symbols: Iterable[str]) -> None:
         """These positions' protection moved: their rows take its colour in place at the next
