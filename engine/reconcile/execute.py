@@ -57,7 +57,7 @@ from engine.reconcile.outcomes import (
     Outcome,
     Refusal,
 )
-from engine.store import DatabaseLocked, DatabaseUnreachable, StoreError
+from engine.store import PASSING_FAULTS, StoreError
 
 T = TypeVar("T")
 log = structlog.get_logger("recon.execute")
@@ -83,9 +83,6 @@ UNPROCESSABLE_CODE = 42210000
 # Alpaca's code for an invalid request; with "client_order_id" in the message it means the id
 # was used before, i.e. an earlier attempt of ours did reach the broker.
 DUPLICATE_CLIENT_ORDER_ID_CODE = 40010001
-# The database refusing writes for now, its tries spent (see `StoreLedger`): whatever recon
-# changes next, it could not record either.
-WRITES_REFUSED = (DatabaseLocked, DatabaseUnreachable)
 
 
 class Ledger(Protocol):
@@ -228,7 +225,9 @@ class Executor:
         self._emit(ActionStarted(action))
         try:
             result = await self._perform(action)
-        except (ChangeNotRecorded, *WRITES_REFUSED) as exc:
+        # The database refusing writes for now, the ledger's tries spent: whatever recon
+        # changes next, it could not record either.
+        except (ChangeNotRecorded, *PASSING_FAULTS) as exc:
             self._database_failed(str(exc))
             result = ActionResult(action, Outcome.FAILED, _one_line(exc), journaled=True)
         except Exception as exc:  # collected, not raised: the next position still gets its turn
@@ -324,7 +323,7 @@ class Executor:
             await self._ledger.insert_order(
                 row, event_type=result.action.kind, detail=detail, journal=journaled.journal_entry
             )
-        except WRITES_REFUSED as exc:
+        except PASSING_FAULTS as exc:
             raise _not_recorded(row.local_id, row.broker_id, row.client_order_id, exc) from exc
         return journaled
 
@@ -393,7 +392,7 @@ class Executor:
                 detail=result.action.reason,
                 journal=journaled.journal_entry,
             )
-        except WRITES_REFUSED as exc:
+        except PASSING_FAULTS as exc:
             raise _not_recorded(local.local_id, order.id, order.client_order_id, exc) from exc
         return journaled
 

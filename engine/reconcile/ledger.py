@@ -20,13 +20,12 @@ from engine.reconcile.actions import PlanAction
 from engine.reconcile.events import DecisionAnswer
 from engine.reconcile.outcomes import JournalEntry
 from engine.state_machine import OrderStateMachine
-from engine.store import DatabaseLocked, DatabaseUnreachable, journal, queries, typed_store_errors
+from engine.store import PASSING_FAULTS, journal, queries, typed_store_errors
 from engine.store.journal import PlannedActionRecord
 
 # The pauses between tries of a write the database refused for the moment: with SQLite's busy
 # timeout before each try, about 45 s in all before the write is given up and reported.
 WRITE_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
-_PASSING_FAULTS = (DatabaseLocked, DatabaseUnreachable)
 
 Write = Callable[[AsyncSession], Awaitable[None]]
 
@@ -183,7 +182,7 @@ class StoreLedger:
         still land and only the faulty one fails."""
         try:
             await self._in_one_transaction(batch)
-        except _PASSING_FAULTS as exc:
+        except PASSING_FAULTS as exc:
             for pending in batch:
                 pending.finish(exc)
             return
@@ -215,7 +214,7 @@ class StoreLedger:
                         async with typed_store_errors(pending.doing):
                             await pending.write(session)
                 return
-            except _PASSING_FAULTS:
+            except PASSING_FAULTS:
                 if delay is None:
                     raise
             await self._clock.sleep(delay)

@@ -10,6 +10,7 @@ from engine.store.database import (
     session_factory,
 )
 from engine.store.errors import (
+    PASSING_FAULTS,
     ConcurrentChange,
     CorruptRow,
     DatabaseLocked,
@@ -46,6 +47,7 @@ from engine.store.revision import SCHEMA_REVISION, require_current_schema, schem
 from engine.store.types import CorruptValue, DecimalText, UtcTimestamp
 
 __all__ = [
+    "PASSING_FAULTS",
     "SCHEMA_REVISION",
     "ConcurrentChange",
     "CorruptRow",

@@ -19,6 +19,10 @@ class DatabaseLocked(StoreError):
     """Another writer held the database past the busy timeout."""
 
 
+# The database refusing for the moment, locked or out of reach: another try later may succeed.
+PASSING_FAULTS = (DatabaseLocked, DatabaseUnreachable)
+
+
 class SchemaNotReady(StoreError):
     """The database lacks recon's schema; `recon db init` creates it."""
 
