@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 
@@ -31,3 +32,20 @@ class SystemClock:
 
 
 SYSTEM_CLOCK: Clock = SystemClock()
+
+# What `call_later` hands back: either way, `cancel()` stops the call that has not run yet.
+Scheduled = asyncio.Handle | asyncio.Task[None]
+
+
+def call_later(clock: Clock, seconds: float, callback: Callable[[], None]) -> Scheduled:
+    """`callback` once `seconds` have passed on `clock` — at the loop's next turn when none
+    need pass, as `loop.call_later` would."""
+    loop = asyncio.get_running_loop()
+    if seconds <= 0:
+        return loop.call_soon(callback)
+
+    async def after() -> None:
+        await clock.sleep(seconds)
+        callback()
+
+    return loop.create_task(after())

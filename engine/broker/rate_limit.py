@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from engine.clock import SYSTEM_CLOCK, Clock
+from engine.clock import SYSTEM_CLOCK, Clock, Scheduled, call_later
 
 # Timers may fire a hair early and the bucket leaks in floats: a request this close to fitting
 # fits, rather than the limiter waking again a nanosecond later.
@@ -58,7 +58,7 @@ class RateLimit:
         self._level = 0.0
         self._leaked_at = clock.monotonic()
         self._waiting: deque[asyncio.Future[None]] = deque()
-        self._next_turn: asyncio.Task[None] | None = None
+        self._next_turn: Scheduled | None = None
         self._listeners: list[RateQueueListener] = []
 
     @contextlib.contextmanager
@@ -91,10 +91,6 @@ class RateLimit:
     async def __aexit__(self, *exc_info: object) -> None:
         return None
 
-    async def _let_go_after(self, seconds: float) -> None:
-        await self._clock.sleep(seconds)
-        self._let_go()
-
     def _let_go(self) -> None:
         """The bucket has leaked room for the first waiter: hand it over, and to as many after
         it as fit."""
@@ -113,7 +109,7 @@ class RateLimit:
     def _schedule(self) -> None:
         if self._next_turn is None and self._waiting:
             seconds = seconds_until_last_goes(1, self._level, self._max_rate, self._per_second)
-            self._next_turn = asyncio.get_running_loop().create_task(self._let_go_after(seconds))
+            self._next_turn = call_later(self._clock, seconds, self._let_go)
 
     def _has_room(self) -> bool:
         return self._level + 1 <= self._max_rate + ROUNDING_ROOM

@@ -4,13 +4,12 @@ waits any more."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from engine.broker.protocol import Broker
 from engine.broker.rate_limit import RateQueue
-from engine.clock import SYSTEM_CLOCK, Clock
+from engine.clock import SYSTEM_CLOCK, Clock, Scheduled, call_later
 from engine.reconcile.events import Listener, RateLimitWaiting
 
 # A 300-stop run changes the queue 300 times in a blink, then once per request for a minute.
@@ -47,28 +46,21 @@ class RateLimitReporter:
         self._heard: RateQueue | None = None  # not yet told
         self._told_waiting = 0
         self._told_at = float("-inf")
-        self._telling: asyncio.Handle | asyncio.Task[None] | None = None
+        self._telling: Scheduled | None = None
 
     def heard(self, queue: RateQueue) -> None:
         self._heard = queue
-        if self._telling is not None:
-            return
-        loop = asyncio.get_running_loop()
-        wait = self._told_at + self._interval - self._clock.monotonic()
-        if wait > 0:
-            self._telling = loop.create_task(self._tell_after(wait))
-        else:  # at the loop's next turn, once the burst that began with this report is in
-            self._telling = loop.call_soon(self._tell)
+        if self._telling is None:
+            # At the loop's next turn at the soonest, once the burst that began with this
+            # report is in.
+            wait = self._told_at + self._interval - self._clock.monotonic()
+            self._telling = call_later(self._clock, wait, self._tell)
 
     def close(self) -> None:
         """Tell what is left to tell: a run ends with its queue drained, and says so."""
         if self._telling is not None:
             self._telling.cancel()
             self._tell()
-
-    async def _tell_after(self, seconds: float) -> None:
-        await self._clock.sleep(seconds)
-        self._tell()
 
     def _tell(self) -> None:
         self._telling = None
