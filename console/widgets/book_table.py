@@ -179,19 +179,19 @@ class BookTable(ScrollView, Generic[Line], can_focus=True):
     def update(self, lines: Mapping[str, Line]) -> None:
         """Rows changed in place, by key: one row is drawn again alone; several, or a cell
         that outgrew its column, are drawn in one refresh of what is on screen."""
-        rows = [self._index[key] for key in lines if key in self._index]  # else filtered out
-        if not rows:
+        shown = {self._index[key]: line for key, line in lines.items() if key in self._index}
+        if not shown:  # every one filtered out of view
             return
-        changed = [line for key, line in lines.items() if key in self._index]
-        for row, line in zip(rows, changed, strict=True):
+        for row, line in shown.items():
             self._lines[row] = line
+        changed = list(shown.values())
         grew = _widen(self._full, self.FULL, changed) | _widen(self._compact, self.COMPACT, changed)
         if grew:
             self._lay_out()
-        if grew or len(rows) > 1:
+        if grew or len(shown) > 1:
             self.refresh()
         else:
-            self.refresh_line(rows[0] + 1)
+            self.refresh_line(next(iter(shown)) + 1)
 
     # Layout ----------------------------------------------------------------------------------
 

@@ -325,10 +325,14 @@ class AlpacaBroker:
         orders: dict[str, BrokerOrder] = {}
         cursor = since
         while True:
-            query = {"status": status, "limit": ORDERS_PAGE_LIMIT, "direction": "asc"}
+            query = {
+                "status": status,
+                "limit": ORDERS_PAGE_LIMIT,
+                "direction": "asc",
+                "nested": "true",
+            }
             if cursor is not None:
                 query["after"] = cursor.isoformat()
-            query["nested"] = "true"
             raw = await self._read(operation, self._get("/orders", query=query))
             page = [group_members(item) for item in list_from_wire(raw, "orders")]
             new = [member for group in page for member in group if member.id not in orders]
