@@ -4,11 +4,11 @@ simulator's local rows, and the environment that points the command at both."""
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 
 from engine.simulator.local_seed import seed_local_database
 from engine.simulator.runner import Simulator
+from tests.integration.recon_process import recon_environment
 
 
 def seeded_environment(simulator: Simulator, folder: Path) -> tuple[str, dict[str, str]]:
@@ -16,10 +16,4 @@ def seeded_environment(simulator: Simulator, folder: Path) -> tuple[str, dict[st
     and that database."""
     db_url = f"sqlite:///{folder / 'bench.db'}"
     asyncio.run(seed_local_database(db_url, simulator.local_book))
-    return db_url, {
-        **os.environ,
-        "APCA_API_KEY_ID": simulator.key_id,
-        "APCA_API_SECRET_KEY": simulator.secret_key,
-        "APCA_API_BASE_URL": simulator.url,
-        "RECON_DB_URL": db_url,
-    }
+    return db_url, recon_environment(simulator, db_url)

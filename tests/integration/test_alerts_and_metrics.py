@@ -28,6 +28,7 @@ from engine.simulator.orders import STOP_TYPES
 from engine.simulator.runner import Simulator, SimulatorThread
 from engine.watch.notify import checked_notify_urls
 from engine.watch.watching import watching
+from tests.integration.recon_process import recon_environment
 
 PATIENCE_SECONDS = 30.0
 GRACE, SWEEP = "1", "1"
@@ -108,7 +109,7 @@ async def recon(
     environment: dict[str, str] | None = None,
 ) -> asyncio.subprocess.Process:
     """`recon ARGS` against the simulator, its stdout and stderr in files of `folder`."""
-    env = {**environment_for(simulator, db_url), **(environment or {})}
+    env = {**recon_environment(simulator, db_url), **(environment or {})}
     with (folder / "stdout").open("w") as out, (folder / "stderr").open("w") as err:
         return await asyncio.create_subprocess_exec(
             sys.executable, "-m", "recon", *args, env=env, stdout=out, stderr=err
@@ -291,7 +292,7 @@ def test_a_metrics_port_already_taken_stops_the_guard_before_anything_starts(
         port = taken.getsockname()[1]
         done = subprocess.run(
             [sys.executable, "-m", "recon", "guard", "--metrics-port", str(port)],
-            env=environment_for(simulator, f"sqlite:///{tmp_path / 'engine.db'}"),
+            env=recon_environment(simulator, f"sqlite:///{tmp_path / 'engine.db'}"),
             capture_output=True,
             text=True,
             timeout=PATIENCE_SECONDS,
@@ -360,16 +361,6 @@ def test_a_notify_url_apprise_cannot_use_exits_64_without_showing_it(
     )
     assert len(done.stderr.strip().splitlines()) == 1
     assert TOKEN not in done.stderr + done.stdout
-
-
-def environment_for(simulator: Simulator, db_url: str) -> dict[str, str]:
-    return {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("APCA_", "RECON_"))},
-        "APCA_API_KEY_ID": simulator.key_id,
-        "APCA_API_SECRET_KEY": simulator.secret_key,
-        "APCA_API_BASE_URL": simulator.url,
-        "RECON_DB_URL": db_url,
-    }
 
 
 async def test_alerts_go_out_from_a_thread_while_the_loop_carries_on_under_a_slow_webhook(

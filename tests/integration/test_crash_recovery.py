@@ -3,7 +3,6 @@ converges: every position covered once, no order sent twice, the killed run repo
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from engine.reconcile.lock import reconciliation_lock
 from engine.simulator.local_seed import seed_local_database
 from engine.simulator.runner import Simulator, SimulatorThread
 from engine.store import create_engine
+from tests.integration.recon_process import recon_environment
 from tests.integration.reconcile_harness import held, stop_cover
 
 KILL_DEADLINE_SECONDS = 30
@@ -30,16 +30,6 @@ def crashed_day(db_url: str) -> Iterator[Simulator]:
         yield simulator
 
 
-def environment(simulator: Simulator, db_url: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "APCA_API_KEY_ID": simulator.key_id,
-        "APCA_API_SECRET_KEY": simulator.secret_key,
-        "APCA_API_BASE_URL": simulator.url,
-        "RECON_DB_URL": db_url,
-    }
-
-
 def reconcile_command() -> list[str]:
     return [sys.executable, "-m", "recon", "reconcile", "--yes", "--json"]
 
@@ -47,7 +37,7 @@ def reconcile_command() -> list[str]:
 def kill_when(simulator: Simulator, db_url: str, reached: Callable[[Simulator], bool]) -> None:
     process = subprocess.Popen(
         reconcile_command(),
-        env=environment(simulator, db_url),
+        env=recon_environment(simulator, db_url),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -78,7 +68,7 @@ def test_killed_run_is_reported_and_the_next_converges_without_duplicates(
     kill_when(crashed_day, db_url, kill_point)
     done = subprocess.run(
         reconcile_command(),
-        env=environment(crashed_day, db_url),
+        env=recon_environment(crashed_day, db_url),
         capture_output=True,
         text=True,
         timeout=60,
@@ -92,7 +82,10 @@ def test_killed_run_is_reported_and_the_next_converges_without_duplicates(
     recon_stops = [cid for cid in sent if cid.startswith("recon-stop-")]
     assert len(recon_stops) == 11
     again = subprocess.run(
-        reconcile_command(), env=environment(crashed_day, db_url), capture_output=True, text=True
+        reconcile_command(),
+        env=recon_environment(crashed_day, db_url),
+        capture_output=True,
+        text=True,
     )
     assert json.loads(again.stdout)["actions"] == []
 
@@ -107,7 +100,7 @@ async def test_second_reconciliation_on_the_same_database_exits_3(
         async with reconciliation_lock(engine):
             second = await asyncio.create_subprocess_exec(
                 *reconcile_command(),
-                env=environment(crashed_day, db_url),
+                env=recon_environment(crashed_day, db_url),
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
             )

@@ -3,7 +3,6 @@ thread, changed under it, stopped by SIGTERM."""
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from engine.simulator.local_seed import seed_local_database
 from engine.simulator.orders import STOP_TYPES
 from engine.simulator.runner import Simulator, SimulatorThread
 from tests.integration.database import sql
+from tests.integration.recon_process import recon_environment
 from tests.integration.reconcile_harness import held, stop_cover
 
 D = Decimal
@@ -31,16 +31,9 @@ def protected_book(db_url: str) -> Iterator[Simulator]:
 
 
 def recon(simulator: Simulator, db_url: str, *args: str) -> subprocess.Popen[str]:
-    environment = {
-        **os.environ,
-        "APCA_API_KEY_ID": simulator.key_id,
-        "APCA_API_SECRET_KEY": simulator.secret_key,
-        "APCA_API_BASE_URL": simulator.url,
-        "RECON_DB_URL": db_url,
-    }
     return subprocess.Popen(
         [sys.executable, "-m", "recon", *args],
-        env=environment,
+        env=recon_environment(simulator, db_url),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -14,6 +14,7 @@ from engine.reconcile.lock import reconciliation_lock
 from engine.simulator.local_seed import seed_local_database
 from engine.simulator.runner import Simulator, SimulatorThread
 from engine.store import create_engine
+from tests.integration.recon_process import recon_environment
 
 VICTIM_TEXT = "the operator's own file\n"
 
@@ -27,16 +28,9 @@ def database(tmp_path: Path) -> Iterator[tuple[Simulator, Path]]:
 
 
 def reconcile(simulator: Simulator, db: Path) -> subprocess.CompletedProcess[str]:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("APCA_", "RECON_"))},
-        "APCA_API_KEY_ID": simulator.key_id,
-        "APCA_API_SECRET_KEY": simulator.secret_key,
-        "APCA_API_BASE_URL": simulator.url,
-        "RECON_DB_URL": f"sqlite:///{db}",
-    }
     return subprocess.run(
         [sys.executable, "-m", "recon", "reconcile", "--yes"],
-        env=env,
+        env=recon_environment(simulator, f"sqlite:///{db}"),
         capture_output=True,
         text=True,
         timeout=60,

@@ -4,13 +4,13 @@ else can, keeps covering the book, and a reconciliation started beside it still 
 database locked."""
 
 import asyncio
-import os
 import signal
 import sys
 from datetime import UTC, datetime
 
 from engine.simulator.local_seed import seed_local_database
 from engine.simulator.runner import Simulator, SimulatorThread, running_simulator
+from tests.integration.recon_process import recon_environment
 from tests.integration.reconcile_harness import guarding, until
 from tests.integration.test_guard_command import (
     exactly_covered,
@@ -28,13 +28,7 @@ EXIT_LOCKED = 3
 async def reconcile_beside(simulator: Simulator, db_url: str) -> int:
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "recon", "reconcile", "--yes",
-        env={
-            **os.environ,
-            "APCA_API_KEY_ID": simulator.key_id,
-            "APCA_API_SECRET_KEY": simulator.secret_key,
-            "APCA_API_BASE_URL": simulator.url,
-            "RECON_DB_URL": db_url,
-        },
+        env=recon_environment(simulator, db_url),
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip

@@ -18,8 +18,8 @@ from engine.simulator.faults import Fault, FaultKind
 from engine.simulator.local_seed import seed_local_database
 from engine.simulator.runner import Simulator, SimulatorThread
 from recon.cli import main
+from tests.integration.recon_process import recon_environment
 from tests.integration.test_cli import closed_port
-from tests.integration.test_crash_recovery import environment
 
 KEY_ID = "PKSECRETTEST0007Q"
 # What every spelling of the malformed secrets below holds: none of it may be shown.
@@ -229,7 +229,7 @@ def test_a_secret_the_broker_quotes_back_in_an_abort_is_scrubbed(
 ) -> None:
     simulator, db_url = quoting_broker
     simulator.faults.add(quoting_the_secret(VALID_SECRET, "/v2/account", "GET"))
-    done = recon(*command, env=environment(simulator, db_url))
+    done = recon(*command, env=recon_environment(simulator, db_url))
     assert done.returncode == 2, done.stdout + done.stderr
     said = done.stdout + done.stderr
     assert VALID_SECRET not in said
@@ -244,7 +244,7 @@ def test_a_secret_the_broker_quotes_back_in_refusals_is_kept_out_of_output_and_j
 ) -> None:
     simulator, db_url = quoting_broker
     simulator.faults.add(quoting_the_secret(VALID_SECRET, "/v2/orders", "POST"))
-    done = recon("reconcile", "--yes", *flags, env=environment(simulator, db_url))
+    done = recon("reconcile", "--yes", *flags, env=recon_environment(simulator, db_url))
     assert done.returncode == 1, done.stdout + done.stderr
     assert VALID_SECRET not in done.stdout + done.stderr
     assert REDACTED in done.stdout and REDACTED in done.stderr
