@@ -1,13 +1,18 @@
-"""The console's resident memory over a long session: a 10,000-order book drawn again and again,
-as a guard's reads redraw it all day, with quiet pauses between. The figure is the memory after
-the last round over the memory after the first: a console that holds steady reads 1.0."""
+"""The console over a long session: a 10,000-order book drawn again and again, as a guard's
+reads redraw it all day, with quiet pauses between. Two figures: the resident memory after the
+last round over the memory after the first (a console that holds steady reads 1.0), and the
+longest stall of the event loop over the whole session, the collector's periodic reclaim of
+what the drawings set aside included (console/collector.py)."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.console import StreamingBackend, _large_result
+from benchmarks.console import HEARTBEAT_SECONDS, StreamingBackend, _large_result
 from console.app import ReconApp
 
 ORDERS = 10_000
@@ -16,11 +21,17 @@ DRAWINGS_PER_ROUND = 40
 QUIET_SECONDS = 0.3
 
 
-def resident_memory_growth() -> float:
+@dataclass(frozen=True)
+class LongSession:
+    memory_growth: float  # resident memory after the last round over after the first
+    longest_stall: float  # seconds
+
+
+def long_session() -> LongSession:
     return asyncio.run(_session())
 
 
-async def _session() -> float:
+async def _session() -> LongSession:
     backend = StreamingBackend(_large_result(ORDERS))
 
     async def connect() -> StreamingBackend:
@@ -28,9 +39,17 @@ async def _session() -> float:
 
     app = ReconApp(connect)
     after_round: list[int] = []
+    wakeups: list[float] = []
+
+    async def heartbeat() -> None:
+        while True:
+            wakeups.append(time.perf_counter())
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+
     async with app.run_test(size=(160, 50)) as pilot:
         while app.main.diff is None or not app.settled:
             await pilot.pause(0.05)
+        beating = asyncio.create_task(heartbeat())
         for _ in range(ROUNDS):
             for _ in range(DRAWINGS_PER_ROUND):
                 # As an operator filters the book and clears the filter: the whole book again.
@@ -41,7 +60,9 @@ async def _session() -> float:
                         await pilot.pause(0.01)
             await pilot.pause(QUIET_SECONDS * 2)
             after_round.append(_resident_kib())
-    return after_round[-1] / after_round[0]
+        beating.cancel()
+    gaps = (later - earlier for earlier, later in itertools.pairwise(wakeups))
+    return LongSession(after_round[-1] / after_round[0], max(gaps) - HEARTBEAT_SECONDS)
 
 
 def _resident_kib() -> int:

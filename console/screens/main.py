@@ -3,10 +3,8 @@ event log. It draws what the engine reports; the app does the engine's work and 
 
 from __future__ import annotations
 
-import gc
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from rich.markup import escape
@@ -19,6 +17,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, Static
 
+from console.collector import DRAWING_COLLECTOR
 from console.protection import ProtectionBook
 from console.slices import made_in_slices
 from console.views import order_line, position_line
@@ -366,7 +365,7 @@ class MainScreen(Screen[None]):
         if self.diff is None:
             return
         diff, wanted = self.diff, self.filter_text
-        with _collector_held():
+        with DRAWING_COLLECTOR.held():
             orders = await made_in_slices(
                 order_line, [row for row in diff.orders if wanted in row.symbol]
             )
@@ -419,20 +418,6 @@ class MainScreen(Screen[None]):
         lines, self._pending_log = self._pending_log, []
         if lines:
             self._event_log.write_lines(lines)
-
-
-@contextmanager
-def _collector_held() -> Iterator[None]:
-    """A large book's lines are hundreds of thousands of objects that live until the next draw.
-    A collection while they are made walks them all and holds every thread, the screen's too,
-    for up to 0.1 s at 10,000 orders; so none runs while they are made, and afterwards the
-    collector is told to leave them be."""
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        gc.enable()
 
 
 def _how_it_ended(run: RunResult) -> str:
