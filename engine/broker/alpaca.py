@@ -21,7 +21,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import cache, partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 from uuid import UUID
 
@@ -42,7 +42,6 @@ from engine.broker.errors import (
 from engine.broker.rate_limit import RateLimit, RateQueueListener
 from engine.broker.retry import RetryPolicy, TransientFailure, with_retries
 from engine.broker.status_map import meaning_of
-from engine.broker.trade_updates import TradeUpdates, stream_url
 from engine.broker.wire import (
     account_from_wire,
     clock_from_wire,
@@ -66,6 +65,9 @@ from engine.domain import (
     OrderType,
     compact_symbol,
 )
+
+if TYPE_CHECKING:
+    from engine.broker.trade_updates import TradeUpdates
 
 T = TypeVar("T")
 
@@ -295,6 +297,10 @@ class AlpacaBroker:
         )
 
     async def open_trade_updates(self) -> TradeUpdates:
+        # The stream's client (aiohttp, a tenth of a second to import) is loaded only by what
+        # watches the stream: a reconcile never does.
+        from engine.broker.trade_updates import TradeUpdates, stream_url
+
         updates = TradeUpdates(
             url=stream_url(self._base_url), key_id=self._key_id, secret_key=self._secret_key
         )

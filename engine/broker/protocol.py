@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from engine.broker.rate_limit import RateQueueListener
-from engine.broker.trade_updates import TradeUpdates
 from engine.domain import (
     Account,
     AssetClass,
@@ -18,6 +17,9 @@ from engine.domain import (
     MarketClock,
     NewOrder,
 )
+
+if TYPE_CHECKING:
+    from engine.broker.trade_updates import TradeUpdates
 
 
 class Broker(Protocol):

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import structlog
 
@@ -22,7 +22,6 @@ from engine.broker.errors import (
 )
 from engine.broker.protocol import Broker
 from engine.broker.status_map import meaning_of
-from engine.broker.trade_updates import TradeUpdates
 from engine.clock import SYSTEM_CLOCK, Clock
 from engine.domain import (
     BrokerOrder,
@@ -58,6 +57,9 @@ from engine.reconcile.outcomes import (
     Refusal,
 )
 from engine.store import PASSING_FAULTS, StoreError
+
+if TYPE_CHECKING:
+    from engine.broker.trade_updates import TradeUpdates
 
 T = TypeVar("T")
 log = structlog.get_logger("recon.execute")

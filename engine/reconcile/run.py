@@ -8,13 +8,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from engine import secrets
 from engine.broker.errors import BrokerError, StreamUnavailable
 from engine.broker.protocol import Broker
-from engine.broker.trade_updates import TradeUpdates
 from engine.clock import SYSTEM_CLOCK, Clock
 from engine.reconcile.actions import Phase, Plan, PlanSettings
 from engine.reconcile.changes import changes_between
@@ -38,6 +38,9 @@ from engine.reconcile.result import AccountSummary, RunResult, position_outcomes
 from engine.reconcile.rounds import MAX_READS, RunMemory
 from engine.reconcile.snapshot import InvalidSnapshot, Snapshot, validate
 from engine.store import StoreError, journal, session_factory, typed_store_errors
+
+if TYPE_CHECKING:
+    from engine.broker.trade_updates import TradeUpdates
 
 # The snapshot's reads, as the Fetch pane counts them.
 FETCH_STEPS = 6

@@ -9,14 +9,17 @@ import asyncio
 import contextlib
 import random
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import structlog
 
 from engine.broker.errors import StreamUnavailable
 from engine.broker.protocol import Broker
-from engine.broker.trade_updates import TradeUpdates
 from engine.clock import SYSTEM_CLOCK, Clock
 from engine.reconcile.events import GuardStreamStatus, Listener
+
+if TYPE_CHECKING:
+    from engine.broker.trade_updates import TradeUpdates
 
 log = structlog.get_logger("recon.guard")
 
