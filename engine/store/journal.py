@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import CursorResult, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine.secrets import scrub
@@ -149,6 +150,16 @@ async def record_decision(
     _require_one_row(result, f"action {seq} of run {run_id}")
 
 
+@dataclass(frozen=True, slots=True)
+class OutcomeRecord:
+    """What became of one action: `outcome` is `succeeded`, `failed` or `skipped`."""
+
+    seq: int
+    outcome: str
+    detail: str
+    finished_at: datetime
+
+
 async def record_outcome(
     session: AsyncSession,
     run_id: str,
@@ -159,18 +170,44 @@ async def record_outcome(
     finished_at: datetime,
 ) -> None:
     """`outcome` is `succeeded`, `failed` or `skipped`."""
-    _require_one_of(outcome, OUTCOMES, "outcome")
-    result = await session.execute(
+    await record_outcomes(session, run_id, [OutcomeRecord(seq, outcome, detail, finished_at)])
+
+
+async def record_outcomes(
+    session: AsyncSession, run_id: str, records: Sequence[OutcomeRecord]
+) -> None:
+    """Each action's outcome, in one statement for any number of them; every one of the
+    actions must be in the journal already."""
+    for record in records:
+        _require_one_of(record.outcome, OUTCOMES, "outcome")
+    # An UPDATE's result is a cursor's, which says how many rows it matched.
+    result: CursorResult[Any] = await session.execute(  # type: ignore[assignment]
         _RECORD_OUTCOME,
-        {
-            "the_run": run_id,
-            "the_seq": seq,
-            "outcome": outcome,
-            "outcome_detail": scrub(detail),  # an error's text may quote a secret
-            "finished_at": finished_at,
-        },
+        [
+            {
+                "the_run": run_id,
+                "the_seq": record.seq,
+                "outcome": record.outcome,
+                "outcome_detail": scrub(record.detail),  # an error's text may quote a secret
+                "finished_at": record.finished_at,
+            }
+            for record in records
+        ],
     )
-    _require_one_row(result, f"action {seq} of run {run_id}")
+    seqs = sorted({record.seq for record in records})
+    if len(records) == 1 or result.supports_sane_multi_rowcount():
+        missing = result.rowcount != len(records)
+    else:  # asyncpg counts no rows of a statement run for many: the journal is asked instead
+        present = await session.scalar(
+            select(func.count())
+            .select_from(_ACTIONS)
+            .where(_ACTIONS.c.run_id == run_id, _ACTIONS.c.seq.in_(seqs))
+        )
+        missing = present != len(seqs)
+    if missing and len(seqs) == 1:
+        raise StoreError(f"the journal has no action {seqs[0]} of run {run_id}")
+    if missing:
+        raise StoreError(f"the journal is missing one or more of actions {seqs} of run {run_id}")
 
 
 async def finish_run(

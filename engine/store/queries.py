@@ -139,6 +139,16 @@ async def load_symbol_history(
     return [_order_event(row) for row in rows]
 
 
+@dataclass(frozen=True, slots=True)
+class NewOrderRecord:
+    """A new row and the event that says how it came to be (at `at`, else its `created_at`)."""
+
+    order: LocalOrder
+    event_type: str = CREATED_EVENT
+    detail: str | None = None
+    at: datetime | None = None
+
+
 async def insert_order(
     session: AsyncSession,
     order: LocalOrder,
@@ -149,46 +159,55 @@ async def insert_order(
 ) -> None:
     """A new row and its creation event (recorded at `at`, else the order's `created_at`), in
     the caller's transaction."""
-    # Core inserts built once: a run recording hundreds of stops would otherwise spend more
-    # building, coercing and keying each statement than the write itself costs.
-    await session.execute(
-        _INSERT_ORDER,
-        {
-            "local_id": order.local_id,
-            "broker_id": order.broker_id,
-            "client_order_id": order.client_order_id,
-            "correlation_id": order.correlation_id,
-            "symbol": order.symbol,
-            "side": order.side.value,
-            "order_type": order.order_type.value,
-            "order_role": order.order_role.value,
-            "strategy": order.strategy,
-            "qty_requested": order.qty_requested,
-            "qty_filled": order.qty_filled,
-            "avg_fill_price": order.avg_fill_price,
-            "stop_price": order.stop_price,
-            "limit_price": order.limit_price,
-            "state": order.state.value,
-            "parent_id": order.parent_id,
-            "last_error": order.last_error,
-            "created_at": order.created_at,
-            "updated_at": order.updated_at,
-        },
-    )
-    await session.execute(
-        _INSERT_EVENT,
-        {
-            "order_local_id": order.local_id,
-            "event_type": event_type,
-            "old_state": None,
-            "new_state": order.state.value,
-            "qty_filled": order.qty_filled,
-            "fill_price": order.avg_fill_price,
-            "broker_id": order.broker_id,
-            "detail": detail,
-            "recorded_at": at or order.created_at,
-        },
-    )
+    await insert_orders(session, [NewOrderRecord(order, event_type, detail, at)])
+
+
+async def insert_orders(session: AsyncSession, records: Sequence[NewOrderRecord]) -> None:
+    """New rows and their creation events in the caller's transaction: two statements for any
+    number of rows, every row before any event. Core inserts built once: a run recording
+    hundreds of stops would otherwise spend more building, coercing and keying each statement,
+    and handing each to the database's thread, than the write itself costs."""
+    await session.execute(_INSERT_ORDER, [_order_columns(record.order) for record in records])
+    await session.execute(_INSERT_EVENT, [_creation_event(record) for record in records])
+
+
+def _order_columns(order: LocalOrder) -> dict[str, Any]:
+    return {
+        "local_id": order.local_id,
+        "broker_id": order.broker_id,
+        "client_order_id": order.client_order_id,
+        "correlation_id": order.correlation_id,
+        "symbol": order.symbol,
+        "side": order.side.value,
+        "order_type": order.order_type.value,
+        "order_role": order.order_role.value,
+        "strategy": order.strategy,
+        "qty_requested": order.qty_requested,
+        "qty_filled": order.qty_filled,
+        "avg_fill_price": order.avg_fill_price,
+        "stop_price": order.stop_price,
+        "limit_price": order.limit_price,
+        "state": order.state.value,
+        "parent_id": order.parent_id,
+        "last_error": order.last_error,
+        "created_at": order.created_at,
+        "updated_at": order.updated_at,
+    }
+
+
+def _creation_event(record: NewOrderRecord) -> dict[str, Any]:
+    order = record.order
+    return {
+        "order_local_id": order.local_id,
+        "event_type": record.event_type,
+        "old_state": None,
+        "new_state": order.state.value,
+        "qty_filled": order.qty_filled,
+        "fill_price": order.avg_fill_price,
+        "broker_id": order.broker_id,
+        "detail": record.detail,
+        "recorded_at": record.at or order.created_at,
+    }
 
 
 async def apply_state_change(

@@ -68,6 +68,24 @@ async def test_stops_confirmed_together_share_their_commits(tmp_path: Path) -> N
         await engine.dispose()
 
 
+async def test_stops_confirmed_together_are_written_in_three_statements(tmp_path: Path) -> None:
+    ledger, _, engine = await ledger_on(tmp_path)
+    for_many: list[bool] = []
+    event.listen(
+        engine.sync_engine,
+        "before_cursor_execute",
+        lambda *cursor_execute: for_many.append(cursor_execute[-1]),  # its `executemany` flag
+    )
+    try:
+        await asyncio.gather(*(record(ledger, seq, f"L{seq:03}") for seq in range(1, STOPS + 1)))
+        # The first alone: its row, its event, its outcome; then the 39 that waited, the same
+        # three statements each run for all of them.
+        assert for_many == [False] * 3 + [True] * 3
+        assert len(await stop_rows(engine)) == STOPS
+    finally:
+        await engine.dispose()
+
+
 async def test_one_write_that_fails_fails_alone(tmp_path: Path) -> None:
     ledger, _, engine = await ledger_on(tmp_path)
     try:

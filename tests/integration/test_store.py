@@ -40,6 +40,7 @@ from engine.store import (
     session_factory,
     start_run,
 )
+from engine.store.journal import OutcomeRecord, record_outcomes
 from engine.store.schema import init_schema
 from tests.factories import NOW, make_filled_entry, make_local_order, make_trade
 from tests.integration.database import sql, sql_many
@@ -620,6 +621,33 @@ async def test_journal_refuses_to_record_against_an_action_never_planned(
     with pytest.raises(StoreError, match="the journal has no run r2"):
         async with sessions.begin() as session:
             await finish_run(session, "r2", outcome="exit 0", finished_at=NOW, summary_json=None)
+
+
+async def test_outcomes_recorded_together_land_each_on_its_action_or_none_do(
+    sessions: Sessions,
+) -> None:
+    await begin_run(sessions, "r1")
+    together = [
+        OutcomeRecord(1, "succeeded", "stale order failed", NOW),
+        OutcomeRecord(3, "failed", "stop refused", NOW),
+    ]
+    async with sessions.begin() as session:
+        await record_outcomes(session, "r1", together)
+    missing = r"the journal is missing one or more of actions \[2, 9\] of run r1"
+    with pytest.raises(StoreError, match=missing):
+        async with sessions.begin() as session:
+            await record_outcomes(
+                session,
+                "r1",
+                [OutcomeRecord(2, "skipped", "", NOW), OutcomeRecord(9, "skipped", "", NOW)],
+            )
+    async with sessions() as session:
+        actions = await load_run_actions(session, "r1")
+    assert [(a.seq, a.outcome, a.outcome_detail) for a in actions] == [
+        (1, "succeeded", "stale order failed"),
+        (2, None, None),
+        (3, "failed", "stop refused"),
+    ]
 
 
 async def test_journal_actions_belong_to_a_run_and_are_planned_once(sessions: Sessions) -> None:
