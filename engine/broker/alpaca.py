@@ -53,6 +53,7 @@ from engine.broker.wire import (
     orders_from_wire,
     position_from_wire,
 )
+from engine.clock import SYSTEM_CLOCK, Clock
 from engine.domain import (
     Account,
     AssetClass,
@@ -141,9 +142,11 @@ class AlpacaBroker:
         retry_policy: RetryPolicy | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         rate_limit_period_seconds: float = RATE_LIMIT_PERIOD_SECONDS,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         """`rate_limit_period_seconds` is Alpaca's minute; a test shrinks it to see the queue
-        form and drain in a second or two."""
+        form and drain in a second or two. `clock` is the one the rate limit keeps time by: a
+        test's holds the queue still until the test moves it."""
         if isinstance(secret_key, str):
             secret_key = SecretStr(secret_key)
         self._base_url, self._key_id, self._secret_key = base_url, key_id, secret_key
@@ -161,7 +164,9 @@ class AlpacaBroker:
         self._client._session.mount("http://", adapter)
         self._client._session.mount("https://", adapter)
         self._in_flight = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS)
-        self._limiter = RateLimit(rate_limit_per_minute, rate_limit_period_seconds, now=now)
+        self._limiter = RateLimit(
+            rate_limit_per_minute, rate_limit_period_seconds, now=now, clock=clock
+        )
         self._retry_policy = retry_policy or RetryPolicy()
         self._now = now
         # What an asset is does not change while recon runs: each is asked for once.

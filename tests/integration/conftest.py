@@ -9,6 +9,7 @@ import pytest
 
 from engine.broker.alpaca import AlpacaBroker
 from engine.broker.retry import RetryPolicy
+from engine.clock import SYSTEM_CLOCK, Clock
 from engine.simulator.runner import Simulator, SimulatorThread, running_simulator
 from engine.simulator.scenarios import CRASH_TIME
 from tests.postgres import new_database
@@ -23,6 +24,7 @@ def make_broker(
     *,
     rate_limit_per_minute: int = 10_000,
     rate_limit_period_seconds: float = 60.0,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> AlpacaBroker:
     return AlpacaBroker(
         key_id=simulator.key_id,
@@ -33,6 +35,7 @@ def make_broker(
         retry_policy=FAST_RETRIES,
         now=simulator.broker.now,
         rate_limit_period_seconds=rate_limit_period_seconds,
+        clock=clock,
     )
 
 

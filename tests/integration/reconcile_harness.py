@@ -10,6 +10,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+import pytest
+
 from engine.broker.alpaca import AlpacaBroker
 from engine.broker.status_map import meaning_of
 from engine.clock import SYSTEM_CLOCK, Clock
@@ -24,6 +26,7 @@ from engine.reconcile.run import RunRequest, reconcile
 from engine.simulator.book import STOP_TYPES
 from engine.simulator.runner import Simulator
 from engine.store import create_engine, require_current_schema, session_factory
+from tests.clock import FakeClock
 from tests.integration.conftest import make_broker
 
 SETTINGS = PlanSettings(
@@ -158,3 +161,8 @@ async def until(condition: Callable[[], bool], *, seconds: float) -> float:
             raise AssertionError(f"not within {seconds} s")
         await asyncio.sleep(0.02)
     return loop.time() - start
+
+
+def resting(clock: FakeClock, seconds: float) -> bool:
+    """Whether the guard sleeps on its clock, due to wake `seconds` from now."""
+    return pytest.approx(seconds) in clock.sleeping

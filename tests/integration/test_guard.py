@@ -27,6 +27,7 @@ from tests.integration.reconcile_harness import (
     Operator,
     guarding,
     held,
+    resting,
     run_reconcile,
     stop_cover,
     until,
@@ -124,11 +125,6 @@ def waiting(events: list[Event], symbol: str, seconds: float) -> bool:
     """Whether the guard's last check left `symbol` waiting `seconds` for its cover."""
     checks = [event for event in events if isinstance(event, GuardChecked)]
     return bool(checks) and checks[-1].uncovered.get(symbol) == pytest.approx(seconds)
-
-
-def resting(clock: FakeClock, seconds: float) -> bool:
-    """Whether the guard sleeps on its clock, due to wake `seconds` from now."""
-    return pytest.approx(seconds) in clock.sleeping
 
 
 async def test_a_stop_placed_by_hand_meanwhile_is_adopted_not_doubled(

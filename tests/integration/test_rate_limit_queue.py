@@ -2,7 +2,9 @@
 broker riskiest first, and the run tells how many requests wait and when the last will go,
 down to nothing waiting."""
 
+import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
@@ -10,6 +12,8 @@ from functools import partial
 
 import pytest
 
+from engine.broker.alpaca import AlpacaBroker
+from engine.broker.rate_limit import RateQueue
 from engine.domain import Side
 from engine.reconcile.actions import ActionKind
 from engine.reconcile.events import Event, RateLimitWaiting, SnapshotReady
@@ -18,9 +22,17 @@ from engine.simulator.book import SimulatedBroker
 from engine.simulator.local_seed import seed_local_database
 from engine.simulator.runner import Simulator, running_simulator
 from engine.simulator.scenarios import LocalBookSeed, Scenario
+from tests.clock import FakeClock
 from tests.factories import make_filled_entry
 from tests.integration.conftest import make_broker
-from tests.integration.reconcile_harness import guarding, held, run_reconcile, stop_cover, until
+from tests.integration.reconcile_harness import (
+    guarding,
+    held,
+    resting,
+    run_reconcile,
+    stop_cover,
+    until,
+)
 
 D = Decimal
 
@@ -103,12 +115,66 @@ async def test_the_run_tells_how_many_requests_wait_and_when_the_last_goes(
     assert told[-1] == RateLimitWaiting(0, None)
 
 
+# The guard's rate limit on the guard's clock, a bucket of five requests a minute: a check's five
+# reads of the book (account, clock, positions, open and recent orders) fill it, and nothing
+# after them goes until the clock has moved on a request's turn.
+READS_OF_A_CHECK = 5
+ONE_TURN_SECONDS = 60 / READS_OF_A_CHECK
+GRACE = 60.0  # the time the bucket takes to leak the first check's reads
+SWEEP = 3_600.0  # more than all the time the test moves the clock: no sweep comes between
+
+
 async def test_the_guard_covering_a_bare_book_tells_its_queue_too(
     uncovered_book: Simulator, db_url: str
 ) -> None:
+    """The clock stands still while the guard plans its stops: all ten queue behind the rate
+    limit together and are told, all ten, before any of them goes — however slowly the machine
+    runs — then the clock moves a turn at a time and the queue is told down to nothing."""
+    # A stream coming up would have the book read again at a moment of its own; without it,
+    # the guard reads the book once, then once more when its grace is over.
+    uncovered_book.streams.refuse()
+    clock = FakeClock()
+    broker = make_broker(uncovered_book, rate_limit_per_minute=READS_OF_A_CHECK, clock=clock)
     events: list[Event] = []
-    async with guarding(uncovered_book, db_url, events=events, broker_for=ONE_REQUEST_PER_TENTH):
+    async with (
+        clock_moving_while_requests_wait(clock, broker),
+        guarding(uncovered_book, db_url, grace=GRACE, sweep=SWEEP, events=events,
+                 broker_for=lambda _: broker, clock=clock),
+    ):  # fmt: skip
+        await until(lambda: resting(clock, GRACE), seconds=10)  # the bare book read
+        await clock.advance(GRACE)  # its grace over, and the bucket empty again
         await until(lambda: stop_cover(uncovered_book) == held(uncovered_book), seconds=10)
     told = [event for event in events if isinstance(event, RateLimitWaiting)]
-    assert max(event.waiting for event in told) >= len(RISKIEST_FIRST) - 1
+    stops_told = [event.waiting for event in told[: len(RISKIEST_FIRST) + 1]]
+    assert stops_told == list(range(len(RISKIEST_FIRST), -1, -1))  # 10, then one fewer a turn
     assert told[-1] == RateLimitWaiting(0, None)
+
+
+@asynccontextmanager
+async def clock_moving_while_requests_wait(
+    clock: FakeClock, broker: AlpacaBroker
+) -> AsyncIterator[None]:
+    """The clock moved on a request's turn at a time whenever the rate limit holds requests
+    back, and never while it holds none: the queue drains, and the guard reads and stops,
+    without the test waiting on the wall clock."""
+    held_back = asyncio.Event()
+
+    def heard(queue: RateQueue) -> None:
+        if queue.waiting:
+            held_back.set()
+        else:
+            held_back.clear()
+
+    async def move_on() -> None:
+        while True:
+            await held_back.wait()
+            await clock.advance(ONE_TURN_SECONDS)
+
+    with broker.reporting_rate_queue(heard):
+        moving = asyncio.create_task(move_on())
+        try:
+            yield
+        finally:
+            moving.cancel()
+            with suppress(asyncio.CancelledError):
+                await moving
