@@ -3,11 +3,14 @@ thread, changed under it, stopped by SIGTERM."""
 
 import asyncio
 import json
+import re
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -67,29 +70,85 @@ def stop_of(simulator: Simulator, symbol: str) -> str:
 
 
 def stopped(process: subprocess.Popen[str]) -> int:
+    return stopped_with_log(process)[0]
+
+
+def stopped_with_log(process: subprocess.Popen[str]) -> tuple[int, str]:
+    """Sent SIGTERM, as a service manager stops it: its exit code, and its log."""
     process.send_signal(signal.SIGTERM)
-    process.communicate(timeout=PATIENCE_SECONDS)
-    return process.returncode
+    _, log = process.communicate(timeout=PATIENCE_SECONDS)
+    return process.returncode, log
+
+
+@dataclass(frozen=True)
+class LogLine:
+    at: datetime
+    event: str
+    fields: str
+
+
+# `2026-11-24T15:31:00.123456Z [warning  ] guard_uncovered    MSFT='covering in 1s'`
+LOG_LINE = re.compile(r"(?P<at>\S+) \[\w+\s*\] (?P<event>\S+)\s*(?P<fields>.*)")
+
+
+def log_lines(log: str) -> list[LogLine]:
+    """The guard's log lines, each with the time its own clock gave it."""
+    lines = []
+    for text in log.splitlines():
+        if line := LOG_LINE.fullmatch(text):
+            at = datetime.fromisoformat(line["at"])
+            lines.append(LogLine(at, line["event"], line["fields"]))
+    return lines
+
+
+def said_of(symbol: str, lines: list[LogLine]) -> list[tuple[datetime, str]]:
+    """What the guard said of `symbol`'s cover, and when: each check that found it bare, with
+    the wait it had left, and the covering."""
+    said = []
+    for line in lines:
+        if line.event == "guard_uncovered":
+            if found := re.search(rf"\b{symbol}='(covering in \d+s)'", line.fields):
+                said.append((line.at, found[1]))
+        elif line.event == "guard_covering" and f"'{symbol}'" in line.fields:
+            said.append((line.at, "covering"))
+    return said
+
+
+GRACE_SECONDS = 1
 
 
 def test_guard_with_the_stream_refused_covers_each_change_and_exits_0_on_sigterm(
     protected_book: Simulator, db_url: str
 ) -> None:
+    """No stream to hear a change by, the guard finds each one by reading the book itself, and
+    covers it at its first read once the grace is over: so its own log says, by its own clock,
+    however slowly this machine ran it."""
     simulator = protected_book
     simulator.streams.refuse()
-    guard = recon(simulator, db_url, "guard", "--yes", "--grace", "1", "--sweep", "2")
+    grace = str(GRACE_SECONDS)
+    guard = recon(simulator, db_url, "guard", "--yes", "--grace", grace, "--sweep", "2")
     try:
         within(lambda: runs_finished(db_url) == 1, guard)  # the first reconciliation
         simulator.broker.cancel(stop_of(simulator, "MSFT"))
-        took = [within(lambda: exactly_covered(simulator), guard)]
+        within(lambda: exactly_covered(simulator), guard)
         simulator.broker.fill_by_hand("UBER", "buy", D(10), price=D("78.00"))
-        took.append(within(lambda: exactly_covered(simulator), guard))
+        within(lambda: exactly_covered(simulator), guard)
         simulator.broker.fill_by_hand("AAPL", "buy", D(5))
-        took.append(within(lambda: exactly_covered(simulator), guard))
+        within(lambda: exactly_covered(simulator), guard)
     finally:
-        code = stopped(guard)
-    assert code == 0
-    assert all(seconds < 1 + 2 + 1.5 for seconds in took), took
+        code, log = stopped_with_log(guard)
+    assert code == 0, log
+    lines = log_lines(log)
+    assert [line for line in lines if line.event == "guard_stream"], log
+    assert not [line for line in lines if line.event == "guard_stream" and "up=True" in line.fields]
+    for symbol in ("MSFT", "UBER", "AAPL"):
+        said = said_of(symbol, lines)
+        # Found bare with the whole grace ahead, found again once it had run out, covered then.
+        assert [what for _, what in said] == [
+            f"covering in {GRACE_SECONDS}s", "covering in 0s", "covering",
+        ], (symbol, log)  # fmt: skip
+        (found, _), _, (covered, _) = said
+        assert covered - found >= timedelta(seconds=GRACE_SECONDS), (symbol, log)
     assert not [o for o in simulator.broker.orders.values() if o.type == "market"
                 and o.client_order_id.startswith("recon")]  # fmt: skip
     tracked = {
