@@ -98,20 +98,22 @@ async def test_stops_held_by_the_rate_limit_reach_the_broker_riskiest_first(
 async def test_the_run_tells_how_many_requests_wait_and_when_the_last_goes(
     uncovered_book: Simulator, db_url: str
 ) -> None:
+    """The run's clock stands still while it plans its stops: all ten queue behind the book's
+    reads and are told, all ten, with when the last will go — ten turns of the bucket from
+    then — and the run tells at last that nothing waits."""
+    clock = FakeClock()
+    broker = make_broker(uncovered_book, rate_limit_per_minute=READS_OF_A_CHECK, clock=clock)
     events: list[Event] = []
-    await run_reconcile(uncovered_book, db_url, events=events, broker_for=ONE_REQUEST_PER_TENTH)
+    before = uncovered_book.broker.now()
+    async with clock_moving_while_requests_wait(clock, broker):
+        await run_reconcile(uncovered_book, db_url, events=events, broker_for=lambda _: broker)
+    after = uncovered_book.broker.now()
     told = [event for event in events if isinstance(event, RateLimitWaiting)]
-    stops_queued = max(told, key=lambda event: event.waiting)
-    assert stops_queued.waiting >= len(RISKIEST_FIRST) - 1  # the first may find room
-    last_stop = max(
-        order.submitted_at
-        for order in uncovered_book.broker.orders.values()
-        if order.client_order_id.startswith("recon-stop-")
-    )
+    stops_queued = told[0]
+    assert stops_queued.waiting == len(RISKIEST_FIRST)
+    last_goes_in = timedelta(seconds=len(RISKIEST_FIRST) * ONE_TURN_SECONDS)
     assert stops_queued.last_goes_at is not None
-    assert abs(stops_queued.last_goes_at - last_stop) < timedelta(seconds=0.3)
-    # A few tellings a second while 17 requests each wait their turn, not one per request.
-    assert len(told) < 17
+    assert before + last_goes_in <= stops_queued.last_goes_at <= after + last_goes_in
     assert told[-1] == RateLimitWaiting(0, None)
 
 
