@@ -67,12 +67,13 @@ async def reconcile(
     emit: Listener,
     now: Callable[[], datetime],
     run_id: str,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> RunResult:
     """The run, what the rate limit holds back told to `emit` as it goes."""
-    with reporting_rate_limit(broker, emit):
+    with reporting_rate_limit(broker, emit, clock):
         cycle = Cycle(
             request, broker=broker, sessions=session_factory(engine), decide=decide, emit=emit,
-            now=now,
+            now=now, clock=clock,
         )  # fmt: skip
         emit(PhaseStarted(Phase.FETCH, total=FETCH_STEPS))
         try:

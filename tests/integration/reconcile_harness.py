@@ -57,6 +57,7 @@ async def run_reconcile(
     events: list[Event] | None = None,
     run_id: str = "run-1",
     broker_for: Callable[[Simulator], AlpacaBroker] = make_broker,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> RunResult:
     engine = create_engine(db_url)
     broker = broker_for(simulator)
@@ -76,6 +77,7 @@ async def run_reconcile(
             emit=captured.append,
             now=simulator.broker.now,
             run_id=run_id,
+            clock=clock,
         )
     finally:
         await broker.close()

@@ -21,7 +21,7 @@ from engine.reconcile.result import EXIT_COMPLETED
 from engine.simulator.book import SimulatedBroker
 from engine.simulator.local_seed import seed_local_database
 from engine.simulator.runner import Simulator, running_simulator
-from engine.simulator.scenarios import LocalBookSeed, Scenario
+from engine.simulator.scenarios import CRASH_TIME, LocalBookSeed, Scenario
 from tests.clock import FakeClock
 from tests.factories import make_filled_entry
 from tests.integration.conftest import make_broker
@@ -68,9 +68,19 @@ def _seed(broker: SimulatedBroker) -> LocalBookSeed:
 
 
 @pytest.fixture
-async def uncovered_book(db_url: str) -> AsyncIterator[Simulator]:
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def uncovered_book(db_url: str, clock: FakeClock) -> AsyncIterator[Simulator]:
+    """The book, its time kept by `clock` from the crash on: when the simulator says a stop
+    reached it is when, on that clock, the rate limit let it go."""
     scenario = Scenario("riskiest-first", "ten uncovered positions at ten risks", _seed)
-    async with running_simulator(scenario) as simulator:
+    started = clock.monotonic()
+    async with running_simulator(
+        scenario, now=lambda: CRASH_TIME + timedelta(seconds=clock.monotonic() - started)
+    ) as simulator:
         await seed_local_database(db_url, simulator.local_book)
         yield simulator
 
@@ -95,25 +105,37 @@ async def test_stops_held_by_the_rate_limit_reach_the_broker_riskiest_first(
     assert placed == riskiest_first
 
 
+# In a run, the book's five reads fill a bucket that leaks one each eighth of a second of the
+# run's clock: sooner than the quarter second between two tellings, so the queue is told fewer
+# times than its requests go.
+RUN_TURN_SECONDS = 1 / 8
+
+
 async def test_the_run_tells_how_many_requests_wait_and_when_the_last_goes(
-    uncovered_book: Simulator, db_url: str
+    uncovered_book: Simulator, db_url: str, clock: FakeClock
 ) -> None:
     """The run's clock stands still while it plans its stops: all ten queue behind the book's
-    reads and are told, all ten, with when the last will go — ten turns of the bucket from
-    then — and the run tells at last that nothing waits."""
-    clock = FakeClock()
-    broker = make_broker(uncovered_book, rate_limit_per_minute=READS_OF_A_CHECK, clock=clock)
+    reads and are told, all ten, with the moment the last of them reaches the broker; the
+    queue is told fewer times than its requests go, and at last that nothing waits."""
+    broker = make_broker(
+        uncovered_book,
+        rate_limit_per_minute=READS_OF_A_CHECK,
+        rate_limit_period_seconds=READS_OF_A_CHECK * RUN_TURN_SECONDS,
+        clock=clock,
+    )
     events: list[Event] = []
-    before = uncovered_book.broker.now()
     async with clock_moving_while_requests_wait(clock, broker):
-        await run_reconcile(uncovered_book, db_url, events=events, broker_for=lambda _: broker)
-    after = uncovered_book.broker.now()
+        await run_reconcile(
+            uncovered_book, db_url, events=events, broker_for=lambda _: broker, clock=clock
+        )
     told = [event for event in events if isinstance(event, RateLimitWaiting)]
-    stops_queued = told[0]
-    assert stops_queued.waiting == len(RISKIEST_FIRST)
-    last_goes_in = timedelta(seconds=len(RISKIEST_FIRST) * ONE_TURN_SECONDS)
-    assert stops_queued.last_goes_at is not None
-    assert before + last_goes_in <= stops_queued.last_goes_at <= after + last_goes_in
+    last_stop = max(
+        order.submitted_at
+        for order in uncovered_book.broker.orders.values()
+        if order.client_order_id.startswith("recon-stop-")
+    )
+    assert told[0] == RateLimitWaiting(len(RISKIEST_FIRST), last_stop)
+    assert len(told) < len(RISKIEST_FIRST)
     assert told[-1] == RateLimitWaiting(0, None)
 
 
@@ -121,13 +143,12 @@ async def test_the_run_tells_how_many_requests_wait_and_when_the_last_goes(
 # reads of the book (account, clock, positions, open and recent orders) fill it, and nothing
 # after them goes until the clock has moved on a request's turn.
 READS_OF_A_CHECK = 5
-ONE_TURN_SECONDS = 60 / READS_OF_A_CHECK
 GRACE = 60.0  # the time the bucket takes to leak the first check's reads
 SWEEP = 3_600.0  # more than all the time the test moves the clock: no sweep comes between
 
 
 async def test_the_guard_covering_a_bare_book_tells_its_queue_too(
-    uncovered_book: Simulator, db_url: str
+    uncovered_book: Simulator, db_url: str, clock: FakeClock
 ) -> None:
     """The clock stands still while the guard plans its stops: all ten queue behind the rate
     limit together and are told, all ten, before any of them goes — however slowly the machine
@@ -135,7 +156,6 @@ async def test_the_guard_covering_a_bare_book_tells_its_queue_too(
     # A stream coming up would have the book read again at a moment of its own; without it,
     # the guard reads the book once, then once more when its grace is over.
     uncovered_book.streams.refuse()
-    clock = FakeClock()
     broker = make_broker(uncovered_book, rate_limit_per_minute=READS_OF_A_CHECK, clock=clock)
     events: list[Event] = []
     async with (
@@ -156,9 +176,10 @@ async def test_the_guard_covering_a_bare_book_tells_its_queue_too(
 async def clock_moving_while_requests_wait(
     clock: FakeClock, broker: AlpacaBroker
 ) -> AsyncIterator[None]:
-    """The clock moved on a request's turn at a time whenever the rate limit holds requests
-    back, and never while it holds none: the queue drains, and the guard reads and stops,
-    without the test waiting on the wall clock."""
+    """While the rate limit holds requests back, the clock moved on to the next moment anything
+    sleeps until — the next request's turn at the latest — and never while it holds none: the
+    queue drains without the test waiting on the wall clock, and time stands where the last
+    request held back went."""
     held_back = asyncio.Event()
 
     def heard(queue: RateQueue) -> None:
@@ -170,7 +191,9 @@ async def clock_moving_while_requests_wait(
     async def move_on() -> None:
         while True:
             await held_back.wait()
-            await clock.advance(ONE_TURN_SECONDS)
+            await clock.advance(0)  # what was about to go to sleep does so first
+            if clock.sleeping:
+                await clock.advance(clock.sleeping[0])
 
     with broker.reporting_rate_queue(heard):
         moving = asyncio.create_task(move_on())
