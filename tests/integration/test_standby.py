@@ -98,7 +98,8 @@ def test_a_standby_stopped_before_the_lock_comes_free_exits_0(
         heard = Lines(standby)
         within(30, lambda: heard.said("guard_standing_by"))
         assert terminated(standby) == 0
-        assert heard.said("guard_stopped_standing_by")
+        # Read to its end: the process may be gone before its last line is.
+        assert [line for line in heard.all_of() if "guard_stopped_standing_by" in line]
         assert runs_finished(db_url) == 1  # it never ran
     finally:
         assert stopped(first) == 0
