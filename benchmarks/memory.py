@@ -11,14 +11,14 @@ it."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.console import HEARTBEAT_SECONDS, StreamingBackend, _large_result
+from textual.pilot import Pilot
+
+from benchmarks.console import StreamingBackend, _large_result, _measure_gaps
 from console.app import ReconApp
 
 ORDERS = 10_000
@@ -45,24 +45,9 @@ def long_session() -> LongSession:
 
 
 async def _session() -> LongSession:
-    backend = StreamingBackend(_large_result(ORDERS))
-
-    async def connect() -> StreamingBackend:
-        return backend
-
-    app = ReconApp(connect)
     after_round: list[int] = []
-    wakeups: list[float] = []
 
-    async def heartbeat() -> None:
-        while True:
-            wakeups.append(time.perf_counter())
-            await asyncio.sleep(HEARTBEAT_SECONDS)
-
-    async with app.run_test(size=(160, 50)) as pilot:
-        while app.main.diff is None or not app.settled:
-            await pilot.pause(0.05)
-        beating = asyncio.create_task(heartbeat())
+    async def redraw_all_day(app: ReconApp, pilot: Pilot[int]) -> None:
         for _ in range(ROUNDS):
             for _ in range(DRAWINGS_PER_ROUND):
                 # As an operator filters the book and clears the filter: the whole book again.
@@ -73,9 +58,9 @@ async def _session() -> LongSession:
                         await pilot.pause(0.01)
             await pilot.pause(QUIET_SECONDS * 2)
             after_round.append(_resident_kib())
-        beating.cancel()
-    gaps = (later - earlier for earlier, later in itertools.pairwise(wakeups))
-    return LongSession(after_round[-1] / after_round[0], max(gaps) - HEARTBEAT_SECONDS)
+
+    stall = await _measure_gaps(StreamingBackend(_large_result(ORDERS)), redraw_all_day)
+    return LongSession(after_round[-1] / after_round[0], stall)
 
 
 def _resident_kib() -> int:

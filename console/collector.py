@@ -9,7 +9,7 @@ What is alive at that moment includes the screen's own passing state — the row
 drawn for the screen, the compositor's map of it — and some of that dies later in reference
 cycles which, set aside, nothing frees: about a thousand objects, 0.1 MB, a drawing. So once
 every `RECLAIM_EVERY` drawings the set-aside heap is collected whole before it is set aside
-again: one pause in that many drawings (about 0.1 s at 10,000 orders), where freezing alone
+again: one pause in that many drawings (0.1–0.3 s at 10,000 orders), where freezing alone
 would grow by a megabyte every ten."""
 
 from __future__ import annotations
