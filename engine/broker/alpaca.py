@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import importlib
 import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -83,6 +84,8 @@ SHARED_REQUEST_THREADS = 2 * MAX_CONCURRENT_REQUESTS
 RATE_LIMIT_PERIOD_SECONDS = 60.0
 # Alpaca answers these when it may succeed on another try; everything else 4xx is final.
 TRANSIENT_STATUS_CODES = frozenset({408, 429})
+# The stream's client, loaded by the first stream opened.
+TRADE_UPDATES_MODULE = "engine.broker.trade_updates"
 # How much of an error body a message quotes.
 ERROR_BODY_CHARACTERS = 200
 
@@ -303,7 +306,9 @@ class AlpacaBroker:
 
     async def open_trade_updates(self) -> TradeUpdates:
         # The stream's client (aiohttp, a tenth of a second to import) is loaded only by what
-        # watches the stream: a reconcile never does.
+        # watches the stream, and on a thread: a run opens the stream while it reads the book,
+        # and the reads go on meanwhile.
+        await asyncio.to_thread(importlib.import_module, TRADE_UPDATES_MODULE)
         from engine.broker.trade_updates import TradeUpdates, stream_url
 
         updates = TradeUpdates(

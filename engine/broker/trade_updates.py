@@ -83,6 +83,10 @@ class TradeUpdates:
             log.warning("trade_updates_unavailable", url=self._url, error=reason)
             await self.close()
             raise StreamUnavailable(f"trade_updates stream unavailable: {reason}") from exc
+        except asyncio.CancelledError:
+            # A run given up before its stream was open leaves no connection behind.
+            await self.close()
+            raise
         self._task = asyncio.create_task(self._listen(ws))
 
     async def ended(self) -> None:

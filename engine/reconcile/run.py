@@ -5,6 +5,7 @@ alike by the headless command, the console and the guard; the caller holds the d
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -76,18 +77,27 @@ async def reconcile(
             now=now, clock=clock,
         )  # fmt: skip
         emit(PhaseStarted(Phase.FETCH, total=FETCH_STEPS))
+        # The stream that confirms the stops is opened while the book is read: its handshake,
+        # and its client's loading, go on beside the reads, not between the plan and the first
+        # stop. A preview never opens it.
+        opening = None if request.dry_run else asyncio.create_task(_trade_updates(broker))
         try:
-            snapshot = await cycle.read()
-        except READ_FAILURES as exc:
-            emit(PhaseFinished(Phase.FETCH, done=0, total=FETCH_STEPS, errors=1))
-            return RunResult(run_id=run_id, dry_run=request.dry_run, aborted=str(exc))
-        emit(PhaseFinished(Phase.FETCH, done=FETCH_STEPS, total=FETCH_STEPS, errors=0))
-        if request.dry_run:
-            return cycle.preview(snapshot, run_id)
-        refusal = snapshot.broker.account.order_refusal
-        if refusal is not None:
-            return cycle.refused(snapshot, run_id, refusal)
-        return await cycle.settle(snapshot, run_id=run_id, memory=RunMemory(), own_stream=True)
+            try:
+                snapshot = await cycle.read()
+            except READ_FAILURES as exc:
+                emit(PhaseFinished(Phase.FETCH, done=0, total=FETCH_STEPS, errors=1))
+                return RunResult(run_id=run_id, dry_run=request.dry_run, aborted=str(exc))
+            emit(PhaseFinished(Phase.FETCH, done=FETCH_STEPS, total=FETCH_STEPS, errors=0))
+            if opening is None:  # a preview
+                return cycle.preview(snapshot, run_id)
+            refusal = snapshot.broker.account.order_refusal
+            if refusal is not None:
+                return cycle.refused(snapshot, run_id, refusal)
+            updates = await opening
+            return await cycle.settle(snapshot, run_id=run_id, memory=RunMemory(), updates=updates)
+        finally:
+            if opening is not None:
+                await _closed(opening)
 
 
 class Cycle:
@@ -168,7 +178,6 @@ class Cycle:
         run_id: str,
         memory: RunMemory,
         updates: TradeUpdates | None = None,
-        own_stream: bool = False,
         select: Callable[[Plan], Plan] = lambda plan: plan,
         planned: tuple[Diff, Plan] | None = None,
     ) -> RunResult:
@@ -176,20 +185,11 @@ class Cycle:
         journaled as run `run_id`. `select` keeps the part of each plan this pass is for;
         `memory` carries what the operator answered and what the broker refused. Stops are
         heard confirmed on the caller's trade stream `updates` (Alpaca allows one per account),
-        on one of its own while it acts where `own_stream`, or else asked for one by one.
-        `planned` is `first`'s diff and plan where the caller has made them already."""
+        or else asked for one by one. `planned` is `first`'s diff and plan where the caller has
+        made them already."""
         first_diff, the_plan = planned or self.plan_for(first)
         first_plan = select(the_plan)
         todo = memory.remaining(first_plan)
-        if own_stream and not todo.is_empty:
-            updates = await _trade_updates(self._broker)
-            try:
-                return await self._settle(
-                    first, first_diff, first_plan, todo, run_id, memory, updates, select
-                )
-            finally:
-                if updates is not None:
-                    await updates.close()
         return await self._settle(
             first, first_diff, first_plan, todo, run_id, memory, updates, select
         )
@@ -342,3 +342,14 @@ async def _trade_updates(broker: Broker) -> TradeUpdates | None:
         return await broker.open_trade_updates()
     except StreamUnavailable:
         return None  # stops are then confirmed by asking for each
+
+
+async def _closed(opening: asyncio.Task[TradeUpdates | None]) -> None:
+    """The run's stream closed; given up, if the run ended before it was open."""
+    opening.cancel()
+    await asyncio.wait({opening})
+    if opening.cancelled():
+        return
+    updates = opening.result()  # a fault of the opening's own is not dropped here
+    if updates is not None:
+        await updates.close()

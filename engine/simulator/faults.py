@@ -1,7 +1,7 @@
-"""Fault injection for the simulator: answer with an error status, answer late, apply a request
-and lose the answer, drop the connection, rewrite an answer or replace its body with any text —
-each for the next N matching requests — plus a latency added to every request and a log of what
-was asked."""
+"""Fault injection for the simulator: answer with an error status, answer late or once a test
+lets the request go, apply a request and lose the answer, drop the connection, rewrite an answer
+or replace its body with any text — each for the next N matching requests — plus a latency
+added to every request and a log of what was asked."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ class FaultKind(StrEnum):
     # Do it, then answer `body` as the JSON text, however unreadable: an answer nested past
     # parsing, or with a number no parser converts, which no rewrite of a value could write.
     RAW_BODY = "raw_body"
+    HOLD = "hold"  # wait until the test sets `released`, then answer normally
 
 
 @dataclass
@@ -40,12 +41,15 @@ class Fault:
     rewrite: Callable[[Any], Any] | None = None
     body: str = ""
     exact: bool = False
+    released: threading.Event | None = None
     # What a STATUS fault below 500 (and not 429) says, as Alpaca's message would.
     message: str = "injected fault"
 
     def __post_init__(self) -> None:
         self.kind = FaultKind(self.kind)  # "status" reads as FaultKind.STATUS
         self.method = self.method.upper()
+        if self.kind is FaultKind.HOLD and self.released is None:
+            raise ValueError("a held request needs the event that releases it")
 
     def matches(self, method: str, path: str) -> bool:
         if self.method not in ("*", method):

@@ -32,6 +32,8 @@ from engine.simulator.stream import TradeStreams, add_stream_route
 
 MAX_ORDERS_LIMIT = 500
 ORDER_SIDES = ("buy", "sell")
+# How often a held request looks whether the test has let it go.
+HOLD_POLL_SECONDS = 0.01
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -147,6 +149,12 @@ async def _before(fault: Fault, request: web.Request) -> web.StreamResponse | No
             return _status_fault(fault.status, fault.message)
         case FaultKind.DELAY:
             await asyncio.sleep(fault.delay)
+        case FaultKind.HOLD if fault.released is not None:
+            # The test sets the event from its own thread, so it is polled: waiting on it on a
+            # thread of the server's would outlast a test that never lets the request go. The
+            # server's other requests and its streams go on meanwhile.
+            while not fault.released.is_set():  # noqa: ASYNC110
+                await asyncio.sleep(HOLD_POLL_SECONDS)
         case FaultKind.DROP_CONNECTION:
             return _dropped(request)
     return None

@@ -113,7 +113,18 @@ class TradeStreams:
         self._broker = broker
         self._open: dict[web.WebSocketResponse, asyncio.Transport | None] = {}
         self._refusing = threading.Event()
+        self._served = 0
         self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def open_connections(self) -> int:
+        """How many connections are open now, authenticated and served."""
+        return len(self._open)
+
+    @property
+    def connections_served(self) -> int:
+        """How many connections have authenticated and been served, open or gone."""
+        return self._served
 
     def drop_all(self) -> None:
         """Cut every open connection without a closing handshake, as a network blip would:
@@ -136,6 +147,7 @@ class TradeStreams:
             return
         self._loop = asyncio.get_running_loop()
         self._open[ws] = transport
+        self._served += 1
         try:
             await _send_authorization(ws, "authorized")
             await self._converse(ws)

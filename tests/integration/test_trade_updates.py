@@ -1,7 +1,10 @@
 """Stops confirmed from the broker's trade_updates stream, and the fallback when it is absent."""
 
+import asyncio
+import gc
 import json
 import socket
+import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
@@ -20,6 +23,7 @@ from engine.simulator.runner import Simulator
 from tests.unit.test_wire import wire_order
 
 D = Decimal
+PATIENCE_SECONDS = 10.0
 
 
 def working(order: BrokerOrder) -> bool:
@@ -58,6 +62,32 @@ async def test_no_stream_at_all_is_reported_unavailable() -> None:
     updates = TradeUpdates(url="ws://127.0.0.1:9/stream", key_id="k", secret_key="s")
     with pytest.raises(StreamUnavailable, match="trade_updates stream unavailable"):
         await updates.start()
+
+
+async def test_a_stream_given_up_while_it_connects_leaves_no_connection_behind() -> None:
+    """A run that ends before its stream is open (its read failed) cancels the opening."""
+    connected: asyncio.Queue[asyncio.StreamReader] = asyncio.Queue()
+
+    async def never_answer(reader: asyncio.StreamReader, _writer: asyncio.StreamWriter) -> None:
+        await connected.put(reader)
+
+    server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        updates = TradeUpdates(url=f"ws://127.0.0.1:{port}/stream", key_id="k", secret_key="s")
+        opening = asyncio.create_task(updates.start())
+        reader = await asyncio.wait_for(connected.get(), PATIENCE_SECONDS)
+        opening.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await opening
+        # The handshake it sent, then the end of the connection.
+        assert (await asyncio.wait_for(reader.read(), PATIENCE_SECONDS)).startswith(b"GET /stream")
+    # Nor a client session left open, which would be found, and reported, only when collected.
+    with warnings.catch_warnings(record=True) as reported:
+        warnings.simplefilter("always")
+        del updates, opening
+        gc.collect()
+    assert [str(warning.message) for warning in reported] == []
 
 
 def test_the_stream_lives_beside_the_rest_api() -> None:
