@@ -166,6 +166,7 @@ class AlpacaBroker:
         adapter = _TimeoutAdapter(timeout_seconds, MAX_CONCURRENT_REQUESTS)
         self._client._session.mount("http://", adapter)
         self._client._session.mount("https://", adapter)
+        _read_environment_once(self._client._session, base_url)
         self._in_flight = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS)
         self._limiter = RateLimit(
             rate_limit_per_minute, rate_limit_period_seconds, now=now, clock=clock
@@ -394,6 +395,17 @@ class AlpacaBroker:
                 raise MalformedBrokerResponse(
                     f"{operation}: unreadable answer ({type(exc).__name__})"
                 ) from exc
+
+
+def _read_environment_once(session: requests.Session, base_url: str) -> None:
+    """The proxies and the CA bundle the environment names for the broker, settled on the
+    session, which stops reading the environment: requests would otherwise read it again for
+    every request, a scan of every variable and a look for a `.netrc` twice over, each look a
+    wait for the GIL in a process sending a thousand stops. A `.netrc` is not read at all: the
+    key pair authenticates every request, and recon sends no other credential."""
+    settings = session.merge_environment_settings(base_url, {}, None, None, None)
+    session.proxies, session.verify = settings["proxies"], settings["verify"]
+    session.trust_env = False
 
 
 @cache

@@ -121,3 +121,34 @@ async def test_the_adapter_and_its_stream_show_no_secret_in_their_repr(
             await updates.close()
     finally:
         await broker.close()
+
+
+async def test_the_broker_is_reached_through_the_proxy_the_environment_names(
+    simulator: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read once, when the adapter is made: the host below exists only behind the proxy."""
+    monkeypatch.setenv("HTTP_PROXY", simulator.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    broker = broker_at(
+        "http://alpaca.invalid", key_id=simulator.key_id, secret=simulator.secret_key
+    )
+    try:
+        account = await broker.get_account()
+    finally:
+        await broker.close()
+    assert account.account_number == "PA3SIMRECON1"
+    assert simulator.requests.count("GET", "/v2/account") == 1
+
+
+async def test_a_broker_the_environment_exempts_from_its_proxy_is_reached_directly(
+    simulator: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    broker = broker_at(simulator.url, key_id=simulator.key_id, secret=simulator.secret_key)
+    try:
+        account = await broker.get_account()
+    finally:
+        await broker.close()
+    assert account.account_number == "PA3SIMRECON1"
