@@ -306,9 +306,9 @@ class AlpacaBroker:
         )
 
     async def open_trade_updates(self) -> TradeUpdates:
-        # The stream's client (aiohttp, a tenth of a second to import) is loaded only by what
-        # watches the stream, and on a thread: a run opens the stream while it reads the book,
-        # and the reads go on meanwhile.
+        # The stream's client (websockets, a twentieth of a second to import) is loaded only by
+        # what watches the stream, and on a thread: a run opens the stream while it reads the
+        # book, and the reads go on meanwhile.
         await asyncio.to_thread(importlib.import_module, TRADE_UPDATES_MODULE)
         from engine.broker.trade_updates import TradeUpdates, stream_url
 

@@ -1,6 +1,6 @@
 """A reconcile loads nothing its first broker request does not need: not alpaca-py's trading
-client (which brings pandas), not the stream's client (aiohttp, loaded when a run opens the
-stream to hear its stops confirmed), not the console."""
+client (which brings pandas), not the stream's client (websockets, loaded on a thread while the
+run reads the book), not the simulator's server (aiohttp), not the console."""
 
 import subprocess
 import sys
@@ -9,7 +9,7 @@ LOAD_A_RECONCILE = """
 import sys
 import recon.cli, engine.reconcile.command
 loaded = {name.split(".")[0] for name in sys.modules} | set(sys.modules)
-print(sorted(loaded & {"pandas", "numpy", "aiohttp", "textual", "alpaca.trading"}))
+print(sorted(loaded & {"pandas", "numpy", "aiohttp", "websockets", "textual", "alpaca.trading"}))
 """
 
 
