@@ -67,6 +67,9 @@ class TradeUpdates:
                     open_timeout=None,  # the timeout above bounds the whole opening
                     close_timeout=CLOSE_TIMEOUT_SECONDS,
                     compression=None,  # Alpaca's updates are a few hundred bytes each
+                    # Straight to the broker, as the stream has always connected: a SOCKS proxy
+                    # in the environment would need a package recon does not install.
+                    proxy=None,
                 )
                 authenticate = {
                     "action": "authenticate",

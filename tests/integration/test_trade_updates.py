@@ -180,3 +180,16 @@ async def test_an_authorization_that_cannot_be_read_is_an_unavailable_stream() -
         updates = TradeUpdates(url=url, key_id="PKTEST", secret_key="test-secret")
         with pytest.raises(StreamUnavailable, match="a frame that is not JSON"):
             await updates.start()
+
+
+async def test_the_stream_connects_straight_to_the_broker_whatever_proxy_the_environment_names(
+    simulator: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.setenv(name, "socks5://127.0.0.1:9")  # nothing listens there
+    updates = TradeUpdates(
+        url=stream_url(simulator.url), key_id=simulator.key_id, secret_key=simulator.secret_key
+    )
+    await updates.start()
+    await updates.close()
+    assert simulator.streams.connections_served == 1
