@@ -3,6 +3,7 @@ nothing, answers lost after the order is placed, dropped connections, late and r
 answers, latency on every request, and the log of what was sent."""
 
 import asyncio
+import threading
 import time
 from decimal import Decimal
 from typing import Any
@@ -195,6 +196,23 @@ async def test_latency_is_added_to_every_request() -> None:
         for _ in range(3):
             await asyncio.to_thread(trading.get_clock)
         assert time.monotonic() - started >= 0.15
+
+
+async def test_a_held_request_is_answered_once_released_and_others_go_on_meanwhile() -> None:
+    async with running_simulator("empty", now=lambda: CRASH_TIME) as sim:
+        released = threading.Event()
+        sim.faults.add(Fault(FaultKind.HOLD, path="/v2/account", released=released))
+        trading = client(sim)
+        held = asyncio.create_task(asyncio.to_thread(trading.get_account))
+        assert (await asyncio.to_thread(trading.get_clock)) is not None
+        assert not held.done()
+        released.set()
+        assert (await held).account_number == "PA3SIMRECON1"
+
+
+def test_a_held_request_needs_the_event_that_releases_it() -> None:
+    with pytest.raises(ValueError, match="releases it"):
+        Fault(FaultKind.HOLD)
 
 
 # The simulator's own errors: the test that caused them fails ------------------------------
