@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from engine.broker.alpaca import AlpacaBroker
 from engine.reconcile.result import EXIT_ABORTED, EXIT_COMPLETED
 from engine.simulator.faults import Fault, FaultKind
 from engine.simulator.local_seed import seed_local_database
@@ -29,6 +30,19 @@ async def unprotected_book(db_url: str) -> AsyncIterator[Simulator]:
         yield simulator
 
 
+def patient_broker(simulator: Simulator) -> AlpacaBroker:
+    """One whose held read outlasts the stream's opening however loaded the machine: the
+    test's own patience, not the suite's half-second timeout, bounds it."""
+    return AlpacaBroker(
+        key_id=simulator.key_id,
+        secret_key=simulator.secret_key,
+        base_url=simulator.url,
+        timeout_seconds=2 * PATIENCE_SECONDS,
+        rate_limit_per_minute=10_000,
+        now=simulator.broker.now,
+    )
+
+
 async def test_a_run_opens_its_stream_while_the_broker_is_still_answering_its_reads(
     db_url: str,
 ) -> None:
@@ -38,7 +52,7 @@ async def test_a_run_opens_its_stream_while_the_broker_is_still_answering_its_re
         simulator.faults.add(
             Fault(FaultKind.HOLD, path="/v2/account", times=None, released=released)
         )
-        run = asyncio.create_task(run_reconcile(simulator, db_url))
+        run = asyncio.create_task(run_reconcile(simulator, db_url, broker_for=patient_broker))
         try:
             await until(lambda: simulator.streams.open_connections == 1, seconds=PATIENCE_SECONDS)
         finally:
