@@ -25,12 +25,13 @@ def make_broker(
     rate_limit_per_minute: int = 10_000,
     rate_limit_period_seconds: float = 60.0,
     clock: Clock = SYSTEM_CLOCK,
+    timeout_seconds: float = TEST_TIMEOUT_SECONDS,
 ) -> AlpacaBroker:
     return AlpacaBroker(
         key_id=simulator.key_id,
         secret_key=simulator.secret_key,
         base_url=simulator.url,
-        timeout_seconds=TEST_TIMEOUT_SECONDS,
+        timeout_seconds=timeout_seconds,
         rate_limit_per_minute=rate_limit_per_minute,
         retry_policy=FAST_RETRIES,
         now=simulator.broker.now,

@@ -130,14 +130,7 @@ async def test_the_broker_is_reached_through_the_proxy_the_environment_names(
     monkeypatch.setenv("HTTP_PROXY", simulator.url)
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
-    broker = broker_at(
-        "http://alpaca.invalid", key_id=simulator.key_id, secret=simulator.secret_key
-    )
-    try:
-        account = await broker.get_account()
-    finally:
-        await broker.close()
-    assert account.account_number == "PA3SIMRECON1"
+    assert await account_number_at("http://alpaca.invalid", simulator) == "PA3SIMRECON1"
     assert simulator.requests.count("GET", "/v2/account") == 1
 
 
@@ -146,9 +139,14 @@ async def test_a_broker_the_environment_exempts_from_its_proxy_is_reached_direct
 ) -> None:
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    broker = broker_at(simulator.url, key_id=simulator.key_id, secret=simulator.secret_key)
+    assert await account_number_at(simulator.url, simulator) == "PA3SIMRECON1"
+
+
+async def account_number_at(base_url: str, simulator: Simulator) -> str:
+    """The account an adapter made for `base_url`, with the simulator's key pair, reads."""
+    broker = broker_at(base_url, key_id=simulator.key_id, secret=simulator.secret_key)
     try:
         account = await broker.get_account()
     finally:
         await broker.close()
-    assert account.account_number == "PA3SIMRECON1"
+    return account.account_number

@@ -14,6 +14,7 @@ from engine.reconcile.result import EXIT_ABORTED, EXIT_COMPLETED
 from engine.simulator.faults import Fault, FaultKind
 from engine.simulator.local_seed import seed_local_database
 from engine.simulator.runner import Simulator, running_simulator
+from tests.integration.conftest import make_broker
 from tests.integration.reconcile_harness import held, run_reconcile, stop_cover, until
 
 CRASH_TIME = datetime(2026, 11, 24, 15, 31, tzinfo=UTC)
@@ -33,14 +34,7 @@ async def unprotected_book(db_url: str) -> AsyncIterator[Simulator]:
 def patient_broker(simulator: Simulator) -> AlpacaBroker:
     """One whose held read outlasts the stream's opening however loaded the machine: the
     test's own patience, not the suite's half-second timeout, bounds it."""
-    return AlpacaBroker(
-        key_id=simulator.key_id,
-        secret_key=simulator.secret_key,
-        base_url=simulator.url,
-        timeout_seconds=2 * PATIENCE_SECONDS,
-        rate_limit_per_minute=10_000,
-        now=simulator.broker.now,
-    )
+    return make_broker(simulator, timeout_seconds=2 * PATIENCE_SECONDS)
 
 
 async def test_a_run_opens_its_stream_while_the_broker_is_still_answering_its_reads(
