@@ -74,9 +74,10 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 ORDERS_PAGE_LIMIT = 500  # the most Alpaca returns per call
-# Enough threads for the stops of a large book to be in flight together; the rate limiter,
-# not the pool, is what keeps recon within the broker's budget.
-MAX_CONCURRENT_REQUESTS = 32
+# How many of one account's requests may wait on the broker at once: each wave of stops costs
+# a round trip, so 100 stops go in two waves, not four. Alpaca bounds requests per minute, not
+# at once; the rate limiter, not this, keeps recon within that budget.
+MAX_CONCURRENT_REQUESTS = 64
 # The threads every account of the process sends its requests from: a fleet's twenty accounts
 # share them rather than start twenty pools' worth, each thread started on the loop's time.
 SHARED_REQUEST_THREADS = 2 * MAX_CONCURRENT_REQUESTS

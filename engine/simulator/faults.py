@@ -6,7 +6,8 @@ added to every request and a log of what was asked."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -97,12 +98,28 @@ class Faults:
 
 @dataclass
 class RequestLog:
+    """Every request an account was sent, and the most it was answering at once."""
+
+    most_at_once: int = 0
     _entries: list[LoggedRequest] = field(default_factory=list)
+    _answering: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, entry: LoggedRequest) -> None:
         with self._lock:
             self._entries.append(entry)
+
+    @contextmanager
+    def answering(self) -> Iterator[None]:
+        """A request being answered: from its arrival until its answer is made."""
+        with self._lock:
+            self._answering += 1
+            self.most_at_once = max(self.most_at_once, self._answering)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._answering -= 1
 
     def __len__(self) -> int:
         with self._lock:
@@ -120,3 +137,4 @@ class RequestLog:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self.most_at_once = self._answering

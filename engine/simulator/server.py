@@ -96,6 +96,13 @@ async def _alpaca_middleware(request: web.Request, handler: Handler) -> web.Stre
     if request.headers.get("APCA-API-SECRET-KEY") != account.secret_key:
         return _error(401, CODE_UNAUTHORIZED, "request is not authorized")
     request[ACCOUNT] = account
+    with account.requests.answering():
+        return await _answer_after_latency(request, context, account, handler)
+
+
+async def _answer_after_latency(
+    request: web.Request, context: SimulatorContext, account: SimulatedAccount, handler: Handler
+) -> web.StreamResponse:
     try:
         # The whole request arrives before any wait: a client that gives up during the latency
         # or a delay fault has still sent its order, as it would have to a real broker.

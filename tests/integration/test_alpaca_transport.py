@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import urllib3.exceptions
 
-from engine.broker.alpaca import AlpacaBroker
+from engine.broker.alpaca import MAX_CONCURRENT_REQUESTS, AlpacaBroker
 from engine.broker.errors import BrokerUnreachable, RequestNotSendable
 from engine.simulator.runner import Simulator
 from tests.integration.conftest import FAST_RETRIES, TEST_TIMEOUT_SECONDS
@@ -150,3 +150,16 @@ async def account_number_at(base_url: str, simulator: Simulator) -> str:
     finally:
         await broker.close()
     return account.account_number
+
+
+async def test_an_account_never_has_more_requests_waiting_on_the_broker_than_its_cap(
+    simulator: Simulator,
+) -> None:
+    """Twice the cap asked at once: they go together, a wave of at most the cap at a time."""
+    simulator.latency = 0.2  # long enough for a whole wave to be waiting at once
+    broker = broker_at(simulator.url, key_id=simulator.key_id, secret=simulator.secret_key)
+    try:
+        await asyncio.gather(*(broker.get_clock() for _ in range(2 * MAX_CONCURRENT_REQUESTS)))
+    finally:
+        await broker.close()
+    assert MAX_CONCURRENT_REQUESTS // 2 < simulator.requests.most_at_once <= MAX_CONCURRENT_REQUESTS
