@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
 from engine.private_files import PRIVATE_FOLDER, close_to_others, private_folder
+from engine.store import sqlite_dialect
 from engine.store.errors import StoreConfigError, StoreError
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -72,8 +73,9 @@ def normalize_db_url(raw: str, *, setting: str = DB_URL_SETTING) -> str:
 
 
 def create_engine(raw_url: str) -> AsyncEngine:
-    """An async engine for the URL; for SQLite the file's folder is created first and every
-    connection gets WAL, a busy timeout and foreign keys."""
+    """An async engine for the URL; for SQLite the file's folder is created first, every
+    connection gets WAL, a busy timeout and foreign keys, and every statement is compiled once
+    for all the process's SQLite files."""
     url = _parsed(normalize_db_url(raw_url))
     if url.get_backend_name() != "sqlite":
         try:
@@ -98,7 +100,10 @@ def create_engine(raw_url: str) -> AsyncEngine:
             raise StoreError(
                 f"cannot create the database folder {folder}: {exc.strerror}"
             ) from None
-    engine = _create_async_engine(url)
+    engine = _create_async_engine(
+        url.set(drivername=f"sqlite+{sqlite_dialect.DRIVER}"),
+        execution_options={"compiled_cache": sqlite_dialect.SQLITE_STATEMENTS},
+    )
     event.listen(engine.sync_engine, "connect", _configure_sqlite)
     return engine
 
@@ -110,7 +115,15 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 def database_label(raw_url: str) -> str:
     """The database as the operator knows it: the file path, or the URL without its password."""
-    url = _parsed(normalize_db_url(raw_url))
+    return _label(_parsed(normalize_db_url(raw_url)))
+
+
+def engine_label(engine: AsyncEngine) -> str:
+    """The database `engine` opens, as `database_label` names it."""
+    return _label(engine.url)
+
+
+def _label(url: URL) -> str:
     if url.get_backend_name() == "sqlite":
         return url.database or ":memory:"
     return url.render_as_string(hide_password=True)

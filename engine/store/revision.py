@@ -8,6 +8,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from engine.errors import first_line
+from engine.store.database import engine_label
 from engine.store.errors import DatabaseUnreachable, SchemaNotReady, StoreError
 
 # The head of engine/store/migrations; a test keeps the two in step.
@@ -32,7 +33,7 @@ async def require_current_schema(engine: AsyncEngine) -> None:
 
 async def current_revision(engine: AsyncEngine) -> str | None:
     """The revision Alembic stamped, or None on a database recon never initialised."""
-    label = engine.url.render_as_string(hide_password=True)
+    label = engine_label(engine)
     try:
         async with engine.connect() as connection:
             return await connection.run_sync(_stamped_revision)

@@ -7,12 +7,13 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from itertools import count
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import event
+from sqlalchemy import event, literal_column, select
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -42,6 +43,7 @@ from engine.store import (
 )
 from engine.store.journal import OutcomeRecord, record_outcomes
 from engine.store.schema import init_schema
+from engine.store.sqlite_dialect import SQLITE_STATEMENTS
 from tests.factories import NOW, make_filled_entry, make_local_order, make_trade
 from tests.integration.database import sql, sql_many
 
@@ -690,3 +692,21 @@ async def test_round_trips_include_an_entry_canceled_after_a_partial_fill(
     async with sessions() as session:
         rows = await load_round_trips(session, ["AAPL"])
     assert [row.local_id for row in rows] == ["partial", "stop"]
+
+
+async def test_every_sqlite_file_of_the_process_compiles_a_statement_once(tmp_path: Path) -> None:
+    """A fleet's accounts share recon's compiled statements rather than compile them each."""
+    statement = select(literal_column("'compiled once'"))
+    engines = [create_engine(f"sqlite:///{tmp_path / name}.db") for name in ("alpha", "bravo")]
+    try:
+        for engine in engines:  # each connected once: a first connection asks its own questions
+            async with engine.connect():
+                pass
+        before = len(SQLITE_STATEMENTS)
+        for engine in engines:
+            async with engine.connect() as connection:
+                assert await connection.scalar(statement) == "compiled once"
+            assert len(SQLITE_STATEMENTS) == before + 1
+    finally:
+        for engine in engines:
+            await engine.dispose()
