@@ -22,6 +22,10 @@ _SEPARATORS = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
 
 _lock = threading.Lock()
 _registered: set[str] = set()
+_spellings: set[str] = set()
+# Every spelling as one pattern, compiled by the first scrub after a registration: a fleet's
+# accounts register their secrets one after another, and compiling the pattern again for each
+# would cost the fleet's start time growing with the square of its accounts.
 _pattern: re.Pattern[str] | None = None
 
 
@@ -34,23 +38,35 @@ def register(*secrets: str | None) -> None:
         return
     with _lock:
         _registered.update(new)
-        forms = {form for secret in _registered for form in _forms(secret) if form}
-        # Longest first, so a secret's escaped spelling goes whole rather than a piece of it.
-        alternatives = sorted(forms, key=lambda form: (-len(form), form))
-        _pattern = re.compile("|".join(map(re.escape, alternatives)))
+        _spellings.update(form for secret in new for form in _forms(secret) if form)
+        _pattern = None
 
 
 def scrub(text: str) -> str:
     """`text` with every registered secret, however it is spelled there, as `[redacted]`."""
-    pattern = _pattern
+    pattern = _current_pattern()
     if pattern is None or not text:
         return text
     return pattern.sub(REDACTED, text)
 
 
 def holds_secret(text: str) -> bool:
-    pattern = _pattern
+    pattern = _current_pattern()
     return pattern is not None and pattern.search(text) is not None
+
+
+def _current_pattern() -> re.Pattern[str] | None:
+    """The pattern of every spelling registered so far; None while nothing is."""
+    global _pattern
+    pattern = _pattern
+    if pattern is not None or not _spellings:
+        return pattern
+    with _lock:
+        if _pattern is None:
+            # Longest first, so a secret's escaped spelling goes whole rather than a piece of it.
+            alternatives = sorted(_spellings, key=lambda form: (-len(form), form))
+            _pattern = re.compile("|".join(map(re.escape, alternatives)))
+        return _pattern
 
 
 def scrub_json(value: Any) -> Any:

@@ -43,6 +43,9 @@ _O = OrderStateRow.__table__.c
 _T = TradeRow.__table__.c
 # SQLite allows 32766 bound parameters per statement; stay well inside it.
 MAX_IDS_PER_QUERY = 10_000
+# Columns are read as the text they are stored as, through one type: a type made for each
+# column of each query would have its cache key worked out again every time.
+STORED_TEXT = Text()
 _TERMINAL_STATES = sorted(state.value for state in TERMINAL_STATES)
 _FILLED_ENTRY_STATES = [OrderState.FILLED.value, OrderState.PARTIALLY_FILLED.value]
 # An entry canceled or expired after a partial fill still holds the shares it bought.
@@ -111,7 +114,7 @@ async def load_trades_between(session: AsyncSession, start: datetime, end: datet
     """Closed round trips with `exit_at` in [start, end), in exit order. The text range is
     widened to whole seconds, since `...00Z`, `...00.5Z` and `...00+00:00` do not sort as the
     times they name; the exact range and order are then applied to the parsed times."""
-    exit_text = type_coerce(_T.exit_at, Text)
+    exit_text = type_coerce(_T.exit_at, STORED_TEXT)
     query = (
         select(TradeRow.__table__)
         .where(exit_text >= _second_prefix(start))
@@ -304,7 +307,7 @@ def _select_orders() -> AnySelect:
 
 def _as_text(query: AnySelect) -> AnySelect:
     return query.with_only_columns(
-        *(type_coerce(column, Text).label(column.name) for column in query.selected_columns),
+        *(type_coerce(column, STORED_TEXT).label(column.name) for column in query.selected_columns),
         maintain_column_froms=True,
     )
 

@@ -135,6 +135,17 @@ def test_every_spelling_of_a_registered_secret_is_scrubbed() -> None:
     assert secrets.scrub("nothing to hide here") == "nothing to hide here"
 
 
+def test_a_secret_registered_after_a_scrub_is_scrubbed_from_then_on() -> None:
+    """The scrubber's pattern is made by the first scrub after a registration, not by each one:
+    a later registration is never left out of it."""
+    first, second = "unit-first-Qx81", "unit-second-Lw27"
+    secrets.register(first)
+    assert secrets.scrub(f"{first} {second}") == f"[redacted] {second}"
+    secrets.register(second)
+    assert secrets.scrub(f"{first} {second}") == "[redacted] [redacted]"
+    assert secrets.holds_secret(second)
+
+
 def test_scrubbed_json_stays_json_whatever_the_secret_looks_like() -> None:
     odd = 'unit-json"},{"'
     secrets.register(odd)
