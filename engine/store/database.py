@@ -9,13 +9,14 @@ from typing import Any
 
 from platformdirs import user_data_dir
 from sqlalchemy import event
+from sqlalchemy.dialects import registry
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
+from sqlalchemy.util import LRUCache
 
 from engine.private_files import PRIVATE_FOLDER, close_to_others, private_folder
-from engine.store import sqlite_dialect
 from engine.store.errors import StoreConfigError, StoreError
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -32,6 +33,14 @@ _ASYNC_DRIVERS = {
     "postgresql": "postgresql+asyncpg",
     "postgresql+psycopg2": "postgresql+asyncpg",
 }
+# recon's SQLite dialect (`engine.store.sqlite_dialect`), loaded by the first SQLite engine,
+# and the compiled statements every SQLite engine of the process shares through it.
+SQLITE_DRIVER = "recon_aiosqlite"
+registry.register(
+    f"sqlite.{SQLITE_DRIVER}", "engine.store.sqlite_dialect", "SharedCacheSQLiteDialect"
+)
+# SQLAlchemy's size for one engine's cache, and many times the statements recon has.
+SQLITE_STATEMENTS: LRUCache[Any, Any] = LRUCache(500)
 _PASSWORD_IN_URL = re.compile(r"(://[^:/@]*:)(?P<password>[^@]*)@")
 # Where a database URL came from, as error messages name it.
 DB_URL_SETTING = "RECON_DB_URL (--db)"
@@ -101,8 +110,8 @@ def create_engine(raw_url: str) -> AsyncEngine:
                 f"cannot create the database folder {folder}: {exc.strerror}"
             ) from None
     engine = _create_async_engine(
-        url.set(drivername=f"sqlite+{sqlite_dialect.DRIVER}"),
-        execution_options={"compiled_cache": sqlite_dialect.SQLITE_STATEMENTS},
+        url.set(drivername=f"sqlite+{SQLITE_DRIVER}"),
+        execution_options={"compiled_cache": SQLITE_STATEMENTS},
     )
     event.listen(engine.sync_engine, "connect", _configure_sqlite)
     return engine

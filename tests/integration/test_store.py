@@ -41,9 +41,9 @@ from engine.store import (
     session_factory,
     start_run,
 )
+from engine.store.database import SQLITE_STATEMENTS
 from engine.store.journal import OutcomeRecord, record_outcomes
 from engine.store.schema import init_schema
-from engine.store.sqlite_dialect import SQLITE_STATEMENTS
 from tests.factories import NOW, make_filled_entry, make_local_order, make_trade
 from tests.integration.database import sql, sql_many
 
