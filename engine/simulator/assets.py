@@ -5,7 +5,7 @@ Alpaca prints for an asset and for an option contract."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -96,11 +96,11 @@ def compact(symbol: str) -> str:
     return symbol.replace(PAIR_SEPARATOR, "")
 
 
-def trading_symbol(symbol: str, quoted: Iterable[str] = ()) -> str:
+def trading_symbol(symbol: str, quoted: Collection[str] = ()) -> str:
     """The symbol orders and prices go under: the pair, for a pair's legacy compact spelling
     (`BTCUSD`), which Alpaca still takes, if the pair is in the table or among `quoted`; any
     other symbol as given. A compact spelling of a pair nobody knows reads as an equity's."""
-    if PAIR_SEPARATOR in symbol or not symbol:
+    if PAIR_SEPARATOR in symbol or not symbol or symbol in quoted:
         return symbol
     for pair in (*CRYPTO_PAIRS, *quoted):
         if PAIR_SEPARATOR in pair and compact(pair) == symbol:

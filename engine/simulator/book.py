@@ -69,6 +69,7 @@ class SimulatedBroker:
     positions: dict[str, SimPosition] = field(default_factory=dict)
     orders: dict[str, SimOrder] = field(default_factory=dict)
     _by_client_id: dict[str, str] = field(default_factory=dict)
+    _by_symbol: dict[str, list[SimOrder]] = field(default_factory=dict)
     _ids_issued: int = 0
     _stops_to_gap: list[str] = field(default_factory=list)
     _lock: threading.RLock = field(default_factory=threading.RLock)
@@ -182,11 +183,11 @@ class SimulatedBroker:
             position_qty = self.position_qty(terms.symbol)
             if request.order_class == SIMPLE:
                 rules.check_terms(terms, price)
-                rules.check_wash_trade(terms, self.orders.values())
+                rules.check_wash_trade(terms, self._orders_in(terms.symbol))
             else:
                 rules.check_group(request, price, position_qty)
                 rules.check_terms(terms, price)
-            rules.check_available_qty(terms, terms.qty, position_qty, self.orders.values())
+            rules.check_available_qty(terms, terms.qty, position_qty, self._orders_in(terms.symbol))
             gapped = (
                 self.gap_through_new_stops
                 and request.order_class == SIMPLE
@@ -229,7 +230,7 @@ class SimulatedBroker:
                 terms,
                 terms.qty - old.filled_qty,
                 self.position_qty(old.symbol),
-                self.orders.values(),
+                self._orders_in(old.symbol),
                 excluding_group=old.group_id,
             )
             now = self.now()
@@ -654,6 +655,15 @@ class SimulatedBroker:
     def _store(self, order: SimOrder) -> None:
         self.orders[order.id] = order
         self._by_client_id[order.client_order_id] = order.id
+        self._by_symbol.setdefault(order.symbol, []).append(order)
+
+    def _orders_in(self, symbol: str) -> list[SimOrder]:
+        """The orders the book holds in `symbol`, found without a walk through every order: a
+        check each submission makes would otherwise read the whole book, and a thousand stops
+        would cost the broker a million reads. An order no longer in `orders` (a test may clear
+        them) is not among them."""
+        listed = self._by_symbol.get(symbol, ())
+        return [order for order in listed if self.orders.get(order.id) is order]
 
     def _order(self, order_id: str) -> SimOrder:
         order = self.orders.get(order_id)
@@ -663,7 +673,7 @@ class SimulatedBroker:
 
     def _position_wire(self, position: SimPosition) -> dict[str, Any]:
         closing_side = "sell" if position.qty > 0 else "buy"
-        held = rules.held_qty(self.orders.values(), position.symbol, closing_side)
+        held = rules.held_qty(self._orders_in(position.symbol), position.symbol, closing_side)
         price = self.prices.get(position.symbol, position.avg_entry_price)
         return position_wire(position, price, held)
 

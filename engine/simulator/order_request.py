@@ -5,7 +5,7 @@ first, as Alpaca refuses them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
@@ -62,7 +62,7 @@ class OrderRequest:
     stop_loss: StopLoss | None = None
 
     @classmethod
-    def parse(cls, body: Mapping[str, Any], *, quoted: Iterable[str] = ()) -> OrderRequest:
+    def parse(cls, body: Mapping[str, Any], *, quoted: Collection[str] = ()) -> OrderRequest:
         """`quoted`: the symbols the book has prices for, among them crypto pairs the table does
         not list, whose compact spellings are read as the pair too."""
         if body.get("order_class") == MLEG:  # its legs carry the symbols: it has none of its own
